@@ -1,0 +1,107 @@
+"""Encrypts every Temporal payload with AES-GCM, so reporter identities, content links and notes
+are unreadable in Temporal's storage and Web UI without the key.
+
+Keys are a ring: the first key encrypts, every key decrypts, and each payload names its key id,
+so a rotated-out key still opens old histories.
+"""
+
+import base64
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+_NONCE_BYTES = 12
+
+
+class KeyError_(Exception):
+    """A key ring that cannot be used, or a payload whose key is not in the ring."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    keys: dict[str, bytes]  # key id -> 32-byte AES key; insertion order: first is active
+    active: str
+
+    @classmethod
+    def parse(cls, text: str) -> "KeyRing":
+        """'kid:base64key,kid:base64key' (also one per line)."""
+        keys: dict[str, bytes] = {}
+        for item in text.replace("\n", ",").split(","):
+            item = item.strip()
+            if not item or item.startswith("#"):
+                continue
+            kid, sep, encoded = item.partition(":")
+            if not sep or not kid:
+                raise KeyError_(f"encryption key {item[:12]!r}...: expected KEY_ID:BASE64_KEY")
+            try:
+                key = base64.b64decode(encoded, validate=True)
+            except ValueError as exc:
+                raise KeyError_(f"encryption key {kid!r}: not valid base64") from exc
+            if len(key) != 32:
+                raise KeyError_(f"encryption key {kid!r}: must be 32 bytes (AES-256), got {len(key)}")
+            keys[kid] = key
+        if not keys:
+            raise KeyError_("no encryption keys configured")
+        return cls(keys=keys, active=next(iter(keys)))
+
+    @staticmethod
+    def new_entry(kid: str) -> str:
+        return f"{kid}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
+
+
+def load_or_create_keys(env_value: str, keys_file: Path) -> KeyRing:
+    """Keys from the environment, else from the file under VIGIL_HOME, created on first use.
+
+    The file is created exclusively, so a worker and an API starting together on one machine
+    end up with the same key. Clusters set VIGIL_ENCRYPTION_KEYS on every process instead.
+    """
+    if env_value:
+        return KeyRing.parse(env_value)
+    if not keys_file.exists():
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(keys_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(KeyRing.new_entry("k1") + "\n")
+    return KeyRing.parse(keys_file.read_text())
+
+
+class EncryptionCodec(PayloadCodec):
+    def __init__(self, ring: KeyRing):
+        self._ring = ring
+        self._ciphers = {kid: AESGCM(key) for kid, key in ring.keys.items()}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.encrypt(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.decrypt(p) for p in payloads]
+
+    def encrypt(self, payload: Payload) -> Payload:
+        nonce = os.urandom(_NONCE_BYTES)
+        kid = self._ring.active
+        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), kid.encode())
+        return Payload(metadata={"encoding": ENCODING, KEY_ID: kid.encode()}, data=nonce + sealed)
+
+    def decrypt(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload  # written before encryption was on, or by another tool
+        kid = payload.metadata.get(KEY_ID, b"").decode()
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise KeyError_(f"payload encrypted with key {kid!r}, which is not in the key ring")
+        data = cipher.decrypt(payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:], kid.encode())
+        return Payload.FromString(data)
+
+    def decrypt_all(self, payloads: Iterable[Payload]) -> list[Payload]:
+        return [self.decrypt(p) for p in payloads]

@@ -1,0 +1,42 @@
+"""Settings from the environment, read once per process. Every knob a deployer turns is here."""
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path(_env("VIGIL_HOME", ".vigil")).resolve())
+    temporal_address: str = field(default_factory=lambda: _env("TEMPORAL_ADDRESS", "localhost:7233"))
+    temporal_namespace: str = field(default_factory=lambda: _env("TEMPORAL_NAMESPACE", "default"))
+    temporal_api_key: str = field(default_factory=lambda: _env("TEMPORAL_API_KEY"))
+    temporal_tls: bool = field(default_factory=lambda: _env("TEMPORAL_TLS", "0").lower() in ("1", "true", "yes"))
+    temporal_tls_cert: str = field(default_factory=lambda: _env("TEMPORAL_TLS_CERT"))
+    temporal_tls_key: str = field(default_factory=lambda: _env("TEMPORAL_TLS_KEY"))
+    task_queue: str = field(default_factory=lambda: _env("VIGIL_TASK_QUEUE", "vigil"))
+    database_url_env: str = field(default_factory=lambda: _env("DATABASE_URL"))
+    # "kid:base64key,kid:base64key": the first encrypts, all decrypt (rotation).
+    encryption_keys_env: str = field(default_factory=lambda: _env("VIGIL_ENCRYPTION_KEYS"))
+    # Largest request body the API accepts, in bytes.
+    max_body_bytes: int = field(default_factory=lambda: int(_env("VIGIL_MAX_BODY_BYTES", "262144")))
+    # Web UI origin allowed to call the codec endpoint.
+    temporal_ui_origin: str = field(default_factory=lambda: _env("VIGIL_TEMPORAL_UI_ORIGIN", "http://localhost:8233"))
+
+    @property
+    def database_url(self) -> str:
+        return self.database_url_env or f"sqlite:///{self.home / 'vigil.db'}"
+
+    @property
+    def keys_file(self) -> Path:
+        return self.home / "encryption.keys"
+
+
+@cache
+def settings() -> Settings:
+    return Settings()

@@ -1,0 +1,204 @@
+"""The SQL projection of Temporal's history, plus users and intake bookkeeping.
+
+Temporal's history is the record of truth; these tables are what lists, search, the approval
+inbox and trend analytics read. Activities write them idempotently: every row written from a
+history entry has a unique key derived from (incident, entry number), so a retried write
+never duplicates.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+class IncidentRow(SQLModel, table=True):
+    """One row per incident: the latest state, and the columns lists filter and sort on."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status_opened", "status", "opened_at"),
+        Index("ix_incidents_severity_opened", "severity", "opened_at"),
+        Index("ix_incidents_category_opened", "category", "opened_at"),
+        Index("ix_incidents_region_opened", "region", "opened_at"),
+        Index("ix_incidents_channel_opened", "channel", "opened_at"),
+        Index("ix_incidents_assignee_opened", "assignee", "opened_at"),
+        Index("ix_incidents_opened", "opened_at"),
+        Index("ix_incidents_updated", "updated_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    channel: str = Field(max_length=32)
+    category: str = Field(max_length=32)
+    region: str = Field(max_length=8)
+    language: str = Field(max_length=8)
+    severity: str = Field(max_length=8)
+    status: str = Field(max_length=24)
+    assignee: str | None = Field(default=None, max_length=64)
+    external_ref: str | None = Field(default=None, max_length=200)
+    opened_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+    acknowledged_at: datetime | None = _utc(nullable=True)
+    resolved_at: datetime | None = _utc(nullable=True)
+    closed_at: datetime | None = _utc(nullable=True)
+    resolution: str | None = Field(default=None, max_length=32)
+    merged_into: str | None = Field(default=None, max_length=32)
+    breaches: int = 0
+    next_deadline: datetime | None = _utc(nullable=True)
+    seq: int = 0  # the lifecycle sequence number of `state`; older writes never overwrite newer
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    history_digest: str | None = Field(default=None, max_length=64)
+
+
+class IncidentEventRow(SQLModel, table=True):
+    """Every action applied to (or refused by) an incident, in order."""
+
+    __tablename__ = "incident_events"
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    entry_no: int = Field(primary_key=True)
+    seq: int  # lifecycle seq after the entry (unchanged when refused)
+    type: str = Field(max_length=32)
+    actor: str = Field(max_length=64)
+    actor_role: str = Field(max_length=16)
+    at: datetime = _utc(nullable=False)
+    refused: bool = False
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ApprovalRow(SQLModel, table=True):
+    """An approval request: the incident writes the decision, the ApprovalWorkflow the tier asked."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index("ix_approvals_status_requested", "status", "requested_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    incident_id: str = Field(index=True, max_length=32)
+    action: str = Field(max_length=40)
+    rationale: str = Field(sa_column=Column(Text, nullable=False))
+    proposed_by: str = Field(max_length=64)
+    requested_at: datetime = _utc(nullable=False)
+    severity: str = Field(max_length=8)
+    region: str = Field(max_length=8)
+    quorum: int
+    status: str = Field(max_length=16)
+    approvers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    votes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    decided_at: datetime | None = _utc(nullable=True)
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text))
+    asked_tier: str | None = Field(default=None, max_length=64)
+    asked_round: int = 0  # how many times approvers were asked (1 + timeouts)
+    seq: int = 0  # incident seq of the last decision write
+
+
+class EscalationRow(SQLModel, table=True):
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("incident_id", "entry_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(index=True, max_length=32)
+    entry_no: int
+    team: str = Field(index=True, max_length=32)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    escalated_by: str = Field(max_length=64)
+    escalated_at: datetime = _utc(nullable=False)
+
+
+class SlaBreachRow(SQLModel, table=True):
+    __tablename__ = "sla_breaches"
+    __table_args__ = (UniqueConstraint("incident_id", "entry_no"), Index("ix_breaches_at", "breached_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(index=True, max_length=32)
+    entry_no: int
+    clock_id: str = Field(max_length=80)
+    clock_kind: str = Field(max_length=16)
+    clock_name: str = Field(sa_column=Column(Text, nullable=False))
+    severity: str = Field(max_length=8)
+    due_at: datetime = _utc(nullable=False)
+    breached_at: datetime = _utc(nullable=False)
+    late_by_seconds: int
+    tier: str = Field(max_length=64)
+
+
+class EnforcementRow(SQLModel, table=True):
+    """What the built-in enforcement adapter did. One row per approved proposal, ever."""
+
+    __tablename__ = "enforcement_actions"
+
+    proposal_id: str = Field(primary_key=True, max_length=40)
+    incident_id: str = Field(index=True, max_length=32)
+    action: str = Field(max_length=40)
+    target: str | None = Field(default=None, sa_column=Column(Text))
+    region: str = Field(max_length=8)
+    statement_of_reasons: str | None = Field(default=None, sa_column=Column(Text))
+    reference: str = Field(max_length=80)
+    executed_at: datetime = _utc(nullable=False)
+    attempts: int = 1  # how many times the activity ran for it; the action itself ran once
+
+
+class OutboxRow(SQLModel, table=True):
+    """Notifications waiting to be delivered. `key` makes a retried write a no-op."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=160)
+    incident_id: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=40)
+    recipient: str = Field(max_length=80)
+    language: str = Field(max_length=8)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _utc(nullable=False)
+    delivered_at: datetime | None = _utc(nullable=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class IntakeKeyRow(SQLModel, table=True):
+    """external_ref -> incident id, so a repeated intake returns the first incident."""
+
+    __tablename__ = "intake_keys"
+
+    external_ref: str = Field(primary_key=True, max_length=200)
+    incident_id: str = Field(unique=True, max_length=32)
+    created_at: datetime = _utc(nullable=False)
+
+
+class IdCounterRow(SQLModel, table=True):
+    """The last incident number handed out per year: INC-2026-000123."""
+
+    __tablename__ = "id_counters"
+
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+
+    name: str = Field(primary_key=True, max_length=64)
+    role: str = Field(max_length=16)
+    language: str = Field(default="en", max_length=8)
+    created_at: datetime = _utc(nullable=False)
+    disabled_at: datetime | None = _utc(nullable=True)
+
+
+class TokenRow(SQLModel, table=True):
+    """Bearer tokens, stored as SHA-256 of the token: a leaked table grants nothing."""
+
+    __tablename__ = "tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user: str = Field(index=True, max_length=64)
+    created_at: datetime = _utc(nullable=False)
+    revoked_at: datetime | None = _utc(nullable=True)

@@ -1,0 +1,214 @@
+"""The operator's policy file: triage rules, SLA clocks, approvals, regulatory clocks.
+
+The models here are pure (the workflow sandbox imports them); `load_policy` is the only I/O.
+Each incident records the policy it was triaged under, so changing the file affects new
+incidents only and an auditor can always see which rule applied.
+"""
+
+import hashlib
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from vigil.domain import Category, Channel, EnforcementAction, Region, Severity
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """'90s', '15m', '4h', '7d' -> timedelta. Already-parsed values pass through."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)):  # seconds, as JSON round-trips store them
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"invalid duration {value!r}: use a number and a unit, e.g. 90s, 15m, 4h, 7d")
+    amount, unit = match.groups()
+    if int(amount) == 0:
+        raise ValueError(f"invalid duration {value!r}: must be longer than zero")
+    return timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TriageRule(_Strict):
+    """Matches when every listed criterion matches; an empty list matches anything."""
+
+    categories: list[Category] = []
+    channels: list[Channel] = []
+    regions: list[Region] = []
+    min_reach: int = Field(0, ge=0)
+    severity: Severity
+    why: str = ""
+
+    def matches(self, category: Category, channel: Channel, region: Region, reach: int) -> bool:
+        return (
+            (not self.categories or category in self.categories)
+            and (not self.channels or channel in self.channels)
+            and (not self.regions or region in self.regions)
+            and reach >= self.min_reach
+        )
+
+
+class Triage(_Strict):
+    default: Severity = Severity.SEV4
+    rules: list[TriageRule] = []
+
+
+class SlaClocks(_Strict):
+    acknowledge: Duration
+    first_response: Duration  # from an escalation to that team's first answer
+    resolve: Duration
+    reminder: Duration  # after a breach, notify again this often until the clock is met
+
+
+class Escalation(_Strict):
+    """Who is notified on the n-th breach of a clock; the last tier repeats."""
+
+    tiers: list[str] = Field(min_length=1)
+
+
+class Approval(_Strict):
+    timeout: Duration
+    tiers: list[str] = Field(min_length=1)  # asked in turn, one per timeout; the last repeats
+    severities: list[Severity] = []  # any proposed action on these needs approval
+    always: list[EnforcementAction] = []  # these need approval at any severity
+    quorum: dict[Severity, int] = {}  # distinct leads needed; 1 where absent
+
+    @model_validator(mode="after")
+    def _quorum_positive(self) -> "Approval":
+        for severity, count in self.quorum.items():
+            if count < 1:
+                raise ValueError(f"quorum.{severity}: must be at least 1")
+        return self
+
+    def needed(self, action: EnforcementAction, severity: Severity) -> bool:
+        return action in self.always or severity in self.severities
+
+    def quorum_for(self, severity: Severity) -> int:
+        return self.quorum.get(severity, 1)
+
+
+class RegulatoryClock(_Strict):
+    """A legal deadline that starts at intake when the incident matches."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str
+    categories: list[Category] = []
+    channels: list[Channel] = []
+    regions: list[Region] = []
+    due: Duration
+    met_by: list[EnforcementAction] = Field(min_length=1)
+    reminder: Duration | None = None
+    preserve_evidence: Duration | None = None
+
+    def applies(self, category: Category, channel: Channel, region: Region) -> bool:
+        return (
+            (not self.categories or category in self.categories)
+            and (not self.channels or channel in self.channels)
+            and (not self.regions or region in self.regions)
+        )
+
+
+class StatementOfReasons(_Strict):
+    """EU DSA art. 17: restricting content or accounts needs a statement of reasons."""
+
+    regions: list[Region] = []
+    actions: list[EnforcementAction] = []
+
+    def required(self, region: Region, action: EnforcementAction) -> bool:
+        return region in self.regions and action in self.actions
+
+
+class Reopen(_Strict):
+    window: Duration
+
+
+class Policy(_Strict):
+    version: str = Field(min_length=1)
+    triage: Triage
+    sla: dict[Severity, SlaClocks]
+    escalation: Escalation
+    approval: Approval
+    regulatory: list[RegulatoryClock] = []
+    statement_of_reasons: StatementOfReasons = StatementOfReasons()
+    reopen: Reopen
+    # Start a new run of an incident's workflow past this many history events; Temporal
+    # warns at 10,240 and refuses at 51,200.
+    history_events_limit: int = Field(8000, ge=100, le=10_000)
+
+    @model_validator(mode="after")
+    def _every_severity_has_slas(self) -> "Policy":
+        missing = [s.value for s in Severity if s not in self.sla]
+        if missing:
+            raise ValueError(f"sla: missing {', '.join(missing)}")
+        ids = [clock.id for clock in self.regulatory]
+        if len(ids) != len(set(ids)):
+            raise ValueError("regulatory: clock ids must be unique")
+        return self
+
+    def triage_severity(
+        self, category: Category, channel: Channel, region: Region, reach: int
+    ) -> tuple[Severity, list[str]]:
+        """The most severe matching rule wins, so rule order never matters."""
+        matched = [r for r in self.triage.rules if r.matches(category, channel, region, reach)]
+        if not matched:
+            return self.triage.default, ["no triage rule matched: default severity"]
+        worst = min(r.severity for r in matched)  # "SEV1" < "SEV2"
+        return worst, [r.why or r.severity.value for r in matched if r.severity == worst]
+
+
+class PolicyError(Exception):
+    """The policy file cannot be used; the message names the file and the key."""
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {key}: {message}")
+    return f"policy file {source} is invalid:\n" + "\n".join(lines)
+
+
+def parse_policy(text: str, source: str = "<string>") -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"policy file {source} is not valid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(_format_errors(source, exc)) from exc
+
+
+def policy_path() -> Path:
+    return Path(os.environ.get("VIGIL_POLICY") or DEFAULT_POLICY_PATH)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    path = path or policy_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"policy file {path} cannot be read: {exc.strerror}") from exc
+    return parse_policy(text, str(path))
+
+
+def policy_digest(policy: Policy) -> str:
+    """Short fingerprint recorded with each incident, so an auditor can tell policies apart."""
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:12]

@@ -1,0 +1,64 @@
+"""How every Vigil process connects to Temporal: one data converter (pydantic + encryption),
+the search attributes incidents carry, and the client itself."""
+
+import dataclasses
+from functools import cache
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client, TLSConfig
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+from vigil.codec import EncryptionCodec, load_or_create_keys
+from vigil.config import Settings, settings
+
+SEVERITY = SearchAttributeKey.for_keyword("Severity")
+INCIDENT_STATUS = SearchAttributeKey.for_keyword("IncidentStatus")
+CATEGORY = SearchAttributeKey.for_keyword("Category")
+REGION = SearchAttributeKey.for_keyword("Region")
+CHANNEL = SearchAttributeKey.for_keyword("Channel")
+HISTORY_DIGEST = SearchAttributeKey.for_keyword("HistoryDigest")
+SEARCH_ATTRIBUTES = [SEVERITY, INCIDENT_STATUS, CATEGORY, REGION, CHANNEL, HISTORY_DIGEST]
+
+
+@cache
+def codec(config: Settings | None = None) -> EncryptionCodec:
+    config = config or settings()
+    return EncryptionCodec(load_or_create_keys(config.encryption_keys_env, config.keys_file))
+
+
+def data_converter(payload_codec: EncryptionCodec | None = None) -> DataConverter:
+    """Client, worker and Replayer must all use this converter."""
+    return dataclasses.replace(pydantic_data_converter, payload_codec=payload_codec or codec())
+
+
+async def connect(config: Settings | None = None, address: str | None = None) -> Client:
+    config = config or settings()
+    tls: TLSConfig | bool = False
+    if config.temporal_tls_cert:
+        with open(config.temporal_tls_cert, "rb") as cert, open(config.temporal_tls_key, "rb") as key:
+            tls = TLSConfig(client_cert=cert.read(), client_private_key=key.read())
+    elif config.temporal_tls or config.temporal_api_key:
+        tls = True
+    return await Client.connect(
+        address or config.temporal_address,
+        namespace=config.temporal_namespace,
+        api_key=config.temporal_api_key or None,
+        tls=tls,
+        data_converter=data_converter(codec(config)),
+    )
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Idempotent: registers the ones the namespace lacks (dev server, test server, cluster)."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    known = set(existing.custom_attributes) | set(existing.system_attributes)
+    missing = {k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES if k.name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
