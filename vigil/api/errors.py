@@ -1,0 +1,160 @@
+"""Every error the API returns is JSON `{"error": code, "detail": text}`, and documented.
+
+Routers raise `ApiError` (or the helpers below); the handlers here turn everything else a
+request can trigger (validation, unknown routes, a database or Temporal outage) into the same
+shape, so a client never has to parse an HTML page or guess at a 500.
+"""
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+log = logging.getLogger("vigil.api")
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="A stable, machine-readable code", examples=["conflict"])
+    detail: str = Field(description="What went wrong, in words a person can act on")
+    fields: list[dict[str, Any]] | None = Field(
+        None, description="For invalid requests: each offending field (`loc`) and what is wrong (`msg`)"
+    )
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.headers = status, error, detail, headers
+
+
+def not_found(detail: str) -> ApiError:
+    return ApiError(404, "not_found", detail)
+
+
+def invalid(detail: str) -> ApiError:
+    return ApiError(422, "invalid", detail)
+
+
+def forbidden(detail: str) -> ApiError:
+    return ApiError(403, "forbidden", detail)
+
+
+def conflict(detail: str) -> ApiError:
+    return ApiError(409, "conflict", detail)
+
+
+def unavailable(what: str, detail: str) -> ApiError:
+    return ApiError(503, f"{what}_unavailable", detail, headers={"Retry-After": "5"})
+
+
+# What each status means, for the OpenAPI document: routes list the ones they can return.
+_DESCRIPTIONS = {
+    401: "Missing, unknown or revoked bearer token",
+    403: "Your role may not do this",
+    404: "No such incident (or route)",
+    409: "The incident's state forbids this now (the detail says why)",
+    413: "Request body too large",
+    422: "Malformed request: bad JSON, unknown or missing fields, wrong types or values",
+    503: "The database or Temporal is unreachable; retry later",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the given error statuses, plus 401 and 503 which every route has."""
+    wanted = sorted({401, 503, *statuses})
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in wanted}
+
+
+def _json(status: int, error: str, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": error, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = []
+    for item in exc.errors():
+        message = item.get("msg", "invalid")
+        if item.get("type") == "json_invalid":
+            message = f"not valid JSON ({item.get('ctx', {}).get('error', 'decode error')})"
+        elif item.get("type") == "extra_forbidden":
+            message = "unknown field"
+        fields.append({"loc": _location(item.get("loc", ())), "msg": message})
+    content_type = request.headers.get("content-type", "")
+    if request.method in ("POST", "PUT", "PATCH") and "json" not in content_type:
+        detail = "the body must be JSON: send the header 'Content-Type: application/json'"
+    else:
+        detail = "; ".join(f"{f['loc']}: {f['msg']}" for f in fields[:10]) or "invalid request"
+    return _json(422, "invalid", detail, fields=fields)
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return _json(exc.status, exc.error, exc.detail, exc.headers)
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 404:
+        detail = f"no route {request.url.path}" if detail == "Not Found" else detail
+    if exc.status_code == 413:
+        detail = f"request body too large (limit {request.app.state.max_body_bytes} bytes)"
+    return _json(exc.status_code, code, detail, exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _json(503, "database_unavailable", "the database is unreachable; retry shortly", {"Retry-After": "5"})
+
+
+_TEMPORAL_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+
+
+async def _temporal_error(request: Request, exc: RPCError) -> JSONResponse:
+    if exc.status in _TEMPORAL_DOWN:
+        log.warning("temporal unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return _json(503, "temporal_unavailable", "Temporal is unreachable; retry shortly", {"Retry-After": "5"})
+    log.error("temporal error on %s %s: %s", request.method, request.url.path, exc)
+    return _json(502, "temporal_error", f"Temporal answered: {exc.message}")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _json(500, "internal", "an unexpected error occurred; it has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    # Outages only (cannot connect, connection lost, SQLite busy, pool exhausted): other database
+    # errors are our bugs, and stay 500s so they get noticed.
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
+    app.add_exception_handler(InterfaceError, _database_error)
+    app.add_exception_handler(RPCError, _temporal_error)
+    app.add_exception_handler(Exception, _unexpected)

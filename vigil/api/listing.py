@@ -1,0 +1,144 @@
+"""The incident list: filters, sort and keyset pagination over the `incidents` projection.
+
+Keyset ("seek") pagination: each page asks for rows after the last one seen, by (sort column,
+id), so page 2,000 costs what page 1 costs and rows inserted meanwhile never shift a page.
+The id breaks ties and is itself in creation order (INC-2026-000123), so within one severity
+the oldest incident comes first: the order a queue is worked in.
+
+The cursor is opaque to clients (base64 of JSON); it remembers the sort it was made for.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from vigil.api.errors import invalid
+from vigil.db.tables import IncidentRow
+from vigil.domain import Category, Channel, Region, Severity, Status
+
+SortKey = Literal["opened_at", "updated_at", "severity", "next_deadline"]
+Order = Literal["asc", "desc"]
+
+_COLUMNS = {
+    "opened_at": IncidentRow.opened_at,
+    "updated_at": IncidentRow.updated_at,
+    "severity": IncidentRow.severity,
+    "next_deadline": IncidentRow.next_deadline,
+}
+_NULLABLE = {"next_deadline"}  # incidents with no running clock sort last either way
+_DATETIMES = {"opened_at", "updated_at", "next_deadline"}
+
+
+@dataclass
+class IncidentQuery:
+    status: list[Status] = field(default_factory=list)
+    severity: list[Severity] = field(default_factory=list)
+    category: list[Category] = field(default_factory=list)
+    channel: list[Channel] = field(default_factory=list)
+    region: list[Region] = field(default_factory=list)
+    assignee: list[str] = field(default_factory=list)
+    text: str | None = None
+    opened_from: datetime | None = None
+    opened_to: datetime | None = None
+    sort: SortKey = "opened_at"
+    order: Order = "desc"
+    limit: int = 50
+    cursor: str | None = None
+
+
+def encode_cursor(sort: str, order: str, value: Any, incident_id: str) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps({"s": sort, "o": order, "v": value, "id": incident_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, order: str) -> tuple[Any, str]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        value, incident_id = raw["v"], raw["id"]
+        if raw["s"] != sort or raw["o"] != order or not isinstance(incident_id, str):
+            raise invalid("cursor belongs to a different sort or order: start again without it")
+        if value is not None and sort in _DATETIMES:
+            value = datetime.fromisoformat(value)
+        elif value is not None and not isinstance(value, str):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise invalid("cursor is not one this API issued: start again without it") from None
+    return value, incident_id
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    for column, values in (
+        (IncidentRow.status, q.status),
+        (IncidentRow.severity, q.severity),
+        (IncidentRow.category, q.category),
+        (IncidentRow.channel, q.channel),
+        (IncidentRow.region, q.region),
+        (IncidentRow.assignee, q.assignee),
+    ):
+        if len(values) == 1:
+            where.append(column == str(values[0]))  # `=` uses the (column, opened_at) indexes best
+        elif values:
+            where.append(column.in_([str(v) for v in values]))
+    if q.text:
+        pattern = _like(q.text)
+        where.append(
+            or_(IncidentRow.title.ilike(pattern, escape="\\"), IncidentRow.external_ref.ilike(pattern, escape="\\"))
+        )
+    if q.opened_from:
+        where.append(IncidentRow.opened_at >= q.opened_from)
+    if q.opened_to:
+        where.append(IncidentRow.opened_at < q.opened_to)
+    return where
+
+
+def _after(q: IncidentQuery, value: Any, last_id: str) -> ColumnElement[bool]:
+    """Rows strictly after (value, last_id) in the requested order."""
+    column = _COLUMNS[q.sort]
+    later = (lambda a, b: a > b) if q.order == "asc" else (lambda a, b: a < b)
+    if q.sort not in _NULLABLE:
+        return later(tuple_(column, IncidentRow.id), tuple_(value, last_id))
+    if value is None:  # already in the trailing block of nulls
+        return and_(column.is_(None), later(IncidentRow.id, last_id))
+    return or_(
+        later(column, value),
+        and_(column == value, later(IncidentRow.id, last_id)),
+        column.is_(None),
+    )
+
+
+# Everything but the bulky `state` JSON, which only the single-incident read needs.
+_SUMMARY = [c for c in IncidentRow.__table__.columns if c.name not in ("state", "seq", "history_digest")]
+
+
+def list_incidents(session: Session, q: IncidentQuery) -> tuple[list[Any], str | None]:
+    column = _COLUMNS[q.sort]
+    statement = select(*_SUMMARY).where(*_filters(q))
+    if q.cursor:
+        value, last_id = decode_cursor(q.cursor, q.sort, q.order)
+        statement = statement.where(_after(q, value, last_id))
+    direction = (lambda c: c.asc()) if q.order == "asc" else (lambda c: c.desc())
+    ordered = direction(column)
+    if q.sort in _NULLABLE:
+        ordered = ordered.nulls_last()
+    statement = statement.order_by(ordered, direction(IncidentRow.id)).limit(q.limit + 1)
+    rows = list(session.execute(statement))
+    page, more = rows[: q.limit], len(rows) > q.limit
+    cursor = None
+    if more:
+        last = page[-1]
+        cursor = encode_cursor(q.sort, q.order, getattr(last, q.sort), last.id)
+    return page, cursor

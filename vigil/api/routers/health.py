@@ -1,0 +1,70 @@
+"""/healthz (the process answers), /readyz (Temporal and the database answer), /metrics.
+
+No token needed: load balancers and Prometheus call these. They reveal nothing about incidents.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+
+from vigil.api.errors import ErrorBody
+from vigil.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+CHECK_TIMEOUT = 3.0
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+def _ping_database(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+async def _check_database(request: Request) -> str:
+    try:
+        await asyncio.wait_for(run_in_threadpool(_ping_database, request.app.state.engine), CHECK_TIMEOUT)
+    except Exception as error:  # noqa: BLE001  (any failure means "not ready", with the reason)
+        return f"unreachable: {type(error).__name__}"
+    return "ok"
+
+
+async def _check_temporal(request: Request) -> str:
+    client = request.app.state.temporal
+    if client is None:
+        return "connecting"
+    try:
+        serving = await client.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT))
+    except Exception as error:  # noqa: BLE001
+        return f"unreachable: {type(error).__name__}"
+    return "ok" if serving else "not serving"
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    summary="Temporal and the database are reachable",
+    responses={503: {"model": ErrorBody, "description": "Not ready: the detail names what is unreachable"}},
+)
+async def readyz(request: Request) -> Health | JSONResponse:
+    database, temporal = await asyncio.gather(_check_database(request), _check_temporal(request))
+    checks = {"database": database, "temporal": temporal}
+    if all(v == "ok" for v in checks.values()):
+        return Health(status="ready", checks=checks)
+    detail = "; ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
+    return JSONResponse({"error": "not_ready", "detail": detail, "checks": checks}, status_code=503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,281 @@
+"""/api/incidents: intake, the list, one incident, actions on it, and its timeline.
+
+Reads that need the live state ask the workflow (a query); lists read the SQL projection.
+Every action is a workflow update: the state machine answers at once with the new state or
+a refusal, and a refused action never enters the incident's history.
+"""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from vigil import incident_client
+from vigil.api.deps import READERS, RESPONDERS, allow, get_engine, get_session, get_temporal
+from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, responses, unavailable
+from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
+from vigil.api.schemas import IncidentPage, IncidentSummary, Timeline, TimelineEntry
+from vigil.api.timeline import describe
+from vigil.auth import Principal, active_user
+from vigil.db.tables import IncidentEventRow, IncidentRow
+from vigil.domain import TERMINAL_STATUSES, Category, Channel, Language, Region, Severity, Status
+from vigil.i18n import negotiate
+from vigil.incident_client import ActionRefused, IncidentNotFound
+from vigil.intake import reserve_incident
+from vigil.workflows import lifecycle
+from vigil.workflows.actions import HumanAction, RefusalCode
+from vigil.workflows.state import Incident, Intake
+
+router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+
+# How long a person waits for Temporal before getting a 503 instead of a spinner.
+QUERY_TIMEOUT = 10.0
+ACTION_TIMEOUT = 30.0
+
+_REFUSAL_STATUS = {RefusalCode.FORBIDDEN: 403, RefusalCode.CONFLICT: 409, RefusalCode.INVALID: 422}
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _projection_row(engine: Engine, incident_id: str) -> IncidentRow | None:
+    with Session(engine) as session:
+        return session.get(IncidentRow, incident_id)
+
+
+async def read_incident(temporal: Client, engine: Engine, incident_id: str) -> tuple[Incident, str]:
+    """The incident and where its state came from ("workflow" or "projection").
+
+    Closed and merged incidents are read from the projection: their workflow has ended and
+    may have been deleted by Temporal's retention. Open ones are asked (a query), falling back
+    to the projection when no worker answers in time.
+    """
+    row = await run_in_threadpool(_projection_row, engine, incident_id)
+    if row is not None and row.status in TERMINAL_STATUSES:
+        return Incident.model_validate(row.state), "projection"
+    try:
+        state = await asyncio.wait_for(incident_client.live_state(temporal, incident_id), QUERY_TIMEOUT)
+        return state, "workflow"
+    except IncidentNotFound:
+        if row is not None:
+            return Incident.model_validate(row.state), "projection"
+        raise not_found(f"no incident {incident_id}") from None
+    except TimeoutError:
+        if row is not None:
+            return Incident.model_validate(row.state), "projection"
+        raise unavailable("temporal", f"no worker answered for {incident_id} within {QUERY_TIMEOUT:.0f}s") from None
+
+
+def _reject_nul(value: object, where: str = "body") -> None:
+    """PostgreSQL cannot store NUL in text: refuse it here, not in a retrying activity later."""
+    if isinstance(value, str) and "\x00" in value:
+        raise invalid(f"{where}: contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_nul(item, f"{where}.{key}" if where != "body" else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_nul(item, f"{where}.{index}")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------- intake
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Incident,
+    summary="Take in an incident",
+    responses={
+        200: {"model": Incident, "description": "The same `external_ref` was taken in before: the existing incident"},
+        **responses(403, 413, 422),
+    },
+)
+async def create_incident(
+    intake: Intake,
+    request: Request,
+    response: Response,
+    user: Principal = Depends(allow(RESPONDERS, "take in incidents")),
+    temporal: Client = Depends(get_temporal),
+    engine: Engine = Depends(get_engine),
+) -> Incident:
+    """Starts the incident's workflow, which triages it by policy; answers with the triaged
+    incident. Send `external_ref` (the channel's own reference) to make retries safe: the same
+    reference again returns `200` and the incident already opened for it."""
+    _reject_nul(intake.model_dump(mode="json"))
+    reservation = await run_in_threadpool(reserve_incident, engine, intake.external_ref)
+    incident_id = reservation.incident_id
+    response.headers["Location"] = f"/api/incidents/{incident_id}"
+    if not reservation.created:
+        response.status_code = 200
+        row = await run_in_threadpool(_projection_row, engine, incident_id)
+        if row is not None and row.status in TERMINAL_STATUSES:
+            return Incident.model_validate(row.state)  # never restart a finished incident
+    try:
+        # Idempotent on the id: for a duplicate this waits for the first intake's triage (or
+        # finishes it, if the first request died between reserving the id and starting).
+        return await asyncio.wait_for(
+            incident_client.open_incident(temporal, incident_id, intake, task_queue=request.app.state.task_queue),
+            ACTION_TIMEOUT,
+        )
+    except TimeoutError:
+        raise unavailable(
+            "temporal",
+            f"{incident_id} is opened but no worker triaged it within {ACTION_TIMEOUT:.0f}s; "
+            "it will be triaged when a worker is running",
+        ) from None
+
+
+# ---------------------------------------------------------------------------- list
+
+
+@router.get("", response_model=IncidentPage, summary="List and search incidents", responses=responses(403, 422))
+def list_(
+    user: Principal = Depends(allow(READERS, "list incidents")),
+    session: Session = Depends(get_session),
+    status: Annotated[list[Status], Query(description="One or more (repeat the parameter)")] = [],  # noqa: B006
+    severity: Annotated[list[Severity], Query()] = [],  # noqa: B006
+    category: Annotated[list[Category], Query()] = [],  # noqa: B006
+    channel: Annotated[list[Channel], Query()] = [],  # noqa: B006
+    region: Annotated[list[Region], Query()] = [],  # noqa: B006
+    assignee: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006
+    text: Annotated[str | None, Query(max_length=200, description="Words in the title or external_ref")] = None,
+    opened_from: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601)")] = None,
+    opened_to: Annotated[datetime | None, Query(description="Opened before (ISO 8601)")] = None,
+    sort: SortKey = "opened_at",
+    order: Order = "desc",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> IncidentPage:
+    """From the projection. `sort=severity&order=asc` is the work queue: SEV1 first, oldest
+    first within a severity. Page with `next_cursor` until it is null."""
+    query = IncidentQuery(
+        status=status, severity=severity, category=category, channel=channel, region=region,
+        assignee=assignee, text=(text or "").strip() or None, opened_from=_utc(opened_from),
+        opened_to=_utc(opened_to), sort=sort, order=order, limit=limit, cursor=cursor,
+    )
+    rows, next_cursor = list_incidents(session, query)
+    return IncidentPage(items=[IncidentSummary.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------------------- one incident
+
+
+@router.get("/{incident_id}", response_model=Incident, summary="One incident, live", responses=responses(403, 404))
+async def get_incident(
+    incident_id: str,
+    response: Response,
+    user: Principal = Depends(allow(READERS, "read incidents")),
+    temporal: Client = Depends(get_temporal),
+    engine: Engine = Depends(get_engine),
+) -> Incident:
+    """The workflow's own answer for open incidents; the last projected state for closed ones.
+    The `X-Vigil-Source` header says which."""
+    state, source = await read_incident(temporal, engine, incident_id)
+    response.headers["X-Vigil-Source"] = source
+    return state
+
+
+@router.post(
+    "/{incident_id}/actions",
+    response_model=Incident,
+    summary="Act on an incident",
+    responses=responses(403, 404, 409, 413, 422),
+)
+async def act(
+    incident_id: str,
+    action: Annotated[HumanAction, Body(examples=[{"type": "acknowledge"}, {"type": "escalate", "team": "legal",
+                                                  "reason": "removal order names three URLs"}])],
+    user: Principal = Depends(allow(RESPONDERS, "act on incidents")),
+    temporal: Client = Depends(get_temporal),
+    engine: Engine = Depends(get_engine),
+) -> Incident:
+    """One action, `{"type": ..., ...}`. The actor is the token's user, never a body field.
+    `200` with the new state; `403` the role may not; `409` the incident's state forbids it
+    now (the detail says why); `422` malformed or meaningless here."""
+    if not lifecycle.permitted(user.role, action.type):
+        article = "an" if user.role.value[0] in "aeiou" else "a"
+        raise forbidden(f"{article} {user.role} may not {action.type.replace('_', ' ')}")
+    _reject_nul(action.model_dump(mode="json"))
+    if action.type == "assign":
+        await run_in_threadpool(_check_assignee, engine, action.assignee)
+    if action.type == "merge_into":
+        await _check_merge_target(temporal, engine, incident_id, action.incident_id)
+    try:
+        return await asyncio.wait_for(incident_client.act(temporal, incident_id, action, user.actor), ACTION_TIMEOUT)
+    except IncidentNotFound:
+        raise not_found(f"no incident {incident_id}") from None
+    except ActionRefused as refused:
+        raise ApiError(_REFUSAL_STATUS[refused.code], refused.code.value, refused.reason) from None
+    except TimeoutError:
+        raise unavailable(
+            "temporal",
+            f"no worker answered within {ACTION_TIMEOUT:.0f}s; the action may still be applied: "
+            f"read {incident_id} before sending it again",
+        ) from None
+
+
+def _check_assignee(engine: Engine, name: str) -> None:
+    with Session(engine) as session:
+        assignee = active_user(session, name)
+    if assignee is None:
+        raise invalid(f"assignee: no user {name!r}")
+    if assignee.role not in RESPONDERS:
+        raise invalid(f"assignee: {name} is an {assignee.role}; only analysts and leads take incidents")
+
+
+async def _check_merge_target(temporal: Client, engine: Engine, incident_id: str, target_id: str) -> None:
+    if target_id == incident_id:
+        return  # the state machine explains this one
+    try:
+        target, _ = await read_incident(temporal, engine, target_id)
+    except ApiError as error:
+        if error.status == 404:
+            raise invalid(f"incident_id: no incident {target_id} to merge into") from None
+        raise
+    if target.status in TERMINAL_STATUSES:
+        raise conflict(f"{target_id} is {target.status}: merge into an open incident")
+
+
+# ---------------------------------------------------------------------------- timeline
+
+
+@router.get(
+    "/{incident_id}/timeline", response_model=Timeline, summary="What happened, in words", responses=responses(403, 404)
+)
+def timeline(
+    incident_id: str,
+    request: Request,
+    user: Principal = Depends(allow(READERS, "read timelines")),
+    session: Session = Depends(get_session),
+) -> Timeline:
+    """Every recorded action, in order, including refused ones and why; in English or Spanish
+    (`Accept-Language`, else the reader's own language)."""
+    header = request.headers.get("accept-language")
+    language = negotiate(header) if header else (user.language if user.language in set(Language) else "en")
+    events = session.scalars(
+        select(IncidentEventRow)
+        .where(IncidentEventRow.incident_id == incident_id)
+        .order_by(IncidentEventRow.entry_no)
+    ).all()
+    if not events and session.get(IncidentRow, incident_id) is None:
+        raise not_found(f"no incident {incident_id}")
+    entries = [
+        TimelineEntry(
+            entry_no=e.entry_no, at=e.at, actor=e.actor, role=e.actor_role, type=e.type, refused=e.refused,
+            text=describe(e, language), reason=e.reason, action=e.action,
+        )
+        for e in events
+    ]
+    return Timeline(incident_id=incident_id, language=Language(language), entries=entries)

@@ -1,0 +1,136 @@
+"""People and their bearer tokens.
+
+A token is shown once, when it is issued; the database keeps only its SHA-256, so a leaked
+table grants nothing. Tokens carry 256 random bits, so a fast hash is enough (no password
+stretching needed). The CLI (`vigil users ...`) and the API's admin endpoints both use this.
+"""
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vigil.db.tables import TokenRow, UserRow
+from vigil.domain import HUMAN_ROLES, Language, Role
+from vigil.workflows.state import Actor
+
+TOKEN_PREFIX = "vgl_"
+_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")  # the same rule as workflows.state.Username
+
+
+class UserError(Exception):
+    """A user request that cannot be done (duplicate name, unknown user, bad role...)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's user. The actor in every Temporal message comes from here."""
+
+    name: str
+    role: Role
+    language: str = "en"
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user=self.name, role=self.role)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UserError(f"invalid user name {name!r}: 1-64 letters, digits, '.', '_', '@' or '-'")
+    return name
+
+
+def parse_role(role: str) -> Role:
+    try:
+        parsed = Role(role)
+    except ValueError:
+        parsed = None
+    if parsed not in HUMAN_ROLES:
+        raise UserError(f"unknown role {role!r}: use one of {', '.join(HUMAN_ROLES)}")
+    return parsed
+
+
+def add_user(session: Session, name: str, role: str, language: str = "en") -> str:
+    """Create a user and return their first token. Commits."""
+    name, parsed_role = _check_name(name), parse_role(role)
+    if language not in set(Language):
+        raise UserError(f"unknown language {language!r}: use one of {', '.join(Language)}")
+    session.add(UserRow(name=name, role=parsed_role.value, language=language, created_at=_now()))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise UserError(f"user {name!r} already exists") from None
+    return issue_token(session, name)
+
+
+def issue_token(session: Session, name: str) -> str:
+    """A new token for an existing, enabled user (their other tokens keep working). Commits."""
+    user = session.get(UserRow, name)
+    if user is None or user.disabled_at is not None:
+        raise UserError(f"no enabled user {name!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(TokenRow(token_hash=hash_token(token), user=name, created_at=_now()))
+    session.commit()
+    return token
+
+
+def revoke_tokens(session: Session, name: str) -> int:
+    """Revoke every token of a user; returns how many were live. Commits."""
+    result = session.execute(
+        update(TokenRow).where(TokenRow.user == name, TokenRow.revoked_at.is_(None)).values(revoked_at=_now())
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+def disable_user(session: Session, name: str) -> None:
+    """The user can no longer sign in; their history stays. Commits."""
+    user = session.get(UserRow, name)
+    if user is None:
+        raise UserError(f"no user {name!r}")
+    if user.disabled_at is None:
+        user.disabled_at = _now()
+        session.add(user)
+    revoke_tokens(session, name)
+
+
+def list_users(session: Session) -> list[UserRow]:
+    return list(session.scalars(select(UserRow).order_by(UserRow.name)))
+
+
+def active_user(session: Session, name: str) -> UserRow | None:
+    user = session.get(UserRow, name)
+    return user if user is not None and user.disabled_at is None else None
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    """The enabled user a live token belongs to, or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None  # not one of ours: spare the database
+    row = session.execute(
+        select(UserRow.name, UserRow.role, UserRow.language)
+        .join(TokenRow, TokenRow.user == UserRow.name)
+        .where(
+            TokenRow.token_hash == hash_token(token),
+            TokenRow.revoked_at.is_(None),
+            UserRow.disabled_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        return None
+    return Principal(name=row.name, role=Role(row.role), language=row.language)
