@@ -301,8 +301,7 @@ def incidents_list(
     if as_json:
         print(json.dumps(page, indent=2))
         return
-    table = Table("sev", "status", "region", "category", "assignee", "opened", "title")
-    table.columns.insert(0, Column("id", no_wrap=True))
+    table = Table(Column("id", no_wrap=True), "sev", "status", "region", "category", "assignee", "opened", "title")
     for item in page["items"]:
         table.add_row(item["id"], item["severity"], item["status"], item["region"], item["category"],
                       item["assignee"] or "", item["opened_at"][:16].replace("T", " "), item["title"][:60])
