@@ -217,13 +217,25 @@ async def act(
     except IncidentNotFound:
         raise not_found(f"no incident {incident_id}") from None
     except ActionRefused as refused:
-        raise ApiError(_REFUSAL_STATUS[refused.code], refused.code.value, refused.reason) from None
+        reason = refused.reason
+        if refused.code == RefusalCode.CONFLICT:
+            reason = await run_in_threadpool(_ended_reason, engine, incident_id) or reason
+        raise ApiError(_REFUSAL_STATUS[refused.code], refused.code.value, reason) from None
     except TimeoutError:
         raise unavailable(
             "temporal",
             f"no worker answered within {ACTION_TIMEOUT:.0f}s; the action may still be applied: "
             f"read {incident_id} before sending it again",
         ) from None
+
+
+def _ended_reason(engine: Engine, incident_id: str) -> str | None:
+    """For an incident whose workflow has ended, say how it ended (merged into what, closed when)."""
+    row = _projection_row(engine, incident_id)
+    if row is None or row.status not in TERMINAL_STATUSES:
+        return None
+    how = f"merged into {row.merged_into}" if row.status == Status.MERGED else "closed"
+    return f"{incident_id} is {how}: it takes no more actions"
 
 
 def _check_assignee(engine: Engine, name: str) -> None:
