@@ -6,6 +6,7 @@ httpx's ASGI transport. Each stack has its own Temporal namespace, because both 
 incidents from INC-YYYY-000001 and workflow ids must not collide.
 """
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -110,20 +111,28 @@ async def namespace_client(env: WorkflowEnvironment, name: str) -> Client:
     return client
 
 
-@pytest.fixture(scope="session")
-def api_pg_url() -> Iterator[str]:
-    """A PostgreSQL database for the API stack alone (other suites use their own)."""
+@contextlib.contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards (test sessions run side by side)."""
     admin = make_engine(POSTGRES_ADMIN_URL)
-    name = f"vigil_api_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # noqa: BLE001
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({error}); .ci/run starts it")
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def api_pg_url() -> Iterator[str]:
+    with fresh_pg_database("vigil_api") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

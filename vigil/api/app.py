@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 import vigil
 from vigil.api import errors
-from vigil.api.middleware import DeclaredBodyLimit, Metrics
+from vigil.api.middleware import BodyLimit, Metrics
 from vigil.api.routers import approvals, health, incidents, trends, users
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
@@ -81,7 +81,6 @@ def create_app(
         version=vigil.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=config.max_body_bytes,  # bodies without Content-Length, counted as they stream
     )
     app.state.temporal = temporal
     app.state.engine = engine or default_engine()
@@ -98,6 +97,6 @@ def create_app(
         # The console takes "/" when it lands (its router comes first in ROUTERS); until then, the docs.
         return RedirectResponse("/docs")
 
-    app.add_middleware(DeclaredBodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(Metrics, registry=app.state.metrics_registry)
     return app

@@ -1,8 +1,9 @@
-"""Two small ASGI middlewares: request metrics, and refusing oversized bodies up front."""
+"""Two small ASGI middlewares: request metrics, and a limit on request bodies."""
 
 import json
 import time
 
+from fastapi import HTTPException
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,11 +47,17 @@ class Metrics:
             self.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
-class DeclaredBodyLimit:
-    """Refuse a body whose Content-Length is over the limit before reading a byte of it.
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="request body too large")
 
-    Bodies sent without a length (chunked) are counted as they stream by FastAPI's own
-    `max_body_size`; this catches the common case early and always answers in JSON.
+
+class BodyLimit:
+    """Refuse request bodies over the limit, in JSON like every other error.
+
+    A declared Content-Length over the limit is refused before a byte is read. A body sent
+    without one (chunked) is counted as it streams; past the limit, reading it raises a 413
+    HTTPException, which FastAPI passes through to the JSON error handlers.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
@@ -58,16 +65,29 @@ class DeclaredBodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = dict(scope["headers"]).get(b"content-length")
-            if declared is not None and not declared.isdigit():
-                await _send_json(send, 400, "bad_request", "invalid Content-Length header")
-                return
-            if declared is not None and int(declared) > self.max_bytes:
-                detail = f"request body too large (limit {self.max_bytes} bytes)"
-                await _send_json(send, 413, "payload_too_large", detail)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            await _send_json(send, 400, "bad_request", "invalid Content-Length header")
+            return
+        if declared is not None and int(declared) > self.max_bytes:
+            detail = f"request body too large (limit {self.max_bytes} bytes)"
+            await _send_json(send, 413, "payload_too_large", detail)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        await self.app(scope, counting_receive, send)
 
 
 async def _send_json(send: Send, status: int, error: str, detail: str) -> None:

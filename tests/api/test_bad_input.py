@@ -1,0 +1,201 @@
+"""Whatever a client sends, the answer is the right status with a JSON error, never a 500,
+and a refused request changes nothing."""
+
+import json
+
+import pytest
+
+from tests.api.conftest import Stack, intake_body
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _assert_error(response, status: int, error: str | None = None) -> dict:  # noqa: ANN001
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"error", "detail"} and body["detail"]
+    if error:
+        assert body["error"] == error
+    return body
+
+
+BAD_INTAKES = {
+    "malformed JSON": b'{"title": "x", "channel": ',
+    "JSON array": b"[1, 2, 3]",
+    "JSON string": b'"hello"',
+    "empty body": b"",
+    "wrong type for reach": json.dumps(intake_body(reach="lots")).encode(),
+    "negative reach": json.dumps(intake_body(reach=-5)).encode(),
+    "unknown field": json.dumps({**intake_body(), "priority": "urgent"}).encode(),
+    "bad channel": json.dumps(intake_body(channel="carrier_pigeon")).encode(),
+    "bad category": json.dumps(intake_body(category="rudeness")).encode(),
+    "bad region": json.dumps(intake_body(region="MARS")).encode(),
+    "bad language": json.dumps(intake_body(language="klingon")).encode(),
+    "missing title": json.dumps({k: v for k, v in intake_body().items() if k != "title"}).encode(),
+    "blank title": json.dumps(intake_body(title="   ")).encode(),
+    "title too long": json.dumps(intake_body(title="x" * 301)).encode(),
+    "NUL in description": json.dumps(intake_body(description="a\u0000b")).encode(),
+    "deadline without timezone": json.dumps(intake_body(deadline="2026-11-25T10:00:00")).encode(),
+    "actor in body": json.dumps({**intake_body(), "actor": {"user": "leo", "role": "lead"}}).encode(),
+}
+
+
+@pytest.mark.parametrize("raw", list(BAD_INTAKES.values()), ids=list(BAD_INTAKES))
+async def test_bad_intake_is_422_and_changes_nothing(sqlite_stack: Stack, raw: bytes) -> None:
+    before = sqlite_stack.counts()
+    response = await sqlite_stack.http.post(
+        "/api/incidents", content=raw, headers={**JSON, **sqlite_stack.auth("ana")}
+    )
+    _assert_error(response, 422, "invalid")
+    assert sqlite_stack.counts() == before
+
+
+async def test_huge_body_is_413_and_changes_nothing(sqlite_stack: Stack) -> None:
+    before = sqlite_stack.counts()
+    huge = json.dumps(intake_body(description="x" * 2_000_000)).encode()
+    headers = {**JSON, **sqlite_stack.auth("ana")}
+    response = await sqlite_stack.http.post("/api/incidents", content=huge, headers=headers)
+    body = _assert_error(response, 413, "payload_too_large")
+    assert "limit" in body["detail"]
+    assert sqlite_stack.counts() == before
+
+
+async def test_huge_body_without_length_is_413(sqlite_stack: Stack) -> None:
+    async def chunks():  # noqa: ANN202  (chunked: no Content-Length to check up front)
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    before = sqlite_stack.counts()
+    headers = {**JSON, **sqlite_stack.auth("ana")}
+    response = await sqlite_stack.http.post("/api/incidents", content=chunks(), headers=headers)
+    _assert_error(response, 413, "payload_too_large")
+    assert sqlite_stack.counts() == before
+
+
+async def test_body_that_is_not_json_says_how_to_send_it(sqlite_stack: Stack) -> None:
+    response = await sqlite_stack.http.post(
+        "/api/incidents", content=json.dumps(intake_body()).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **sqlite_stack.auth("ana")},
+    )
+    body = _assert_error(response, 422, "invalid")
+    assert "Content-Type: application/json" in body["detail"]
+
+
+BAD_ACTIONS = {
+    "unknown type": {"type": "delete_everything"},
+    "no type": {"team": "legal"},
+    "missing field": {"type": "escalate", "team": "legal"},
+    "bad team": {"type": "escalate", "team": "marketing", "reason": "x"},
+    "bad severity": {"type": "set_severity", "severity": "SEV0", "reason": "x"},
+    "bad enforcement action": {"type": "propose_action", "action": "ban_hammer", "rationale": "x"},
+    "unknown field": {"type": "acknowledge", "urgent": True},
+    "wrong type": {"type": "add_note", "text": 42},
+    "empty note": {"type": "add_note", "text": "  "},
+    "bad merge target id": {"type": "merge_into", "incident_id": "not-an-id"},
+    "assignee nobody knows": {"type": "assign", "assignee": "ghost"},
+    "assignee who cannot take incidents": {"type": "assign", "assignee": "audrey"},
+    "merge into an unknown incident": {"type": "merge_into", "incident_id": "INC-1999-999999"},
+    "NUL in a note": {"type": "add_note", "text": "a\u0000b"},
+}
+
+
+@pytest.mark.parametrize("body", list(BAD_ACTIONS.values()), ids=list(BAD_ACTIONS))
+async def test_bad_action_is_422_and_changes_nothing(sqlite_stack: Stack, body: dict) -> None:
+    incident = await sqlite_stack.open(title="Target of bad actions")
+    await sqlite_stack.act(incident["id"], {"type": "acknowledge"}, "ana")
+    before = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()
+    response = await sqlite_stack.act(incident["id"], body, "leo")
+    _assert_error(response, 422, "invalid")
+    after = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()
+    assert after == before
+
+
+async def test_action_refused_by_the_state_machine_is_409_with_the_reason(sqlite_stack: Stack) -> None:
+    incident = await sqlite_stack.open(title="Escalated before acknowledging")
+    response = await sqlite_stack.act(incident["id"], {"type": "escalate", "team": "legal", "reason": "x"}, "ana")
+    body = _assert_error(response, 409, "conflict")
+    assert body["detail"] == "cannot escalate an incident that is triage"
+    state = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()
+    assert (state["status"], state["seq"]) == ("triage", incident["seq"])
+
+
+async def test_well_formed_but_meaningless_action_is_422(sqlite_stack: Stack) -> None:
+    incident = await sqlite_stack.open(title="Escalated to its own region")
+    await sqlite_stack.act(incident["id"], {"type": "acknowledge"}, "ana")
+    response = await sqlite_stack.act(
+        incident["id"], {"type": "escalate", "team": "incident_latam", "reason": "x"}, "ana"
+    )
+    _assert_error(response, 422, "invalid")
+
+
+@pytest.mark.parametrize("path", ["/api/incidents/INC-1999-999999", "/api/incidents/whatever",
+                                  "/api/incidents/INC-1999-999999/timeline"])
+async def test_unknown_incident_is_404(sqlite_stack: Stack, path: str) -> None:
+    _assert_error(await sqlite_stack.get(path, "ana"), 404, "not_found")
+
+
+async def test_action_on_unknown_incident_is_404(sqlite_stack: Stack) -> None:
+    before = sqlite_stack.counts()
+    response = await sqlite_stack.act("INC-1999-999999", {"type": "acknowledge"}, "ana")
+    _assert_error(response, 404, "not_found")
+    assert sqlite_stack.counts() == before
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Bearer vgl_" + "x" * 43},
+        {"Authorization": "Basic YW5hOnNlY3JldA=="},
+        {"Authorization": "vgl_abc"},
+        {"Authorization": "Bearer " + "x" * 5000},
+    ],
+    ids=["none", "empty bearer", "garbage", "unknown token", "basic auth", "no scheme", "enormous"],
+)
+async def test_bad_token_is_401_and_changes_nothing(sqlite_stack: Stack, headers: dict) -> None:
+    before = sqlite_stack.counts()
+    response = await sqlite_stack.http.post("/api/incidents", json=intake_body(), headers=headers)
+    _assert_error(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert (await sqlite_stack.http.get("/api/incidents", headers=headers)).status_code == 401
+    assert sqlite_stack.counts() == before
+
+
+async def test_revoked_and_disabled_tokens_stop_working(sqlite_stack: Stack) -> None:
+    made = await sqlite_stack.post("/api/users", {"name": "temp-analyst", "role": "analyst"}, "adam")
+    assert made.status_code == 201
+    token = made.json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await sqlite_stack.http.get("/api/me", headers=bearer)).json()["name"] == "temp-analyst"
+    disabled = await sqlite_stack.http.delete("/api/users/temp-analyst", headers=sqlite_stack.auth("adam"))
+    assert disabled.status_code == 200 and disabled.json()["disabled_at"]
+    _assert_error(await sqlite_stack.http.get("/api/me", headers=bearer), 401, "unauthorized")
+
+
+async def test_duplicate_user_is_409(sqlite_stack: Stack) -> None:
+    response = await sqlite_stack.post("/api/users", {"name": "ana", "role": "lead"}, "adam")
+    _assert_error(response, 409, "conflict")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["sort=title", "order=sideways", "limit=0", "limit=100000", "status=open", "severity=SEV9",
+     "cursor=not-a-cursor", "opened_from=yesterday", "region=mars"],
+)
+async def test_bad_list_parameters_are_422(sqlite_stack: Stack, query: str) -> None:
+    _assert_error(await sqlite_stack.get(f"/api/incidents?{query}", "ana"), 422, "invalid")
+
+
+@pytest.mark.parametrize("query", ["start=2026-02-30", "by=colour", "start=2026-05-01&end=2026-04-01",
+                                   "start=2020-01-01&end=2026-01-01"])
+async def test_bad_trend_parameters_are_422(sqlite_stack: Stack, query: str) -> None:
+    _assert_error(await sqlite_stack.get(f"/api/trends?{query}", "ana"), 422, "invalid")
+
+
+async def test_unknown_route_and_wrong_method_answer_in_json(sqlite_stack: Stack) -> None:
+    _assert_error(await sqlite_stack.get("/api/nothing-here", "ana"), 404, "not_found")
+    _assert_error(await sqlite_stack.http.delete("/api/incidents", headers=sqlite_stack.auth("ana")), 405,
+                  "method_not_allowed")
