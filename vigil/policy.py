@@ -13,7 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
 
 from vigil.domain import Category, Channel, EnforcementAction, Region, Severity
 
@@ -25,10 +33,20 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 def parse_duration(value: object) -> timedelta:
     """'90s', '15m', '4h', '7d' -> timedelta. Already-parsed values pass through."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)):  # seconds, as JSON round-trips store them
-        return timedelta(seconds=value)
+    try:
+        return _parse_duration(value)
+    except OverflowError:  # pydantic reports ValueError with the key; OverflowError would escape
+        raise ValueError(f"invalid duration {value!r}: too long") from None
+
+
+def _parse_duration(value: object) -> timedelta:
+    if isinstance(value, bool):
+        raise ValueError(f"invalid duration {value!r}: use a number and a unit, e.g. 90s, 15m, 4h, 7d")
+    if isinstance(value, (int, float, timedelta)):  # numbers are seconds, as JSON round-trips store them
+        parsed = value if isinstance(value, timedelta) else timedelta(seconds=value)
+        if parsed <= timedelta(0):
+            raise ValueError(f"invalid duration {value!r}: must be longer than zero")
+        return parsed
     match = _DURATION.match(str(value))
     if not match:
         raise ValueError(f"invalid duration {value!r}: use a number and a unit, e.g. 90s, 15m, 4h, 7d")
@@ -38,7 +56,13 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# In JSON (Temporal payloads carry the policy) a duration is its number of seconds, which
+# parse_duration reads back; pydantic's default ISO 8601 form ("PT15M") would not parse.
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda value: value.total_seconds(), return_type=float, when_used="json"),
+]
 
 
 class _Strict(BaseModel):
@@ -206,6 +230,8 @@ def load_policy(path: Path | None = None) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"policy file {path} cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"policy file {path} is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     return parse_policy(text, str(path))
 
 

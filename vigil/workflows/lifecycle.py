@@ -211,7 +211,7 @@ def _set_severity(state: Incident, action: SetSeverity, actor: Actor, now: datet
     for clock in state.clocks:  # re-arm the running SLA clocks; breaches already recorded stay
         if clock.kind == ClockKind.SLA and clock.running:
             clock.due_at = clock.started_at + _sla_duration(clock, action.severity, policy)
-            if not clock.breaches:
+            if not clock.breaches or clock.due_at > now:  # no longer late: the next breach is at the new due time
                 clock.next_fire_at = clock.due_at
     _expire_pending(state, now, f"severity changed to {action.severity}")
     if state.status == Status.PENDING_APPROVAL:
