@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from vigil.api.errors import invalid
@@ -106,36 +106,44 @@ def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
 
 
 def _after(q: IncidentQuery, value: Any, last_id: str) -> ColumnElement[bool]:
-    """Rows strictly after (value, last_id) in the requested order."""
+    """Rows strictly after (value, last_id) in the requested order (non-null values)."""
     column = _COLUMNS[q.sort]
-    later = (lambda a, b: a > b) if q.order == "asc" else (lambda a, b: a < b)
-    if q.sort not in _NULLABLE:
-        return later(tuple_(column, IncidentRow.id), tuple_(value, last_id))
-    if value is None:  # already in the trailing block of nulls
-        return and_(column.is_(None), later(IncidentRow.id, last_id))
-    return or_(
-        later(column, value),
-        and_(column == value, later(IncidentRow.id, last_id)),
-        column.is_(None),
-    )
+    if q.order == "asc":
+        return tuple_(column, IncidentRow.id) > tuple_(value, last_id)
+    return tuple_(column, IncidentRow.id) < tuple_(value, last_id)
 
 
 # Everything but the bulky `state` JSON, which only the single-incident read needs.
 _SUMMARY = [c for c in IncidentRow.__table__.columns if c.name not in ("state", "seq", "history_digest")]
 
 
+def _page(session: Session, q: IncidentQuery, where: list[ColumnElement[bool]], sort_column: Any, limit: int) -> list:
+    direction = (lambda c: c.asc()) if q.order == "asc" else (lambda c: c.desc())
+    statement = select(*_SUMMARY).where(*where).order_by(direction(sort_column), direction(IncidentRow.id))
+    return list(session.execute(statement.limit(limit)))
+
+
 def list_incidents(session: Session, q: IncidentQuery) -> tuple[list[Any], str | None]:
     column = _COLUMNS[q.sort]
-    statement = select(*_SUMMARY).where(*_filters(q))
-    if q.cursor:
-        value, last_id = decode_cursor(q.cursor, q.sort, q.order)
-        statement = statement.where(_after(q, value, last_id))
-    direction = (lambda c: c.asc()) if q.order == "asc" else (lambda c: c.desc())
-    ordered = direction(column)
-    if q.sort in _NULLABLE:
-        ordered = ordered.nulls_last()
-    statement = statement.order_by(ordered, direction(IncidentRow.id)).limit(q.limit + 1)
-    rows = list(session.execute(statement))
+    where = _filters(q)
+    value, last_id = decode_cursor(q.cursor, q.sort, q.order) if q.cursor else (None, None)
+    wanted = q.limit + 1  # one more than a page tells whether there is a next page
+    if q.sort not in _NULLABLE:
+        after = [_after(q, value, last_id)] if last_id else []
+        rows = _page(session, q, where + after, column, wanted)
+    else:
+        # Incidents with no running clock (no deadline) come last in either order. Two plain
+        # queries, the dated ones then the undated ones, each served by the (column, id) index
+        # on both databases; one query with NULLS LAST would sort instead on SQLite.
+        rows = []
+        if not (last_id and value is None):  # not yet into the undated ones
+            after = [_after(q, value, last_id)] if last_id else []
+            rows = _page(session, q, where + [column.is_not(None)] + after, column, wanted)
+        if len(rows) < wanted:
+            undated = [column.is_(None)]
+            if last_id and value is None:
+                undated.append(IncidentRow.id > last_id if q.order == "asc" else IncidentRow.id < last_id)
+            rows += _page(session, q, where + undated, IncidentRow.id, wanted - len(rows))
     page, more = rows[: q.limit], len(rows) > q.limit
     cursor = None
     if more:

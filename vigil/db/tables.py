@@ -30,6 +30,10 @@ class IncidentRow(SQLModel, table=True):
         Index("ix_incidents_assignee_opened", "assignee", "opened_at"),
         Index("ix_incidents_opened", "opened_at"),
         Index("ix_incidents_updated", "updated_at"),
+        # Keyset pages of the API's list: (sort column, id), so a page is an index range scan.
+        Index("ix_incidents_severity_id", "severity", "id"),
+        Index("ix_incidents_deadline_id", "next_deadline", "id"),
+        Index("ix_incidents_status_severity_id", "status", "severity", "id"),  # a status's work queue
     )
 
     id: str = Field(primary_key=True, max_length=32)

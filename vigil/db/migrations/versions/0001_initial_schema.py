@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 09:58:45.356763
+Create Date: 2026-11-25 10:17:27.310843
 """
 
 from alembic import op
@@ -119,10 +119,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_incidents_assignee_opened', ['assignee', 'opened_at'], unique=False)
         batch_op.create_index('ix_incidents_category_opened', ['category', 'opened_at'], unique=False)
         batch_op.create_index('ix_incidents_channel_opened', ['channel', 'opened_at'], unique=False)
+        batch_op.create_index('ix_incidents_deadline_id', ['next_deadline', 'id'], unique=False)
         batch_op.create_index('ix_incidents_opened', ['opened_at'], unique=False)
         batch_op.create_index('ix_incidents_region_opened', ['region', 'opened_at'], unique=False)
+        batch_op.create_index('ix_incidents_severity_id', ['severity', 'id'], unique=False)
         batch_op.create_index('ix_incidents_severity_opened', ['severity', 'opened_at'], unique=False)
         batch_op.create_index('ix_incidents_status_opened', ['status', 'opened_at'], unique=False)
+        batch_op.create_index('ix_incidents_status_severity_id', ['status', 'severity', 'id'], unique=False)
         batch_op.create_index('ix_incidents_updated', ['updated_at'], unique=False)
 
     op.create_table('intake_keys',
@@ -212,10 +215,13 @@ def downgrade() -> None:
     op.drop_table('intake_keys')
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_incidents_updated')
+        batch_op.drop_index('ix_incidents_status_severity_id')
         batch_op.drop_index('ix_incidents_status_opened')
         batch_op.drop_index('ix_incidents_severity_opened')
+        batch_op.drop_index('ix_incidents_severity_id')
         batch_op.drop_index('ix_incidents_region_opened')
         batch_op.drop_index('ix_incidents_opened')
+        batch_op.drop_index('ix_incidents_deadline_id')
         batch_op.drop_index('ix_incidents_channel_opened')
         batch_op.drop_index('ix_incidents_category_opened')
         batch_op.drop_index('ix_incidents_assignee_opened')
