@@ -25,6 +25,10 @@ class Settings:
     encryption_keys_env: str = field(default_factory=lambda: _env("VIGIL_ENCRYPTION_KEYS"))
     # Largest request body the API accepts, in bytes.
     max_body_bytes: int = field(default_factory=lambda: int(_env("VIGIL_MAX_BODY_BYTES", "262144")))
+    # Where people open Vigil: links in notifications point here.
+    public_url: str = field(default_factory=lambda: _env("VIGIL_PUBLIC_URL", "http://localhost:8000").rstrip("/"))
+    # host:port where the worker serves Temporal's Prometheus metrics; empty: off.
+    worker_metrics: str = field(default_factory=lambda: _env("VIGIL_WORKER_METRICS"))
     # Web UI origin allowed to call the codec endpoint.
     temporal_ui_origin: str = field(default_factory=lambda: _env("VIGIL_TEMPORAL_UI_ORIGIN", "http://localhost:8233"))
 

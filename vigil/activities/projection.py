@@ -1,0 +1,150 @@
+"""Writes an incident's journal to the SQL projection: events, the incident row, approvals,
+escalations, SLA breaches and the notification outbox, in one transaction.
+
+Idempotent: every row is keyed by (incident, entry number) or an equivalent, and the incident
+row only moves forward in `seq`, so a retried or reordered batch changes nothing twice.
+"""
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from temporalio import activity
+
+from vigil.db.tables import (
+    ApprovalRow,
+    EscalationRow,
+    IncidentEventRow,
+    IncidentRow,
+    OutboxRow,
+    SlaBreachRow,
+    UserRow,
+)
+from vigil.db.upsert import insert_ignore, upsert
+from vigil.notifications import for_entry
+from vigil.workflows.messages import JournalEntry, ProjectionBatch
+from vigil.workflows.state import ClockKind, Incident
+
+
+class ProjectionActivities:
+    def __init__(self, engine: Engine, public_url: str):
+        self._engine = engine
+        self._public_url = public_url
+
+    @activity.defn(name="project")
+    def project(self, batch: ProjectionBatch) -> None:
+        with Session(self._engine) as session, session.begin():
+            insert_ignore(session, IncidentEventRow, [_event_row(batch.incident_id, e) for e in batch.entries])
+            applied = [e for e in batch.entries if not e.refused]
+            insert_ignore(session, EscalationRow, _escalation_rows(batch.incident_id, applied))
+            insert_ignore(session, SlaBreachRow, _breach_rows(batch.state, applied))
+            self._write_outbox(session, batch.state, applied)
+            for proposal_row in _approval_rows(batch.state):
+                upsert(
+                    session, ApprovalRow, proposal_row, keys=["id"],
+                    update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
+                    where=ApprovalRow.seq <= proposal_row["seq"],
+                )
+            row = _incident_row(batch.state)
+            upsert(
+                session, IncidentRow, row, keys=["id"],
+                update=[k for k in row if k not in ("id", "history_digest")],
+                where=IncidentRow.seq < row["seq"],
+            )
+
+    def _write_outbox(self, session: Session, state: Incident, entries: list[JournalEntry]) -> None:
+        users = {e.action.assignee for e in entries if e.action and e.action.type == "assign"}
+        users |= {p.proposed_by for p in state.proposals} | {state.assignee or ""}
+        languages = dict(session.execute(select(UserRow.name, UserRow.language).where(UserRow.name.in_(users))).all())
+        now = activity.info().current_attempt_scheduled_time
+        rows = [
+            {
+                "key": n.key, "incident_id": state.id, "kind": n.kind, "recipient": n.recipient,
+                "language": n.language, "subject": n.subject, "body": n.body, "created_at": now,
+            }
+            for entry in entries
+            for n in for_entry(entry, state, self._public_url, languages)
+        ]
+        insert_ignore(session, OutboxRow, rows)
+
+
+def _event_row(incident_id: str, entry: JournalEntry) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "entry_no": entry.entry_no,
+        "seq": entry.seq,
+        "type": entry.action.type if entry.action else "malformed",
+        "actor": entry.actor.user if entry.actor else "unknown",
+        "actor_role": entry.actor.role.value if entry.actor else "unknown",
+        "at": entry.at,
+        "refused": entry.refused,
+        "reason": entry.reason,
+        "action": entry.action.model_dump(mode="json") if entry.action else (entry.raw or {}),
+    }
+
+
+def _escalation_rows(incident_id: str, entries: list[JournalEntry]) -> list[dict[str, Any]]:
+    return [
+        {
+            "incident_id": incident_id, "entry_no": e.entry_no, "team": e.action.team.value,
+            "reason": e.action.reason, "escalated_by": e.actor.user, "escalated_at": e.at,
+        }
+        for e in entries
+        if e.action and e.actor and e.action.type == "escalate"
+    ]
+
+
+def _breach_rows(state: Incident, entries: list[JournalEntry]) -> list[dict[str, Any]]:
+    rows = []
+    for e in entries:
+        clock = e.clock
+        if clock is None or clock.kind == ClockKind.REOPEN or not clock.breaches:
+            continue
+        breach = clock.breaches[-1]
+        rows.append({
+            "incident_id": state.id, "entry_no": e.entry_no, "clock_id": clock.id, "clock_kind": clock.kind.value,
+            "clock_name": clock.name, "severity": state.severity.value, "due_at": clock.due_at,
+            "breached_at": breach.at, "late_by_seconds": breach.late_by_seconds, "tier": breach.tier,
+        })
+    return rows
+
+
+def _approval_rows(state: Incident) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": p.id, "incident_id": state.id, "action": p.action.value, "rationale": p.rationale,
+            "proposed_by": p.proposed_by, "requested_at": p.proposed_at, "severity": p.severity.value,
+            "region": state.intake.region.value, "quorum": p.quorum, "status": p.status.value,
+            "approvers": p.approvers, "votes": [v.model_dump(mode="json") for v in p.votes],
+            "decided_at": p.decided_at, "decision_reason": p.decision_reason, "seq": state.seq,
+        }
+        for p in state.proposals
+        if p.needs_approval
+    ]
+
+
+def _incident_row(state: Incident) -> dict[str, Any]:
+    running_dues = [c.due_at for c in state.clocks if c.running and c.kind != ClockKind.REOPEN]
+    return {
+        "id": state.id,
+        "title": state.intake.title,
+        "channel": state.intake.channel.value,
+        "category": state.intake.category.value,
+        "region": state.intake.region.value,
+        "language": state.intake.language.value,
+        "severity": state.severity.value,
+        "status": state.status.value,
+        "assignee": state.assignee,
+        "external_ref": state.intake.external_ref,
+        "opened_at": state.opened_at,
+        "updated_at": state.updated_at,
+        "acknowledged_at": state.acknowledged_at,
+        "resolved_at": state.resolved_at,
+        "closed_at": state.closed_at,
+        "resolution": state.resolution.value if state.resolution else None,
+        "merged_into": state.merged_into,
+        "breaches": sum(len(c.breaches) for c in state.clocks),
+        "next_deadline": min(running_dues, default=None),
+        "seq": state.seq,
+        "state": state.model_dump(mode="json"),
+    }

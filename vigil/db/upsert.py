@@ -1,0 +1,41 @@
+"""INSERT ... ON CONFLICT for SQLite and PostgreSQL: how every projection write stays idempotent."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+
+
+def _insert(session: Session, model: type[SQLModel]):  # noqa: ANN202
+    dialect = session.get_bind().dialect.name
+    table = model.__table__  # type: ignore[attr-defined]
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:
+    """Insert rows; rows whose key already exists are left as they are. Returns rows inserted."""
+    if not rows:
+        return 0
+    result = session.execute(_insert(session, model).values(list(rows)).on_conflict_do_nothing())
+    return result.rowcount or 0
+
+
+def upsert(
+    session: Session,
+    model: type[SQLModel],
+    row: dict[str, Any],
+    keys: Sequence[str],
+    update: Sequence[str],
+    where: ColumnElement[bool] | None = None,
+) -> None:
+    """Insert the row, or update `update` columns of the existing one (only `where` it holds)."""
+    statement = _insert(session, model).values(row)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={column: statement.excluded[column] for column in update},
+        where=where,
+    )
+    session.execute(statement)

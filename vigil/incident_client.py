@@ -1,0 +1,103 @@
+"""How the API and the CLI talk to incident workflows: open, act, read. Errors come back as
+the exceptions below, which the API maps to 404 / 409 / 403 / 422."""
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from vigil.config import settings
+from vigil.workflows.actions import HumanAction, RefusalCode
+from vigil.workflows.incident import IncidentWorkflow
+from vigil.workflows.messages import ActionRequest, IncidentStart
+from vigil.workflows.state import Actor, Incident, Intake
+
+
+class IncidentNotFound(Exception):
+    pass
+
+
+class ActionRefused(Exception):
+    """The state machine said no; `code` is a RefusalCode (forbidden / conflict / invalid)."""
+
+    def __init__(self, code: RefusalCode, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _refusal(error: BaseException) -> ActionRefused | None:
+    cause = error.cause if isinstance(error, WorkflowUpdateFailedError) else None
+    if isinstance(cause, ApplicationError) and cause.type in RefusalCode.__members__.values():
+        return ActionRefused(RefusalCode(cause.type), cause.message)
+    return None
+
+
+async def open_incident(client: Client, incident_id: str, intake: Intake, task_queue: str | None = None) -> Incident:
+    """Start the incident's workflow (or find it running) and return its state once triaged.
+
+    Idempotent on the id: a second call returns the same incident.
+    """
+    start = WithStartWorkflowOperation(
+        IncidentWorkflow.run,
+        IncidentStart(incident_id=incident_id, intake=intake),
+        id=incident_id,
+        task_queue=task_queue or settings().task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        # A closed incident is never started again under its id.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    return await client.execute_update_with_start_workflow(IncidentWorkflow.triaged, start_workflow_operation=start)
+
+
+async def act(client: Client, incident_id: str, action: HumanAction, actor: Actor) -> Incident:
+    """Apply a person's action; returns the new state or raises ActionRefused / IncidentNotFound."""
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    try:
+        return await handle.execute_update(IncidentWorkflow.act, ActionRequest(action=action, actor=actor))
+    except WorkflowUpdateFailedError as error:
+        refusal = _refusal(error)
+        if refusal:
+            raise refusal from error
+        raise
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            if await _exists(client, incident_id):
+                closed = f"{incident_id} is closed: it takes no more actions"
+                raise ActionRefused(RefusalCode.CONFLICT, closed) from error
+            raise IncidentNotFound(incident_id) from error
+        raise
+
+
+async def send_action(client: Client, incident_id: str, action: HumanAction, actor: Actor) -> None:
+    """Fire and forget: the workflow records a refused signal as refused, never applies it."""
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    await handle.signal(IncidentWorkflow.act_signal, ActionRequest(action=action, actor=actor).model_dump(mode="json"))
+
+
+async def live_state(client: Client, incident_id: str) -> Incident:
+    """The workflow's own answer (a query), also for completed incidents."""
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    try:
+        state = await handle.query(IncidentWorkflow.state)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise IncidentNotFound(incident_id) from error
+        raise
+    if state is None:  # started, not yet triaged
+        raise IncidentNotFound(incident_id)
+    return state
+
+
+async def _exists(client: Client, incident_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(incident_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True

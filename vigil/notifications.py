@@ -1,0 +1,112 @@
+"""Who is told what, for each journal entry: rows for the notification outbox.
+
+Messages carry the incident id, severity, category and a link, never the content, its URL,
+the reporter or the title: notifications land in mail, chat and pagers, where graphic material
+must not appear unasked. Recipients are addresses the delivery side resolves:
+`user:ana`, `team:legal`, `tier:regional_on_call_lead:EMEA`, `tier:head_of_incident_management`.
+"""
+
+from dataclasses import dataclass
+
+from vigil.domain import Region, Severity
+from vigil.i18n import render
+from vigil.workflows.messages import ApprovalAsk, JournalEntry
+from vigil.workflows.state import Incident
+
+# The language a team or tier reads when no person's preference is known.
+REGION_LANGUAGE = {Region.LATAM: "es"}
+# Tiers whose holder depends on the incident's region.
+REGIONAL_TIERS = {"regional_on_call_lead", "leads"}
+
+
+@dataclass(frozen=True)
+class Notification:
+    key: str  # unique: a retried write of the same entry is a no-op
+    kind: str
+    recipient: str
+    language: str
+    subject: str
+    body: str
+
+
+def tier_address(tier: str, region: Region) -> str:
+    return f"tier:{tier}:{region}" if tier in REGIONAL_TIERS else f"tier:{tier}"
+
+
+def _message(template: str, language: str, **context: object) -> tuple[str, str]:
+    text = render(f"notifications/{template}.txt", language, **context)
+    subject, _, body = text.partition("\n")
+    return subject.strip(), body.strip() + "\n"
+
+
+def for_entry(
+    entry: JournalEntry, state: Incident, public_url: str, language_of: dict[str, str]
+) -> list[Notification]:
+    """The notifications an applied journal entry calls for (none for refused ones)."""
+    if entry.refused or entry.action is None or entry.actor is None:
+        return []
+    action = entry.action
+    region = state.intake.region
+    link = f"{public_url}/incidents/{state.id}"
+    team_language = REGION_LANGUAGE.get(region, "en")
+    wanted: list[tuple[str, str, dict[str, object]]] = []  # (template, recipient, context)
+
+    if action.type == "open" and state.severity in (Severity.SEV1, Severity.SEV2):
+        ack = state.clock("sla.acknowledge")
+        on_call = tier_address("regional_on_call_lead", region)
+        wanted.append(("opened", on_call, {"ack_due": ack.due_at if ack else entry.at}))
+    elif action.type == "clock_fired" and entry.clock is not None and entry.clock.breaches:
+        breach = entry.clock.breaches[-1]
+        context = {
+            "clock": entry.clock,
+            "clock_name": entry.clock.name,
+            "late_by_seconds": max(breach.late_by_seconds, 1),
+            "tier": breach.tier,
+        }
+        wanted.append(("breach", tier_address(breach.tier, region), context))
+        if state.assignee:
+            wanted.append(("breach", f"user:{state.assignee}", context))
+    elif action.type == "escalate":
+        clock = state.clock(f"sla.first_response.{action.team}")
+        wanted.append((
+            "escalation", f"team:{action.team}",
+            {"actor": entry.actor.user, "reason": action.reason, "due_at": clock.due_at if clock else entry.at},
+        ))
+    elif action.type in ("approve", "reject"):
+        proposal = state.proposal(action.approval_id)
+        if proposal and proposal.status != "pending":
+            wanted.append(("approval_decided", f"user:{proposal.proposed_by}", {"proposal": proposal}))
+    elif action.type in ("set_severity", "resolve"):
+        for proposal in state.proposals:
+            if proposal.status == "expired" and proposal.decided_at == entry.at:
+                wanted.append(("approval_decided", f"user:{proposal.proposed_by}", {"proposal": proposal}))
+    elif action.type == "enforcement_completed":
+        proposal = state.proposal(action.proposal_id)
+        if proposal:
+            for recipient in {f"user:{proposal.proposed_by}", f"user:{state.assignee or proposal.proposed_by}"}:
+                wanted.append(("enforcement", recipient, {"proposal": proposal}))
+    elif action.type == "assign" and action.assignee != entry.actor.user:
+        wanted.append(("assigned", f"user:{action.assignee}", {}))
+
+    notifications = []
+    for template, recipient, context in wanted:
+        language = language_of.get(recipient.removeprefix("user:"), team_language)
+        subject, body = _message(template, language, state=state, link=link, **context)
+        notifications.append(Notification(
+            key=f"{state.id}:{entry.entry_no}:{template}:{recipient}",
+            kind=template, recipient=recipient, language=language, subject=subject, body=body,
+        ))
+    return notifications
+
+
+def for_approval_ask(ask: ApprovalAsk, public_url: str) -> Notification:
+    request = ask.request
+    language = REGION_LANGUAGE.get(request.region, "en")
+    subject, body = _message(
+        "approval_requested", language, request=request, round=ask.round,
+        link=f"{public_url}/incidents/{request.incident_id}",
+    )
+    return Notification(
+        key=f"{request.proposal.id}:ask:{ask.round}", kind="approval_requested",
+        recipient=tier_address(ask.tier, request.region), language=language, subject=subject, body=body,
+    )

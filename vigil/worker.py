@@ -1,0 +1,84 @@
+"""The Vigil worker: runs IncidentWorkflow and ApprovalWorkflow and every activity.
+
+Run as many as you like against one task queue; Temporal shares the work between them.
+"""
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import Worker
+
+from vigil.activities.approvals import ApprovalActivities
+from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
+from vigil.activities.projection import ProjectionActivities
+from vigil.activities.triage import TriageActivities
+from vigil.config import settings
+from vigil.db.engine import engine as default_engine
+from vigil.db.engine import migrate
+from vigil.policy import Policy, load_policy
+from vigil.temporal import connect, register_search_attributes
+from vigil.workflows.approval import ApprovalWorkflow
+from vigil.workflows.incident import IncidentWorkflow
+
+log = logging.getLogger("vigil.worker")
+
+WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow]
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str | None = None,
+    engine: Engine | None = None,
+    policy: Policy | None = None,
+    adapter: EnforcementAdapter | None = None,
+    max_cached_workflows: int = 2000,
+    activity_threads: int = 16,
+) -> Worker:
+    engine = engine or default_engine()
+    policy = policy or load_policy()
+    public_url = settings().public_url
+    projection = ProjectionActivities(engine, public_url)
+    approvals = ApprovalActivities(engine, public_url)
+    enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
+    triage = TriageActivities(policy)
+    return Worker(
+        client,
+        task_queue=task_queue or settings().task_queue,
+        workflows=WORKFLOWS,
+        activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce],
+        activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
+        max_concurrent_activities=activity_threads,
+        # Each cached incident keeps its sandboxed state in memory; evicted ones replay on demand.
+        max_cached_workflows=max_cached_workflows,
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def run_worker() -> None:
+    """Connect, migrate, and run until SIGTERM or Ctrl-C; in-flight activities get time to finish."""
+    config = settings()
+    policy = load_policy()  # a bad policy file stops start-up here, naming the key
+    migrate(default_engine())
+    if config.worker_metrics:
+        Runtime.set_default(
+            Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=config.worker_metrics))),
+            error_if_already_set=False,
+        )
+    client = await connect(config)
+    await register_search_attributes(client)
+    worker = build_worker(client, policy=policy)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker on task queue %s at %s", config.task_queue, config.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: finishing in-flight work")

@@ -1,0 +1,401 @@
+"""IncidentWorkflow: one per incident, workflow id = incident id.
+
+Reads like the process it models: triage, then wait for people or for the next clock, apply
+what happened through the state machine, set off what it calls for (approval requests,
+enforcement, notes on a merge target), and repeat until the incident is closed or merged.
+
+Every change goes through `lifecycle.apply` and into the journal, which a background task
+writes to the SQL projection; the journal is also what the auditor folds to rebuild state.
+"""
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from vigil.activities.enforcement import EnforcementActivities
+    from vigil.activities.projection import ProjectionActivities
+    from vigil.activities.triage import TriageActivities
+    from vigil.domain import TERMINAL_STATUSES, Status
+    from vigil.policy import Policy
+    from vigil.temporal import CATEGORY, CHANNEL, INCIDENT_STATUS, REGION, SEVERITY
+    from vigil.workflows import lifecycle
+    from vigil.workflows.actions import (
+        Action,
+        AddNote,
+        ClockFired,
+        EnforcementCompleted,
+        Open,
+        Refusal,
+    )
+    from vigil.workflows.approval import ApprovalWorkflow
+    from vigil.workflows.messages import (
+        ActionRequest,
+        ApprovalRequest,
+        Carried,
+        EnforcementRequest,
+        IncidentStart,
+        JournalEntry,
+        ProjectionBatch,
+    )
+    from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, ProposalStatus
+
+# The database may be down for a while: keep retrying, never give up on a write.
+_PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+_ENFORCEMENT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["EnforcementRefused"],
+)
+
+
+def _refusal_error(refusal: Refusal) -> ApplicationError:
+    """What an update caller receives: the type is the RefusalCode, the message the reason."""
+    return ApplicationError(refusal.reason, type=refusal.code.value, non_retryable=True)
+
+
+@workflow.defn
+class IncidentWorkflow:
+    def __init__(self) -> None:
+        self._state: Incident | None = None
+        self._policy: Policy | None = None
+        self._entries = 0  # journal entries so far, across runs
+        self._unprojected: list[JournalEntry] = []
+        self._projecting = False
+        self._changed = False
+        self._early_signals: list[dict] = []  # arrived before triage finished
+        self._approvals_started: set[str] = set()
+        self._approvals_closed: set[str] = set()
+        self._enforcing: set[str] = set()
+        self._merge_noted = False
+        self._alarm = _Alarm()
+
+    # ------------------------------------------------------------------ the process
+
+    @workflow.run
+    async def run(self, start: IncidentStart) -> Incident:
+        if start.carried:
+            self._restore(start.carried)
+        else:
+            await self._triage(start)
+        for raw in self._early_signals:
+            self.act_signal(raw)
+        self._early_signals.clear()
+        projector = asyncio.create_task(self._project_forever())
+
+        while self.state_now.status not in TERMINAL_STATUSES:
+            await self._wait_for_change_or_clock()
+            for clock_id in lifecycle.due_clocks(self.state_now, workflow.now()):
+                self._record(ClockFired(clock_id=clock_id), SYSTEM)
+            await self._set_off_effects()
+            if self._history_is_long() and self._quiet():
+                await self._drain()
+                workflow.continue_as_new(self._carry(start))
+
+        await self._set_off_effects()  # a merge note, approvals to close
+        await self._drain()
+        projector.cancel()
+        return self.state_now
+
+    async def _triage(self, start: IncidentStart) -> None:
+        triage = await workflow.execute_activity_method(
+            TriageActivities.triage,
+            start.intake,
+            start_to_close_timeout=timedelta(seconds=30),
+            summary="triage by policy",
+        )
+        self._policy = triage.policy
+        self._record(
+            Open(
+                incident_id=start.incident_id,
+                intake=start.intake,
+                severity=triage.severity,
+                triage_reasons=triage.reasons,
+                policy_version=triage.policy.version,
+            ),
+            SYSTEM,
+        )
+
+    async def _wait_for_change_or_clock(self) -> None:
+        """A plain wait: until someone acts, or until the earliest running clock is due."""
+        wake = lifecycle.next_wakeup(self.state_now)
+        if wake is not None and wake <= workflow.now():
+            return
+        self._alarm.set(wake, self._clocks_due_at(wake))
+        await workflow.wait_condition(lambda: self._changed or self._alarm.rang)
+        self._changed = False
+
+    async def _set_off_effects(self) -> None:
+        """Do what the state now calls for; each effect happens once per proposal."""
+        state = self.state_now
+        for proposal in state.proposals:
+            if proposal.status == ProposalStatus.PENDING and proposal.id not in self._approvals_started:
+                await self._ask_for_approval(state, proposal.id)
+            elif proposal.id in self._approvals_started and proposal.status != ProposalStatus.PENDING:
+                await self._close_approval_request(proposal.id, proposal.status)
+            if proposal.status == ProposalStatus.APPROVED and proposal.id not in self._enforcing:
+                self._enforcing.add(proposal.id)
+                asyncio.create_task(self._enforce(proposal.id))
+        if state.status == Status.MERGED and state.merged_into and not self._merge_noted:
+            await self._note_merge_on_target(state)
+
+    # ------------------------------------------------------------------ messages
+
+    @workflow.update
+    def act(self, request: ActionRequest) -> Incident:
+        """A person's action (the API's path): the new state, or the refusal and why."""
+        try:
+            return self._record(request.action, request.actor)
+        except Refusal as refusal:  # the validator accepted it, but the state moved since
+            raise _refusal_error(refusal) from None
+
+    @act.validator
+    def _validate_act(self, request: ActionRequest) -> None:
+        if self._state is None:
+            raise ApplicationError("the incident is still being triaged: try again", type="conflict")
+        try:
+            lifecycle.apply(self._state, request.action, request.actor, workflow.now(), self.policy)
+        except Refusal as refusal:
+            raise _refusal_error(refusal) from None
+
+    @workflow.signal
+    def act_signal(self, raw: dict) -> None:
+        """The same actions, fire-and-forget. A refused one is recorded as refused, never applied."""
+        if self._state is None:
+            self._early_signals.append(raw)
+            return
+        try:
+            request = ActionRequest.model_validate(raw)
+        except ValidationError as error:
+            self._journal(None, None, refused=True, reason=_short(str(error)), raw=raw)
+            return
+        try:
+            self._record(request.action, request.actor)
+        except Refusal as refusal:
+            self._journal(request.action, request.actor, refused=True, reason=refusal.reason)
+
+    @workflow.update
+    async def triaged(self) -> Incident:
+        """Answers once triage is done: the intake call's reply (update-with-start)."""
+        await workflow.wait_condition(lambda: self._state is not None)
+        return self.state_now
+
+    @workflow.query
+    def state(self) -> Incident | None:
+        return self._state
+
+    # ------------------------------------------------------------------ recording
+
+    @property
+    def state_now(self) -> Incident:
+        assert self._state is not None, "used before triage"
+        return self._state
+
+    @property
+    def policy(self) -> Policy:
+        assert self._policy is not None, "used before triage"
+        return self._policy
+
+    def _record(self, action: Action, actor: Actor) -> Incident:
+        """Apply through the state machine, journal it, and wake the main loop."""
+        before = self._state
+        self._state = lifecycle.apply(before, action, actor, workflow.now(), self.policy)
+        fired = self._state.clock(action.clock_id) if isinstance(action, ClockFired) else None
+        self._journal(action, actor, clock=fired)
+        self._changed = True
+        if before is None or (before.status, before.severity) != (self._state.status, self._state.severity):
+            self._upsert_search_attributes()
+        return self._state
+
+    def _journal(
+        self,
+        action: Action | None,
+        actor: Actor | None,
+        *,
+        refused: bool = False,
+        reason: str | None = None,
+        raw: dict | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._entries += 1
+        self._unprojected.append(
+            JournalEntry(
+                entry_no=self._entries,
+                action=action,
+                actor=actor,
+                at=workflow.now(),
+                refused=refused,
+                reason=reason,
+                raw=raw if action is None else None,
+                seq=self.state_now.seq,
+                clock=clock,
+            )
+        )
+
+    def _upsert_search_attributes(self) -> None:
+        state = self.state_now
+        workflow.upsert_search_attributes(
+            [
+                SEVERITY.value_set(state.severity.value),
+                INCIDENT_STATUS.value_set(state.status.value),
+                CATEGORY.value_set(state.intake.category.value),
+                REGION.value_set(state.intake.region.value),
+                CHANNEL.value_set(state.intake.channel.value),
+            ]
+        )
+
+    async def _project_forever(self) -> None:
+        """Writes the journal to the SQL projection in order, in batches, retrying until it can."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._unprojected))
+            batch, self._unprojected = self._unprojected, []
+            self._projecting = True
+            await workflow.execute_activity_method(
+                ProjectionActivities.project,
+                ProjectionBatch(incident_id=self.state_now.id, entries=batch, state=self.state_now),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_PROJECTION_RETRY,
+                summary=f"project entries {batch[0].entry_no}-{batch[-1].entry_no}",
+            )
+            self._projecting = False
+
+    async def _drain(self) -> None:
+        """Before this run ends: every handler finished, every entry projected."""
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._unprojected and not self._projecting
+        )
+
+    # ------------------------------------------------------------------ effects
+
+    async def _ask_for_approval(self, state: Incident, proposal_id: str) -> None:
+        proposal = state.proposal(proposal_id)
+        assert proposal is not None
+        self._approvals_started.add(proposal_id)
+        await workflow.start_child_workflow(
+            ApprovalWorkflow.run,
+            ApprovalRequest(
+                incident_id=state.id,
+                title=state.intake.title,
+                region=state.intake.region,
+                severity=state.severity,
+                language=state.intake.language.value,
+                proposal=proposal,
+                timeout_seconds=int(self.policy.approval.timeout.total_seconds()),
+                tiers=self.policy.approval.tiers,
+            ),
+            id=proposal_id,
+            # The request outlives a continue-as-new of this workflow; it is closed by signal.
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            static_summary=f"approval of {proposal.action} on {state.id}",
+        )
+
+    async def _close_approval_request(self, proposal_id: str, status: ProposalStatus) -> None:
+        self._approvals_closed.add(proposal_id)
+        self._approvals_started.discard(proposal_id)
+        try:
+            await workflow.get_external_workflow_handle(proposal_id).signal(ApprovalWorkflow.close, status.value)
+        except FailureError as error:  # it already ended
+            workflow.logger.info("approval request %s already closed: %s", proposal_id, error)
+
+    async def _enforce(self, proposal_id: str) -> None:
+        state = self.state_now
+        proposal = state.proposal(proposal_id)
+        assert proposal is not None
+        try:
+            result = await workflow.execute_activity_method(
+                EnforcementActivities.enforce,
+                EnforcementRequest(
+                    incident_id=state.id, region=state.intake.region, proposal=proposal, content=state.intake.content
+                ),
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_ENFORCEMENT_RETRY,
+                summary=f"enforce {proposal.action}",
+            )
+            outcome = EnforcementCompleted(
+                proposal_id=proposal_id, succeeded=result.succeeded, reference=result.reference, detail=result.detail
+            )
+        except ActivityError as error:  # refused by the platform: recorded, not retried
+            outcome = EnforcementCompleted(
+                proposal_id=proposal_id, succeeded=False, reference="", detail=str(error.cause or error)
+            )
+        try:
+            self._record(outcome, SYSTEM)
+        except Refusal as refusal:  # cannot happen while actioning admits nothing that ends it
+            self._journal(outcome, SYSTEM, refused=True, reason=refusal.reason)
+
+    async def _note_merge_on_target(self, state: Incident) -> None:
+        self._merge_noted = True
+        note = ActionRequest(action=AddNote(text=f"{state.id} was merged into this incident"), actor=SYSTEM)
+        try:
+            await workflow.get_external_workflow_handle(state.merged_into).signal(
+                IncidentWorkflow.act_signal, note.model_dump(mode="json")
+            )
+        except FailureError as error:  # the target has closed meanwhile
+            workflow.logger.warning("could not note merge on %s: %s", state.merged_into, error)
+
+    # ------------------------------------------------------------------ continue-as-new
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        too_long = info.get_current_history_length() > self.policy.history_events_limit
+        return too_long or info.is_continue_as_new_suggested()
+
+    def _quiet(self) -> bool:
+        """Nothing in flight that belongs to this run: no enforcement running."""
+        return self.state_now.status != Status.ACTIONING
+
+    def _carry(self, start: IncidentStart) -> IncidentStart:
+        return IncidentStart(
+            incident_id=start.incident_id,
+            intake=start.intake,
+            carried=Carried(
+                state=self.state_now,
+                policy=self.policy,
+                entries=self._entries,
+                approvals_started=sorted(self._approvals_started),
+                approvals_closed=sorted(self._approvals_closed),
+                merge_noted=self._merge_noted,
+            ),
+        )
+
+    def _restore(self, carried: Carried) -> None:
+        self._state = carried.state
+        self._policy = carried.policy
+        self._entries = carried.entries
+        self._approvals_started = set(carried.approvals_started)
+        self._approvals_closed = set(carried.approvals_closed)
+        self._merge_noted = carried.merge_noted
+
+    def _clocks_due_at(self, moment: datetime | None) -> str:
+        return "clock " + ", ".join(c.id for c in self.state_now.clocks if c.running and c.next_fire_at == moment)
+
+
+class _Alarm:
+    """One durable timer for the earliest running clock. An action that leaves that moment
+    where it was keeps the timer, so history does not fill with cancelled timers."""
+
+    def __init__(self) -> None:
+        self._at: datetime | None = None
+        self._timer: asyncio.Task[None] | None = None
+
+    @property
+    def rang(self) -> bool:
+        return self._timer is not None and self._timer.done()
+
+    def set(self, at: datetime | None, summary: str) -> None:
+        if at == self._at and not self.rang:
+            return
+        if self._timer and not self._timer.done():
+            self._timer.cancel()
+        self._at, self._timer = at, None
+        if at is not None:
+            self._timer = asyncio.create_task(workflow.sleep(at - workflow.now(), summary=summary))
+
+
+def _short(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,104 @@
+"""What crosses the workflow boundary: workflow inputs, activity inputs and results.
+
+Kept apart from the state (state.py) and from the API's schemas; all pydantic, all deterministic.
+"""
+
+from datetime import datetime
+
+from vigil.domain import Region, Severity
+from vigil.policy import Policy
+from vigil.workflows.actions import Action, HumanAction
+from vigil.workflows.state import Actor, Clock, ContentRef, Incident, Intake, Model, Proposal
+
+
+class ActionRequest(Model):
+    """A person's action, with the actor the API took from their token."""
+
+    action: HumanAction
+    actor: Actor
+
+
+class JournalEntry(Model):
+    """One action as the workflow applied (or refused) it: the record the audit folds."""
+
+    entry_no: int  # 1, 2, 3... across continue-as-new runs
+    action: Action | None  # None: a signal too malformed to read (kept in `raw`)
+    actor: Actor | None
+    at: datetime
+    refused: bool = False
+    reason: str | None = None
+    raw: dict | None = None
+    seq: int  # the incident's seq after this entry
+    clock: Clock | None = None  # for clock_fired: the clock as it fired (a later state may drop it)
+
+
+class Carried(Model):
+    """What a continued-as-new run starts from."""
+
+    state: Incident
+    policy: Policy
+    entries: int
+    approvals_started: list[str] = []
+    approvals_closed: list[str] = []
+    merge_noted: bool = False
+
+
+class IncidentStart(Model):
+    incident_id: str
+    intake: Intake
+    carried: Carried | None = None
+
+
+class TriageResult(Model):
+    severity: Severity
+    reasons: list[str]
+    policy: Policy
+
+
+class ProjectionBatch(Model):
+    """Entries to write to the SQL projection, and the state after the last of them."""
+
+    incident_id: str
+    entries: list[JournalEntry]
+    state: Incident
+
+
+class ApprovalRequest(Model):
+    """Input of the ApprovalWorkflow that asks approvers for one proposal, tier by tier."""
+
+    incident_id: str
+    title: str
+    region: Region
+    severity: Severity
+    language: str
+    proposal: Proposal
+    timeout_seconds: int
+    tiers: list[str]
+
+
+class ApprovalAsk(Model):
+    """One round of asking: written to the projection and the notification outbox."""
+
+    request: ApprovalRequest
+    round: int  # 1 for the first ask, +1 per timeout
+    tier: str
+    at: datetime
+
+
+class ApprovalOutcome(Model):
+    approval_id: str
+    status: str
+    rounds: int
+
+
+class EnforcementRequest(Model):
+    incident_id: str
+    region: Region
+    proposal: Proposal
+    content: list[ContentRef]
+
+
+class EnforcementResult(Model):
+    succeeded: bool
+    reference: str
+    detail: str = ""
