@@ -67,8 +67,9 @@ _DESCRIPTIONS = {
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: the given error statuses, plus 401 and 503 which every route has."""
-    wanted = sorted({401, 503, *statuses})
+    """`responses=` for a route: the given error statuses, plus the 401, 422 and 503 any route
+    can answer (422 replaces FastAPI's default validation schema with ours)."""
+    wanted = sorted({401, 422, 503, *statuses})
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in wanted}
 
 
