@@ -1,9 +1,11 @@
 """`vigil up` as a user runs it: a subprocess in a fresh VIGIL_HOME, on free ports. It comes up
-ready, prints an admin token once, the CLI works against it, Ctrl-C stops all three processes,
-and a second start finds everything where it was left."""
+ready and prints an admin token once; the README's curl walk runs against it as written; the CLI
+works against it; Ctrl-C stops all three processes; a second start finds everything as it was."""
 
+import json
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +20,17 @@ import pytest
 from tests.api.conftest import intake_body
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def readme_walk(api: str, scratch: Path) -> str:
+    """The shell blocks of the README's curl walk, pointed at this API and a scratch directory."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## One SEV1 incident", 1)[1].split("\n## ", 1)[0]
+    script = "\n".join(re.findall(r"```sh\n(.*?)```", section, flags=re.S))
+    assert script.count("curl") >= 10
+    assert "API=http://127.0.0.1:8000" in script
+    return script.replace("API=http://127.0.0.1:8000", f"API={api}").replace("/tmp/", f"{scratch}/")
 
 
 def free_port() -> int:
@@ -107,8 +120,21 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {admin}"}).json()["role"] == "admin"
         assert httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=5).status_code == 200  # Temporal Web UI
 
+        # The README's walk, as written (bash, curl, the venv's `vigil`).
+        scratch = tmp_path / "walk"
+        scratch.mkdir()
+        walk = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_walk(base, scratch)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert walk.returncode == 0, walk.stdout + walk.stderr
+        assert '"error"' not in walk.stdout, walk.stdout
+        walked_id = json.loads((scratch / "incident.json").read_text())["id"]
+        walked = httpx.get(f"{base}/api/incidents/{walked_id}", headers={"Authorization": f"Bearer {admin}"}).json()
+        assert (walked["severity"], walked["status"], walked["resolution"]) == ("SEV1", "resolved", "actioned")
+        assert [v["by"] for v in walked["proposals"][0]["votes"]] == ["leo", "lucia"]
+        assert "aprobó" in walk.stdout  # Lucia's timeline, in Spanish
+
         # The CLI, as the README uses it.
-        token = cli(env, "users", "add", "ana", "--role", "analyst", "-q").strip()
+        token = cli(env, "users", "add", "bea", "--role", "analyst", "-q").strip()
         api = ["--api", base, "--token", token]
         body = intake_body()
         created = cli(env, "incidents", "create", "--title", body["title"], "--channel", body["channel"],

@@ -56,6 +56,9 @@ _PHRASES: dict[str, dict[str, str]] = {
 }
 
 
+_IMPERSONAL = {"clock_fired", "enforcement_completed"}
+
+
 class _Blank(dict):
     def __missing__(self, key: str) -> str:
         return "?"
@@ -74,9 +77,11 @@ def describe(row: IncidentEventRow, language: str) -> str:
         fields["triage"] = "; ".join(action.get("triage_reasons") or [])
     if row.type == "enforcement_completed":
         fields["outcome"] = phrases["succeeded"] if action.get("succeeded") else phrases["failed"]
-    who = phrases["vigil"] if row.actor_role == "system" else row.actor
     what = phrases.get(row.type, row.type).format_map(fields)
-    text = f"{who} {what}"
+    if row.type in _IMPERSONAL:  # things that happened, not things someone did
+        text = what[:1].upper() + what[1:]
+    else:
+        text = f"{phrases['vigil'] if row.actor_role == 'system' else row.actor} {what}"
     if row.refused:
         text += " — " + phrases["refused"].format_map(_Blank(reason=row.reason or "?"))
     return text
