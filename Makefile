@@ -1,5 +1,6 @@
 # `make up` runs Vigil on this machine; `make test` runs the whole suite. Both create .venv.
-PYTHON ?= python3
+# The newest Python 3.11+ on PATH (Vigil needs 3.11 or later).
+PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -12,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $(STAMP)
 
+# `make up ARGS="--port 9000"` passes options to `vigil up`.
 up: $(STAMP)
-	$(BIN)/vigil up
+	$(BIN)/vigil up $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check vigil tests bench
