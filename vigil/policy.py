@@ -29,6 +29,7 @@ DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(value: object) -> timedelta:
@@ -46,6 +47,8 @@ def _parse_duration(value: object) -> timedelta:
         parsed = value if isinstance(value, timedelta) else timedelta(seconds=value)
         if parsed <= timedelta(0):
             raise ValueError(f"invalid duration {value!r}: must be longer than zero")
+        if parsed > MAX_DURATION:
+            raise ValueError(f"invalid duration {value!r}: at most {MAX_DURATION.days}d")
         return parsed
     match = _DURATION.match(str(value))
     if not match:
@@ -53,7 +56,10 @@ def _parse_duration(value: object) -> timedelta:
     amount, unit = match.groups()
     if int(amount) == 0:
         raise ValueError(f"invalid duration {value!r}: must be longer than zero")
-    return timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    parsed = timedelta(seconds=int(amount) * _UNIT_SECONDS[unit])
+    if parsed > MAX_DURATION:  # a deadline past this is a typo, and date arithmetic would overflow
+        raise ValueError(f"invalid duration {value!r}: at most {MAX_DURATION.days}d")
+    return parsed
 
 
 # In JSON (Temporal payloads carry the policy) a duration is its number of seconds, which

@@ -1059,3 +1059,37 @@ def test_state_round_trips_through_json(story: StoryFactory, analyst: Actor, lea
     told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
     told.fire("sla.first_response.legal")
     assert Incident.model_validate_json(told.state.model_dump_json()) == told.state
+
+
+def test_reopen_owes_again_the_legal_duties_the_resolution_set_aside(
+    story: StoryFactory, analyst: Actor, lead: Actor, lead2: Actor
+) -> None:
+    told = story(**SEV1_CSAM)
+    removal = told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
+    told.do(Approve(approval_id=removal), lead)
+    told.do(Approve(approval_id=removal), lead2)
+    told.enforce(removal)
+    told.do(Resolve(resolution=Resolution.NO_VIOLATION, summary="adult content, not CSAM"), analyst)
+    assert not told.state.clock("regulatory.ncmec_report").running
+    state = told.do(Reopen(reason="second review: a minor is shown"), analyst)
+    assert state.clock("regulatory.ncmec_report").running
+    reason = told.refuse(Resolve(resolution=Resolution.ACTIONED, summary="removed"), analyst, RefusalCode.CONFLICT)
+    assert "NCMEC" in reason
+
+
+def test_raising_severity_on_a_late_clock_brings_the_next_reminder_forward(
+    story: StoryFactory, lead: Actor
+) -> None:
+    told = story(acknowledged=False, **SEV4_SPAM)  # SEV4: acknowledge in 24h, remind every 24h
+    told.fire("sla.acknowledge")
+    assert told.state.clock("sla.acknowledge").next_fire_at == told.at + timedelta(hours=24)
+    state = told.do(SetSeverity(severity=Severity.SEV1, reason="it is spreading"), lead)
+    assert state.clock("sla.acknowledge").next_fire_at == told.at + timedelta(minutes=15)  # SEV1 pace
+
+
+def test_merge_closes_the_engagements_still_waiting(story: StoryFactory, analyst: Actor) -> None:
+    told = story()
+    told.do(Escalate(team=Team.LEGAL, reason="is this lawful?"), analyst)
+    state = told.do(MergeInto(incident_id=OTHER_INCIDENT), analyst)
+    assert state.waiting_teams == []
+    assert state.teams[0].closed_reason == f"merged into {OTHER_INCIDENT}"

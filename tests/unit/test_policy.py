@@ -304,3 +304,7 @@ def test_digest_is_stable_and_tells_policies_apart(policy: Policy) -> None:
     assert policy_digest(same) == policy_digest(policy)
     assert policy_digest(other) != policy_digest(policy)
     assert re.fullmatch(r"[0-9a-f]{12}", policy_digest(policy))
+
+
+def test_durations_longer_than_ten_years_are_refused() -> None:
+    assert "at most 3650d" in refusal(edited('window = "7d"', 'window = "3651d"'))

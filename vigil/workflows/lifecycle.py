@@ -213,6 +213,9 @@ def _set_severity(state: Incident, action: SetSeverity, actor: Actor, now: datet
             clock.due_at = clock.started_at + _sla_duration(clock, action.severity, policy)
             if not clock.breaches or clock.due_at > now:  # no longer late: the next breach is at the new due time
                 clock.next_fire_at = clock.due_at
+            else:  # still late: remind at the new severity's pace if that is sooner
+                sooner = now + policy.sla[action.severity].reminder
+                clock.next_fire_at = min(clock.next_fire_at, sooner) if clock.next_fire_at else sooner
     _expire_pending(state, now, f"severity changed to {action.severity}")
     if state.status == Status.PENDING_APPROVAL:
         state.status = _work_status(state)
@@ -304,7 +307,7 @@ def _resolve(state: Incident, action: Resolve, actor: Actor, now: datetime, poli
             raise Refusal(RefusalCode.CONFLICT, "resolved as actioned, but no enforcement action has completed")
         if legal:
             raise Refusal(RefusalCode.CONFLICT, f"still due: {legal[0].name}")
-    reason = f"incident resolved as {action.resolution}"
+    reason = _resolved_reason(action.resolution)
     for clock in state.clocks:
         if clock.id == "sla.resolve":
             _meet(clock, now)
@@ -325,6 +328,10 @@ def _resolve(state: Incident, action: Resolve, actor: Actor, now: datetime, poli
     ))
 
 
+def _resolved_reason(resolution: Resolution | None) -> str:
+    return f"incident resolved as {resolution}"
+
+
 def _reopen(state: Incident, action: Reopen, actor: Actor, now: datetime, policy: Policy) -> None:
     assert state.reopen_until is not None
     if now >= state.reopen_until:
@@ -335,6 +342,11 @@ def _reopen(state: Incident, action: Reopen, actor: Actor, now: datetime, policy
         elif clock.id == "sla.resolve":  # a new round; the old round's breaches are in the history
             fresh = _sla_clock(clock.id, clock.name, now, policy.sla[state.severity].resolve)
             clock.__dict__.update(fresh.__dict__)
+        elif clock.kind == ClockKind.REGULATORY and clock.cancel_reason == _resolved_reason(state.resolution):
+            # A legal duty set aside by the resolution is owed again: reopening cannot dodge it.
+            clock.cancelled_at = clock.cancel_reason = None
+            reminder = _reminder(clock, state.severity, policy)
+            clock.next_fire_at = now + (reminder or timedelta(0)) if clock.breaches else clock.due_at
     state.notes.append(Note(text=f"reopened: {action.reason}", by=actor.user, at=now))
     state.status = Status.INVESTIGATING
     state.resolution = state.resolution_summary = state.resolved_at = state.resolved_by = None
@@ -349,6 +361,9 @@ def _merge_into(state: Incident, action: MergeInto, actor: Actor, now: datetime,
         raise Refusal(RefusalCode.CONFLICT, f"a legal clock is running here ({legal[0].name}): resolve it first")
     for clock in state.clocks:
         _cancel(clock, now, f"merged into {action.incident_id}")
+    for engagement in state.teams:
+        if engagement.waiting:
+            engagement.closed_reason = f"merged into {action.incident_id}"
     state.status = Status.MERGED
     state.merged_into = action.incident_id
     state.closed_at = now
