@@ -130,14 +130,16 @@ async def test_well_formed_but_meaningless_action_is_422(sqlite_stack: Stack) ->
 
 
 @pytest.mark.parametrize("path", ["/api/incidents/INC-1999-999999", "/api/incidents/whatever",
-                                  "/api/incidents/INC-1999-999999/timeline"])
+                                  "/api/incidents/" + "x" * 3000, "/api/incidents/INC-1999-999999/timeline",
+                                  "/api/incidents/%00/timeline"])
 async def test_unknown_incident_is_404(sqlite_stack: Stack, path: str) -> None:
     _assert_error(await sqlite_stack.get(path, "ana"), 404, "not_found")
 
 
-async def test_action_on_unknown_incident_is_404(sqlite_stack: Stack) -> None:
+@pytest.mark.parametrize("incident_id", ["INC-1999-999999", "x" * 3000, "INC-2026-1"])
+async def test_action_on_unknown_incident_is_404(sqlite_stack: Stack, incident_id: str) -> None:
     before = sqlite_stack.counts()
-    response = await sqlite_stack.act("INC-1999-999999", {"type": "acknowledge"}, "ana")
+    response = await sqlite_stack.act(incident_id, {"type": "acknowledge"}, "ana")
     _assert_error(response, 404, "not_found")
     assert sqlite_stack.counts() == before
 
@@ -178,6 +180,12 @@ async def test_revoked_and_disabled_tokens_stop_working(sqlite_stack: Stack) -> 
 async def test_duplicate_user_is_409(sqlite_stack: Stack) -> None:
     response = await sqlite_stack.post("/api/users", {"name": "ana", "role": "lead"}, "adam")
     _assert_error(response, 409, "conflict")
+
+
+@pytest.mark.parametrize("body", [{"name": "vigil", "role": "system"}, {"name": "bad name!", "role": "analyst"},
+                                  {"name": "x", "role": "analyst", "password": "hunter2"}])
+async def test_bad_new_user_is_422(sqlite_stack: Stack, body: dict) -> None:
+    _assert_error(await sqlite_stack.post("/api/users", body, "adam"), 422, "invalid")
 
 
 @pytest.mark.parametrize(

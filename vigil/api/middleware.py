@@ -20,7 +20,7 @@ class Metrics:
         self.latency = Histogram(
             "vigil_http_request_duration_seconds",
             "Time to answer an HTTP request",
-            ["method", "route"],
+            ["method", "route", "status"],
             registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
@@ -44,7 +44,7 @@ class Metrics:
             route = getattr(scope.get("route"), "path", None) or "<unmatched>"
             method = scope["method"]
             self.requests.labels(method, route, str(status)).inc()
-            self.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.latency.labels(method, route, str(status)).observe(time.perf_counter() - started)
 
 
 class BodyTooLarge(HTTPException):

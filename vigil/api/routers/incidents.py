@@ -6,6 +6,7 @@ a refusal, and a refused action never enters the incident's history.
 """
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -41,6 +42,15 @@ _REFUSAL_STATUS = {RefusalCode.FORBIDDEN: 403, RefusalCode.CONFLICT: 409, Refusa
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+_INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{6}$")
+
+
+def _check_id(incident_id: str) -> None:
+    """A path id that cannot be an incident's is simply not found (and never reaches Temporal)."""
+    if not _INCIDENT_ID.match(incident_id):
+        raise not_found(f"no incident {incident_id[:40]}")
 
 
 def _projection_row(engine: Engine, incident_id: str) -> IncidentRow | None:
@@ -182,6 +192,7 @@ async def get_incident(
 ) -> Incident:
     """The workflow's own answer for open incidents; the last projected state for closed ones.
     The `X-Vigil-Source` header says which."""
+    _check_id(incident_id)
     state, source = await read_incident(temporal, engine, incident_id)
     response.headers["X-Vigil-Source"] = source
     return state
@@ -204,6 +215,7 @@ async def act(
     """One action, `{"type": ..., ...}`. The actor is the token's user, never a body field.
     `200` with the new state; `403` the role may not; `409` the incident's state forbids it
     now (the detail says why); `422` malformed or meaningless here."""
+    _check_id(incident_id)
     if not lifecycle.permitted(user.role, action.type):
         article = "an" if user.role.value[0] in "aeiou" else "a"
         raise forbidden(f"{article} {user.role} may not {action.type.replace('_', ' ')}")
@@ -274,6 +286,7 @@ def timeline(
 ) -> Timeline:
     """Every recorded action, in order, including refused ones and why; in English or Spanish
     (`Accept-Language`, else the reader's own language)."""
+    _check_id(incident_id)
     header = request.headers.get("accept-language")
     language = negotiate(header) if header else (user.language if user.language in set(Language) else "en")
     events = session.scalars(

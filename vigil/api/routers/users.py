@@ -1,7 +1,7 @@
 """/api/me and /api/users: who you are; people and tokens (admins manage, everyone may read,
 so an analyst can see whom to assign)."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +24,7 @@ UserName = Annotated[str, Path(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 class NewUser(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Username
-    role: Role
+    role: Literal["analyst", "lead", "auditor", "admin"]
     language: Language = Language.EN
 
 
@@ -47,13 +47,11 @@ def add_user(
     body: NewUser, user: Principal = Depends(allow(ADMINS, "manage users")), session: Session = Depends(get_session)
 ) -> NewToken:
     """Returns their first token, once."""
-    if body.role == Role.SYSTEM:
-        raise conflict("the system role is Vigil's own; people are analysts, leads, auditors or admins")
     try:
-        token = auth.add_user(session, body.name, body.role.value, body.language.value)
+        token = auth.add_user(session, body.name, body.role, body.language.value)
     except UserError as error:
         raise conflict(str(error)) from None
-    return NewToken(user=body.name, role=body.role, token=token)
+    return NewToken(user=body.name, role=Role(body.role), token=token)
 
 
 @router.post(
