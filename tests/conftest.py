@@ -72,7 +72,15 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 def ts_client(ts_env: WorkflowEnvironment) -> Client:
+    """The test's client: awaiting a workflow result skips time."""
     return with_vigil_converter(ts_env.client)
+
+
+@pytest.fixture
+def ts_worker_client(ts_env: WorkflowEnvironment) -> Client:
+    """The worker's client, without the time-skipping interceptors: an activity that reads
+    history (the seal) must not take the skipping lock the test's own `result()` holds."""
+    return Client(**{**ts_env.client.config(), "interceptors": [], "data_converter": data_converter()})
 
 
 @pytest.fixture(scope="session")

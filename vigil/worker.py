@@ -15,6 +15,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from vigil.activities.approvals import ApprovalActivities
+from vigil.activities.audit import AuditActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
 from vigil.activities.triage import TriageActivities
@@ -48,11 +49,12 @@ def build_worker(
     approvals = ApprovalActivities(engine, public_url)
     enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
     triage = TriageActivities(policy)
+    audit = AuditActivities(client, engine)
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,
         workflows=WORKFLOWS,
-        activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce],
+        activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce, audit.seal],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
         # Each cached incident keeps its sandboxed state in memory; evicted ones replay on demand.

@@ -12,6 +12,8 @@ from vigil.policy import Policy
 
 
 @pytest_asyncio.fixture
-async def worker(ts_client: Client, task_queue: str, sqlite_engine: Engine, policy: Policy) -> AsyncIterator[Worker]:
-    async with running_worker(ts_client, task_queue, sqlite_engine, policy) as running:
+async def worker(
+    ts_worker_client: Client, task_queue: str, sqlite_engine: Engine, policy: Policy
+) -> AsyncIterator[Worker]:
+    async with running_worker(ts_worker_client, task_queue, sqlite_engine, policy) as running:
         yield running

@@ -206,3 +206,16 @@ class TokenRow(SQLModel, table=True):
     user: str = Field(index=True, max_length=64)
     created_at: datetime = _utc(nullable=False)
     revoked_at: datetime | None = _utc(nullable=True)
+
+
+class HistorySealRow(SQLModel, table=True):
+    """The hash chain over a closed incident's history: its last link is the digest."""
+
+    __tablename__ = "history_seals"
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    digest: str = Field(max_length=64)
+    events: int
+    chain: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    run_ids: list[str | None] = Field(sa_column=Column(JSON, nullable=False))
+    sealed_at: datetime = _utc(nullable=False)

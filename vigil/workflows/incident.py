@@ -18,12 +18,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
+    from vigil.activities.audit import AuditActivities
     from vigil.activities.enforcement import EnforcementActivities
     from vigil.activities.projection import ProjectionActivities
     from vigil.activities.triage import TriageActivities
     from vigil.domain import TERMINAL_STATUSES, Status
     from vigil.policy import Policy
-    from vigil.temporal import CATEGORY, CHANNEL, INCIDENT_STATUS, REGION, SEVERITY
+    from vigil.temporal import CATEGORY, CHANNEL, HISTORY_DIGEST, INCIDENT_STATUS, REGION, SEVERITY
     from vigil.workflows import lifecycle
     from vigil.workflows.actions import (
         Action,
@@ -100,6 +101,7 @@ class IncidentWorkflow:
         await self._set_off_effects()  # a merge note, approvals to close
         await self._drain()
         projector.cancel()
+        await self._seal_history()
         return self.state_now
 
     async def _triage(self, start: IncidentStart) -> None:
@@ -337,6 +339,17 @@ class IncidentWorkflow:
             )
         except FailureError as error:  # the target has closed meanwhile
             workflow.logger.warning("could not note merge on %s: %s", state.merged_into, error)
+
+    async def _seal_history(self) -> None:
+        """Tamper evidence: a digest of the history as it stands at the close."""
+        seal = await workflow.execute_activity_method(
+            AuditActivities.seal,
+            self.state_now.id,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=_PROJECTION_RETRY,
+            summary="seal the history",
+        )
+        workflow.upsert_search_attributes([HISTORY_DIGEST.value_set(seal.digest)])
 
     # ------------------------------------------------------------------ continue-as-new
 

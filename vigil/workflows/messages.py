@@ -102,3 +102,10 @@ class EnforcementResult(Model):
     succeeded: bool
     reference: str
     detail: str = ""
+
+
+class Seal(Model):
+    """The digest of a closed incident's history and how many events it covers."""
+
+    digest: str
+    events: int

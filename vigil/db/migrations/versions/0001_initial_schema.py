@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 10:17:27.310843
+Create Date: 2026-11-25 10:25:12.132431
 """
 
 from alembic import op
@@ -72,6 +72,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_escalations_incident_id'), ['incident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_escalations_team'), ['team'], unique=False)
 
+    op.create_table('history_seals',
+    sa.Column('incident_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('events', sa.Integer(), nullable=False),
+    sa.Column('chain', sa.JSON(), nullable=False),
+    sa.Column('run_ids', sa.JSON(), nullable=False),
+    sa.Column('sealed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('incident_id')
+    )
     op.create_table('id_counters',
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
@@ -229,6 +238,7 @@ def downgrade() -> None:
     op.drop_table('incidents')
     op.drop_table('incident_events')
     op.drop_table('id_counters')
+    op.drop_table('history_seals')
     with op.batch_alter_table('escalations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_escalations_team'))
         batch_op.drop_index(batch_op.f('ix_escalations_incident_id'))

@@ -1,0 +1,38 @@
+"""Sealing a closed incident's history: the hash chain is stored in the projection, and the
+digest returned to the workflow, which puts it in a search attribute."""
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
+from temporalio import activity
+from temporalio.client import Client
+
+from vigil.audit.digest import SEAL_ACTIVITY, chain, fetch_runs, sealed_events
+from vigil.db.tables import HistorySealRow, IncidentRow
+from vigil.db.upsert import insert_ignore
+from vigil.workflows.messages import Seal
+
+
+class AuditActivities:
+    def __init__(self, client: Client, engine: Engine):
+        self._client = client
+        self._engine = engine
+
+    @activity.defn(name=SEAL_ACTIVITY)
+    async def seal(self, incident_id: str) -> Seal:
+        runs = await fetch_runs(self._client, incident_id)
+        links = chain(incident_id, sealed_events(runs))
+        seal = Seal(digest=links[-1], events=len(links))
+        await asyncio.to_thread(self._store, incident_id, links, [r.run_id for r in runs])
+        return seal
+
+    def _store(self, incident_id: str, links: list[str], run_ids: list[str | None]) -> None:
+        with Session(self._engine) as session, session.begin():
+            # A retry computes the same chain over the same events: the first row stands.
+            insert_ignore(session, HistorySealRow, [{
+                "incident_id": incident_id, "digest": links[-1], "events": len(links),
+                "chain": links, "run_ids": run_ids, "sealed_at": datetime.now(UTC),
+            }])
+            session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(history_digest=links[-1]))

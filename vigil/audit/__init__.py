@@ -1,0 +1,1 @@
+"""Auditing: histories, digests, timelines, reconstruction and replay."""
