@@ -79,6 +79,54 @@ def how_long(seconds: float, language: str) -> str:
     return format_timedelta(timedelta(seconds=seconds), threshold=1.1, locale=supported(language))
 
 
+def _(text: str) -> str:
+    """Marks a string for extraction; translated when used, in the reader's language."""
+    return text
+
+
+# How the vocabulary of vigil.domain reads to a person (translated through the catalog).
+LABELS: dict[str, str] = {
+    # statuses
+    "triage": _("triage"), "investigating": _("investigating"), "escalated": _("escalated"),
+    "pending_approval": _("pending approval"), "actioning": _("actioning"), "resolved": _("resolved"),
+    "closed": _("closed"), "merged": _("merged"),
+    # harm categories
+    "child_safety": _("child safety"), "violent_extremism": _("violent extremism"),
+    "self_harm_suicide": _("self-harm and suicide"), "hate_speech": _("hate speech"),
+    "bullying_harassment": _("bullying and harassment"), "sexual_violence": _("sexual violence"),
+    "graphic_violence": _("graphic violence"), "animal_abuse": _("animal abuse"),
+    "dangerous_challenges": _("dangerous challenges"), "misinformation": _("misinformation"),
+    "privacy": _("privacy"), "spam_scam": _("spam and scams"), "other": _("other"),
+    # channels
+    "user_report": _("user report"), "automated_detection": _("automated detection"),
+    "law_enforcement": _("law enforcement"), "regulator": _("regulator"), "press": _("press"),
+    "trusted_flagger": _("trusted flagger"), "internal": _("internal"),
+    # teams
+    "legal": _("Legal"), "public_policy": _("Public Policy"), "product": _("Product"),
+    "engineering": _("Engineering"), "incident_na": _("North America incident team"),
+    "incident_latam": _("Latin America incident team"), "incident_emea": _("EMEA incident team"),
+    "incident_apac": _("APAC incident team"),
+    # enforcement actions
+    "remove_content": _("remove content"), "geo_block": _("geo-block"), "suspend_account": _("suspend account"),
+    "terminate_account": _("terminate account"), "law_enforcement_disclosure": _("disclosure to law enforcement"),
+    "regulator_report": _("report to regulator"), "public_statement": _("public statement"),
+    "no_action": _("no action"),
+    # resolutions
+    "actioned": _("actioned"), "no_violation": _("no violation"), "duplicate": _("duplicate"),
+    "referred": _("referred"), "insufficient_information": _("insufficient information"),
+    # SLA clocks
+    "acknowledge": _("acknowledge"), "first_response": _("first response"), "resolve": _("resolve"),
+    # roles
+    "analyst": _("analyst"), "lead": _("lead"), "auditor": _("auditor"), "admin": _("admin"), "system": _("Vigil"),
+}
+
+
+def label(value: object, language: str) -> str:
+    """'hate_speech' -> 'hate speech' / 'discurso de odio'. Unknown values pass through."""
+    text = str(getattr(value, "value", value))
+    return gettext_for(language)(LABELS[text]) if text in LABELS else text
+
+
 @cache
 def environment(language: str, autoescape: bool) -> Environment:
     """One environment per language, so renders in different threads never share a catalog."""
@@ -92,6 +140,7 @@ def environment(language: str, autoescape: bool) -> Environment:
     )
     env.filters["when"] = when
     env.filters["how_long"] = how_long
+    env.filters["label"] = label
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     return env
 
