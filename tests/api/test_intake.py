@@ -79,11 +79,18 @@ async def test_duplicate_of_a_merged_incident_returns_it_without_reopening(stack
         return response.json()["items"][0]["status"] == "merged"
 
     await eventually(projected_merged)
+    handle = stack.temporal.get_workflow_handle(duplicate["id"])
+
+    async def completed():  # noqa: ANN202
+        description = await handle.describe()
+        return description if description.status and description.status.name == "COMPLETED" else None
+
+    before = await eventually(completed)
     again = await stack.post("/api/incidents", intake_body(external_ref=ref, title="Same thing"), "ana")
     assert again.status_code == 200
     assert (again.json()["id"], again.json()["status"]) == (duplicate["id"], "merged")
-    description = await stack.temporal.get_workflow_handle(duplicate["id"]).describe()
-    assert description.status is not None and description.status.name == "COMPLETED"  # not restarted
+    after = await handle.describe()
+    assert (after.run_id, after.status) == (before.run_id, before.status)  # not restarted
 
 
 def test_id_reservation_is_atomic_across_connections(stack: Stack) -> None:
