@@ -14,7 +14,6 @@ token in $VIGIL_TOKEN, so they obey the same roles and rules as every other clie
 import asyncio
 import json
 import logging
-import os
 import sys
 from typing import Annotated, Any
 
@@ -389,8 +388,21 @@ def _demo_tokens(session: Session) -> dict[str, list[str]]:
     return tokens
 
 
-def main() -> None:  # `python -m vigil.cli`
-    app(prog_name=os.path.basename(sys.argv[0]) if sys.argv[0].endswith("vigil") else "vigil")
+def main() -> None:
+    """The `vigil` console script: the Typer app, with outages explained in one line, not a traceback."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app(prog_name="vigil")
+    except OperationalError as error:
+        err.print(f"[red]error:[/red] cannot reach the database at {_safe_url()}: {error.orig}")
+        sys.exit(3)
+    except RuntimeError as error:
+        if "client connect" not in str(error).lower():
+            raise
+        err.print(f"[red]error:[/red] cannot reach Temporal at {settings().temporal_address}: is it running? "
+                  "(vigil up starts one; or set TEMPORAL_ADDRESS)")
+        sys.exit(3)
 
 
 if __name__ == "__main__":

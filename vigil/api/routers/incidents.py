@@ -129,9 +129,9 @@ async def create_incident(
     response.headers["Location"] = f"/api/incidents/{incident_id}"
     if not reservation.created:
         response.status_code = 200
-        row = await run_in_threadpool(_projection_row, engine, incident_id)
-        if row is not None and row.status in TERMINAL_STATUSES:
-            return Incident.model_validate(row.state)  # never restart a finished incident
+        existing = await _existing_incident(temporal, engine, incident_id)
+        if existing is not None:
+            return existing
     try:
         # Idempotent on the id: for a duplicate this waits for the first intake's triage (or
         # finishes it, if the first request died between reserving the id and starting).
@@ -145,6 +145,20 @@ async def create_incident(
             f"{incident_id} is opened but no worker triaged it within {ACTION_TIMEOUT:.0f}s; "
             "it will be triaged when a worker is running",
         ) from None
+
+
+async def _existing_incident(temporal: Client, engine: Engine, incident_id: str) -> Incident | None:
+    """The incident a duplicate intake refers to, if it has been opened and triaged.
+
+    Never start a workflow for an incident that has run: a finished one is read from the
+    projection (its history may be gone), a running one from its query.
+    """
+    try:
+        return (await read_incident(temporal, engine, incident_id))[0]
+    except ApiError as error:
+        if error.status == 404:
+            return None  # not started, or not triaged yet: opening it is safe and idempotent
+        raise
 
 
 # ---------------------------------------------------------------------------- list
