@@ -51,15 +51,18 @@ def for_entry(
     team_language = REGION_LANGUAGE.get(region, "en")
     wanted: list[tuple[str, str, dict[str, object]]] = []  # (template, recipient, context)
 
+    clocks = {c.id: c for c in entry.clocks}
+    decided = [p for p in entry.proposals if p.status in ("approved", "rejected", "expired") and p.needs_approval]
+
     if action.type == "open" and state.severity in (Severity.SEV1, Severity.SEV2):
-        ack = state.clock("sla.acknowledge")
+        ack = clocks.get("sla.acknowledge")
         on_call = tier_address("regional_on_call_lead", region)
         wanted.append(("opened", on_call, {"ack_due": ack.due_at if ack else entry.at}))
-    elif action.type == "clock_fired" and entry.clock is not None and entry.clock.breaches:
-        breach = entry.clock.breaches[-1]
+    elif action.type == "clock_fired" and (fired := clocks.get(action.clock_id)) and fired.breaches:
+        breach = fired.breaches[-1]
         context = {
-            "clock": entry.clock,
-            "clock_name": entry.clock.name,
+            "clock": fired,
+            "clock_name": fired.name,
             "late_by_seconds": max(breach.late_by_seconds, 1),
             "tier": breach.tier,
         }
@@ -67,26 +70,19 @@ def for_entry(
         if state.assignee:
             wanted.append(("breach", f"user:{state.assignee}", context))
     elif action.type == "escalate":
-        clock = state.clock(f"sla.first_response.{action.team}")
+        clock = clocks.get(f"sla.first_response.{action.team}")
         wanted.append((
             "escalation", f"team:{action.team}",
             {"actor": entry.actor.user, "reason": action.reason, "due_at": clock.due_at if clock else entry.at},
         ))
-    elif action.type in ("approve", "reject"):
-        proposal = state.proposal(action.approval_id)
-        if proposal and proposal.status != "pending":
-            wanted.append(("approval_decided", f"user:{proposal.proposed_by}", {"proposal": proposal}))
-    elif action.type in ("set_severity", "resolve"):
-        for proposal in state.proposals:
-            if proposal.status == "expired" and proposal.decided_at == entry.at:
-                wanted.append(("approval_decided", f"user:{proposal.proposed_by}", {"proposal": proposal}))
     elif action.type == "enforcement_completed":
-        proposal = state.proposal(action.proposal_id)
-        if proposal:
+        for proposal in entry.proposals:
             for recipient in {f"user:{proposal.proposed_by}", f"user:{state.assignee or proposal.proposed_by}"}:
                 wanted.append(("enforcement", recipient, {"proposal": proposal}))
     elif action.type == "assign" and action.assignee != entry.actor.user:
         wanted.append(("assigned", f"user:{action.assignee}", {}))
+    for proposal in decided:  # approved or rejected by a vote, or expired by a severity change or resolve
+        wanted.append(("approval_decided", f"user:{proposal.proposed_by}", {"proposal": proposal}))
 
     notifications = []
     for template, recipient, context in wanted:

@@ -23,7 +23,7 @@ from vigil.db.tables import (
 from vigil.db.upsert import insert_ignore, upsert
 from vigil.notifications import for_entry
 from vigil.workflows.messages import JournalEntry, ProjectionBatch
-from vigil.workflows.state import ClockKind, Incident
+from vigil.workflows.state import ClockKind, Incident, ProposalStatus
 
 
 class ProjectionActivities:
@@ -97,7 +97,9 @@ def _escalation_rows(incident_id: str, entries: list[JournalEntry]) -> list[dict
 def _breach_rows(state: Incident, entries: list[JournalEntry]) -> list[dict[str, Any]]:
     rows = []
     for e in entries:
-        clock = e.clock
+        if e.action is None or e.action.type != "clock_fired":
+            continue
+        clock = next((c for c in e.clocks if c.id == e.action.clock_id), None)
         if clock is None or clock.kind == ClockKind.REOPEN or not clock.breaches:
             continue
         breach = clock.breaches[-1]
@@ -109,12 +111,16 @@ def _breach_rows(state: Incident, entries: list[JournalEntry]) -> list[dict[str,
     return rows
 
 
+# An approval is decided once; what enforcement did afterwards is in enforcement_actions.
+_APPROVAL_STATUS = {ProposalStatus.DONE: "approved", ProposalStatus.FAILED: "approved"}
+
+
 def _approval_rows(state: Incident) -> list[dict[str, Any]]:
     return [
         {
             "id": p.id, "incident_id": state.id, "action": p.action.value, "rationale": p.rationale,
             "proposed_by": p.proposed_by, "requested_at": p.proposed_at, "severity": p.severity.value,
-            "region": state.intake.region.value, "quorum": p.quorum, "status": p.status.value,
+            "region": state.intake.region.value, "quorum": p.quorum, "status": _APPROVAL_STATUS.get(p.status, p.status),
             "approvers": p.approvers, "votes": [v.model_dump(mode="json") for v in p.votes],
             "decided_at": p.decided_at, "decision_reason": p.decision_reason, "seq": state.seq,
         }

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         JournalEntry,
         ProjectionBatch,
     )
-    from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, ProposalStatus
+    from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, Proposal, ProposalStatus
 
 # The database may be down for a while: keep retrying, never give up on a write.
 _PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -207,8 +207,8 @@ class IncidentWorkflow:
         """Apply through the state machine, journal it, and wake the main loop."""
         before = self._state
         self._state = lifecycle.apply(before, action, actor, workflow.now(), self.policy)
-        fired = self._state.clock(action.clock_id) if isinstance(action, ClockFired) else None
-        self._journal(action, actor, clock=fired)
+        clocks, proposals = _changed(before, self._state)
+        self._journal(action, actor, clocks=clocks, proposals=proposals)
         self._changed = True
         if before is None or (before.status, before.severity) != (self._state.status, self._state.severity):
             self._upsert_search_attributes()
@@ -222,7 +222,8 @@ class IncidentWorkflow:
         refused: bool = False,
         reason: str | None = None,
         raw: dict | None = None,
-        clock: Clock | None = None,
+        clocks: list[Clock] | None = None,
+        proposals: list[Proposal] | None = None,
     ) -> None:
         self._entries += 1
         self._unprojected.append(
@@ -235,7 +236,8 @@ class IncidentWorkflow:
                 reason=reason,
                 raw=raw if action is None else None,
                 seq=self.state_now.seq,
-                clock=clock,
+                clocks=clocks or [],
+                proposals=proposals or [],
             )
         )
 
@@ -408,6 +410,16 @@ class _Alarm:
         self._at, self._timer = at, None
         if at is not None:
             self._timer = asyncio.create_task(workflow.sleep(at - workflow.now(), summary=summary))
+
+
+def _changed(before: Incident | None, after: Incident) -> tuple[list[Clock], list[Proposal]]:
+    """The clocks and proposals an action created or changed."""
+    old_clocks = {c.id: c for c in before.clocks} if before else {}
+    old_proposals = {p.id: p for p in before.proposals} if before else {}
+    return (
+        [c for c in after.clocks if old_clocks.get(c.id) != c],
+        [p for p in after.proposals if old_proposals.get(p.id) != p],
+    )
 
 
 def _short(text: str, limit: int = 500) -> str:

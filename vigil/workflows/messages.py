@@ -29,7 +29,10 @@ class JournalEntry(Model):
     reason: str | None = None
     raw: dict | None = None
     seq: int  # the incident's seq after this entry
-    clock: Clock | None = None  # for clock_fired: the clock as it fired (a later state may drop it)
+    # What this entry changed, as it was right after it: the projection and the notifications
+    # read these, not the batch's latest state, which later entries may have moved on.
+    clocks: list[Clock] = []
+    proposals: list[Proposal] = []
 
 
 class Carried(Model):
