@@ -54,11 +54,18 @@ async def open_incident(client: Client, incident_id: str, intake: Intake, task_q
     return await client.execute_update_with_start_workflow(IncidentWorkflow.triaged, start_workflow_operation=start)
 
 
-async def act(client: Client, incident_id: str, action: HumanAction, actor: Actor) -> Incident:
-    """Apply a person's action; returns the new state or raises ActionRefused / IncidentNotFound."""
+async def act(
+    client: Client, incident_id: str, action: HumanAction, actor: Actor, request_id: str | None = None
+) -> Incident:
+    """Apply a person's action; returns the new state or raises ActionRefused / IncidentNotFound.
+
+    `request_id` (the API's Idempotency-Key) becomes the update id: Temporal applies an update
+    id once per run, so a client retrying after a timeout gets the first answer, not a second action.
+    """
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    request = ActionRequest(action=action, actor=actor)
     try:
-        return await handle.execute_update(IncidentWorkflow.act, ActionRequest(action=action, actor=actor))
+        return await handle.execute_update(IncidentWorkflow.act, request, id=request_id)
     except WorkflowUpdateFailedError as error:
         refusal = _refusal(error)
         if refusal:

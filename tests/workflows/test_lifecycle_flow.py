@@ -149,3 +149,11 @@ def _notes(client, incident_id):
 
     return check()
 
+
+
+async def test_an_action_retried_with_the_same_request_id_is_applied_once(ts_client, task_queue, worker):
+    _, state = await open_new(ts_client, task_queue, **SEV3)
+    first = await act(ts_client, state.id, AddNote(text="called the reporter"), ANA, request_id="req-1")
+    again = await act(ts_client, state.id, AddNote(text="called the reporter"), ANA, request_id="req-1")
+    assert again.seq == first.seq and len(again.notes) == 1
+    assert len((await live_state(ts_client, state.id)).notes) == 1
