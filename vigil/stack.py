@@ -98,12 +98,14 @@ class Stack:
     def _temporal(self) -> tuple[str, str | None]:
         home = settings().home
         home.mkdir(parents=True, exist_ok=True)
+        if not port_is_free(self.host, self.port):
+            raise StackError(f"port {self.port} on {self.host} is in use: stop what holds it, or choose --port")
         if os.environ.get("TEMPORAL_ADDRESS"):
             address = settings().temporal_address
             self.console.print(f"Using the Temporal server at [bold]{address}[/bold] (TEMPORAL_ADDRESS)")
             self._wait(f"Temporal at {address}", lambda: self._temporal_ready(address), timeout=60)
             return address, None
-        for name, port in (("--temporal-port", self.temporal_port), ("--ui-port", self.ui_port), ("--port", self.port)):
+        for name, port in (("--temporal-port", self.temporal_port), ("--ui-port", self.ui_port)):
             if not port_is_free(self.host, port):
                 raise StackError(f"port {port} on {self.host} is in use: stop what holds it, or choose {name}")
         command = [

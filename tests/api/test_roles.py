@@ -28,6 +28,7 @@ ENDPOINTS = [
     ("POST", "/api/incidents", {"analyst", "lead"}),
     ("POST", "/api/users", {"admin"}),
     ("POST", "/api/users/bea/tokens", {"admin"}),
+    ("DELETE", "/api/users/{victim}", {"admin"}),
 ]
 
 # One well-formed body per action type.
@@ -76,7 +77,11 @@ def _body(path: str, method: str) -> dict | None:
 async def test_endpoint_role_matrix(
     sqlite_stack: Stack, merged: dict[str, str], role: str, method: str, path: str, allowed: set[str]
 ) -> None:
-    url = path.format(iid=merged["iid"])
+    victim = f"victim-of-{role}"
+    if "{victim}" in path:  # someone to disable, made for this case alone
+        made = await sqlite_stack.post("/api/users", {"name": victim, "role": "analyst"}, "adam")
+        assert made.status_code == 201, made.text
+    url = path.format(iid=merged["iid"], victim=victim)
     body = _body(path, method)
     if path == "/api/users":
         body = {"name": f"made-by-{role}", "role": "analyst"}

@@ -2,6 +2,7 @@
 ready and prints an admin token once; the README's curl walk runs against it as written; the CLI
 works against it; Ctrl-C stops all three processes; a second start finds everything as it was."""
 
+import asyncio
 import json
 import os
 import queue
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import intake_body
+from tests.api.conftest import intake_body, namespace_client
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +43,22 @@ def free_port() -> int:
 class Up:
     """One `vigil up` process, its output collected line by line."""
 
+    @classmethod
+    def start(cls, env: dict[str, str], marker: str, ports: tuple[int, int, int] | None = None) -> "Up":
+        """Start and wait for `marker`; on free ports, retried if another process takes one first."""
+        for _ in range(3):
+            up = cls(env, *(ports or (free_port(), free_port(), free_port())))
+            if up.wait_for(marker, timeout=120):
+                return up
+            output = up.drain()
+            up.interrupt()
+            if ports or "is in use" not in output:
+                raise AssertionError(output)
+        raise AssertionError("no free ports for vigil up")
+
     def __init__(self, env: dict[str, str], port: int, temporal_port: int, ui_port: int):
+        self.ports = (port, temporal_port, ui_port)
+        self.base = f"http://127.0.0.1:{port}"
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         self.process = subprocess.Popen(
@@ -108,14 +124,11 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["VIGIL_HOME"] = str(tmp_path / "home")
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    port, temporal_port, ui_port = free_port(), free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-
-    up = Up(env, port, temporal_port, ui_port)
+    up = Up.start(env, "VIGIL_ADMIN_TOKEN=")
+    port, temporal_port, ui_port = up.ports
+    base = up.base
     try:
-        line = up.wait_for("VIGIL_ADMIN_TOKEN=", timeout=120)
-        assert line, up.drain()
-        admin = line.strip().split("=", 1)[1]
+        admin = next(line for line in up.output if "VIGIL_ADMIN_TOKEN=" in line).strip().split("=", 1)[1]
         wait_ready(base)
         assert httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {admin}"}).json()["role"] == "admin"
         assert httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=5).status_code == 200  # Temporal Web UI
@@ -154,9 +167,8 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
             assert sock.connect_ex(("127.0.0.1", p)) != 0, f"port {p} still answers"
 
     # Second start: same data, no new admin token.
-    again = Up(env, port, temporal_port, ui_port)
+    again = Up.start(env, "Vigil is up", ports=up.ports)
     try:
-        assert again.wait_for("Vigil is up", timeout=120), again.drain()
         wait_ready(base)
         state = httpx.get(f"{base}/api/incidents/{incident_id}", headers={"Authorization": f"Bearer {token}"}).json()
         assert state["status"] == "investigating"
@@ -164,3 +176,22 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         code = again.interrupt()
     assert code == 0
     assert "VIGIL_ADMIN_TOKEN=" not in again.drain()
+
+
+@pytest.mark.slow
+async def test_vigil_up_uses_the_temporal_server_named_by_temporal_address(tmp_path: Path, dev_env) -> None:  # noqa: ANN001
+    namespace = "vigil-up-external"
+    await namespace_client(dev_env, namespace)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIGIL_ENCRYPTION_KEYS")}
+    env.update(VIGIL_HOME=str(tmp_path / "home"), TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+               TEMPORAL_NAMESPACE=namespace, PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    up = await asyncio.to_thread(Up.start, env, "Vigil is up")
+    try:
+        await asyncio.to_thread(wait_ready, up.base)
+    finally:
+        code = await asyncio.to_thread(up.interrupt)
+    output = up.drain()
+    assert code == 0, output
+    assert "(TEMPORAL_ADDRESS)" in output
+    assert not (tmp_path / "home" / "temporal.db").exists()  # no server of its own
+    assert await dev_env.client.service_client.check_health()  # and the external one still runs
