@@ -1,6 +1,7 @@
 # `make up` runs Vigil on this machine; `make test` runs the whole suite. Both create .venv.
-# The newest Python 3.11+ on PATH (Vigil needs 3.11 or later).
-PYTHON ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || echo python3)
+# The first Python 3.11+ that runs (python3 if it is new enough); Vigil needs 3.11 or later.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -8,6 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: up test lint bench clean
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Vigil needs Python 3.11 or later (set PYTHON=...)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test,bench]"

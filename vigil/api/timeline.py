@@ -6,6 +6,7 @@ A first, simple timeline: the audit work rebuilds it from Temporal's history its
 from typing import Any
 
 from vigil.db.tables import IncidentEventRow
+from vigil.i18n import label
 
 # One phrase per action type; {fields} come from the recorded action.
 _PHRASES: dict[str, dict[str, str]] = {
@@ -57,6 +58,7 @@ _PHRASES: dict[str, dict[str, str]] = {
 
 
 _IMPERSONAL = {"clock_fired", "enforcement_completed"}
+_VOCABULARY = {"team", "action", "resolution"}
 
 
 class _Blank(dict):
@@ -73,6 +75,8 @@ def describe(row: IncidentEventRow, language: str) -> str:
     phrases = _PHRASES.get(language, _PHRASES["en"])
     action: dict[str, Any] = row.action or {}
     fields = _Blank({k: _short(v) for k, v in action.items() if isinstance(v, str | int | float)})
+    for key in _VOCABULARY & set(fields):  # teams, actions, resolutions in the reader's words
+        fields[key] = label(action[key], language)
     if row.type == "open":
         fields["triage"] = "; ".join(action.get("triage_reasons") or [])
     if row.type == "enforcement_completed":
