@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -225,6 +225,11 @@ async def act(
     user: Principal = Depends(allow(RESPONDERS, "act on incidents")),
     temporal: Client = Depends(get_temporal),
     engine: Engine = Depends(get_engine),
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, pattern=r"^[!-~]+$",
+               description="Send the same key when retrying: the action is applied once, the answer repeated"),
+    ] = None,
 ) -> Incident:
     """One action, `{"type": ..., ...}`. The actor is the token's user, never a body field.
     `200` with the new state; `403` the role may not; `409` the incident's state forbids it
@@ -239,7 +244,11 @@ async def act(
     if action.type == "merge_into":
         await _check_merge_target(temporal, engine, incident_id, action.incident_id)
     try:
-        return await asyncio.wait_for(incident_client.act(temporal, incident_id, action, user.actor), ACTION_TIMEOUT)
+        # The key is the update id, scoped to the caller so two people's keys never collide.
+        request_id = f"{user.name}/{idempotency_key}" if idempotency_key else None
+        return await asyncio.wait_for(
+            incident_client.act(temporal, incident_id, action, user.actor, request_id=request_id), ACTION_TIMEOUT
+        )
     except IncidentNotFound:
         raise not_found(f"no incident {incident_id}") from None
     except ActionRefused as refused:
@@ -251,7 +260,7 @@ async def act(
         raise unavailable(
             "temporal",
             f"no worker answered within {ACTION_TIMEOUT:.0f}s; the action may still be applied: "
-            f"read {incident_id} before sending it again",
+            f"read {incident_id}, or send it again with the same Idempotency-Key",
         ) from None
 
 
