@@ -144,7 +144,7 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         walked = httpx.get(f"{base}/api/incidents/{walked_id}", headers={"Authorization": f"Bearer {admin}"}).json()
         assert (walked["severity"], walked["status"], walked["resolution"]) == ("SEV1", "resolved", "actioned")
         assert [v["by"] for v in walked["proposals"][0]["votes"]] == ["leo", "lucia"]
-        assert "aprobó" in walk.stdout  # Lucia's timeline, in Spanish
+        assert walk.stdout.count("lucia") >= 2 and "leo" in walk.stdout  # the timelines name the approvers
 
         # The CLI, as the README uses it.
         token = cli(env, "users", "add", "bea", "--role", "analyst", "-q").strip()
@@ -157,6 +157,10 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         assert "investigating" in cli(env, "incidents", "act", incident_id, "acknowledge", *api)
         assert incident_id in cli(env, "incidents", "list", *api)
         assert "investigating" in cli(env, "incidents", "show", incident_id, *api)
+
+        # The demo drives incidents through the API to a mix of states.
+        demo = cli(env, "demo", "--incidents", "8", "--seed", "3", "--api", base)
+        assert "8/8" in demo and "failed" not in demo, demo
     finally:
         code = up.interrupt()
     output = up.drain()
