@@ -80,8 +80,8 @@ async def test_readme_sev1_incident_from_intake_to_resolution(stack: Stack) -> N
     assert (row["id"], row["severity"], row["resolution"]) == (iid, "SEV1", "actioned")
     timeline = await stack.get(f"/api/incidents/{iid}/timeline", "audrey")
     assert timeline.status_code == 200, timeline.text
-    texts = "\n".join(e["text"] for e in timeline.json()["entries"])
-    for who_did_what in ("SEV1", "ana", "legal", "leo", "lucia", approval_id, "actioned"):
+    texts = "\n".join(e["text"] for e in timeline.json()["entries"]).lower()
+    for who_did_what in ("sev1", "ana", "legal", "leo", "lucia", approval_id.lower(), "actioned"):
         assert who_did_what in texts, texts
     assert not await in_inbox("lucia")
 
