@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 import vigil
+from vigil import console
 from vigil.api import errors
 from vigil.api.middleware import BodyLimit, Metrics
 from vigil.api.routers import approvals, health, incidents, trends, users
@@ -91,11 +91,7 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
-
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        # The console takes "/" when it lands (its router comes first in ROUTERS); until then, the docs.
-        return RedirectResponse("/docs")
+    console.install(app, config)  # the web console's pages at /, and /static
 
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(Metrics, registry=app.state.metrics_registry)

@@ -1,0 +1,118 @@
+"""Trend charts as SVG, drawn on the server with pygal: they need no JavaScript, load nothing
+from elsewhere, print, and carry their title for screen readers. Each chart is shown next to a
+table of the same numbers, so nothing is told by colour or shape alone.
+
+pygal always embeds a small configuration <script> for its optional tooltips; it is removed
+here, so the pages keep a script policy of 'self' only.
+"""
+
+from datetime import date, timedelta
+from xml.etree import ElementTree
+
+import pygal
+from markupsafe import Markup
+from pygal.style import Style
+
+from vigil.api.schemas import Trends
+
+# Okabe & Ito's palette: told apart by people with the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", sans-serif'
+
+_STYLE = dict(
+    background="#ffffff",
+    plot_background="#ffffff",
+    foreground="#1f2328",
+    foreground_strong="#1f2328",
+    foreground_subtle="#57606a",
+    opacity="0.95",
+    opacity_hover="1",
+    colors=PALETTE,
+    font_family=FONT,
+    title_font_family=FONT,
+    legend_font_family=FONT,
+    label_font_family=FONT,
+    major_label_font_family=FONT,
+    value_font_family=FONT,
+    title_font_size=18,
+    legend_font_size=14,
+    label_font_size=13,
+    major_label_font_size=13,
+    value_font_size=13,
+)
+STYLE = Style(**_STYLE)
+# Bars that carry their value printed on them: light colours, so dark text reads on them too.
+LABELLED_STYLE = Style(**{**_STYLE, "colors": ("#56B4E9", "#E69F00", "#CC79A7", "#F0E442")})
+
+_SVG = "{http://www.w3.org/2000/svg}"
+ElementTree.register_namespace("", _SVG[1:-1])
+
+
+def _svg(chart: pygal.graph.graph.Graph) -> Markup:
+    """The chart as inline SVG: scripts removed, labelled by its own title."""
+    tree = chart.render_tree()
+    for parent in tree.iter():
+        for child in list(parent):
+            if child.tag in ("script", f"{_SVG}script"):
+                parent.remove(child)
+    title = next((e for e in tree.iter() if e.tag in ("title", f"{_SVG}title")), None)
+    tree.set("role", "img")
+    if title is not None:
+        title.set("id", f"{tree.get('id')}-title")
+        tree.set("aria-labelledby", title.get("id"))
+    tree.set("focusable", "false")
+    return Markup(ElementTree.tostring(tree, encoding="unicode"))
+
+
+def _config(title: str, style: Style = STYLE, **options: object) -> dict[str, object]:
+    return dict(
+        title=title, style=style, js=[], disable_xml_declaration=True, explicit_size=False, width=900,
+        legend_at_bottom=True, legend_at_bottom_columns=4, truncate_legend=-1, truncate_label=-1, margin=16,
+        margin_bottom=24,
+        no_data_text="—", print_zeroes=False, **options,
+    )
+
+
+def days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup:  # noqa: ANN001
+    """Incidents opened each day, stacked by group (severity, category, region or channel)."""
+    every = days(trends.start, trends.end)
+    chart = pygal.StackedBar(**_config(
+        title, height=420, x_label_rotation=0, show_minor_x_labels=False,
+        x_labels_major_every=max(1, len(every) // 8), y_labels_major_every=None, min_scale=2,
+    ))
+    chart.x_labels = [day_label(d) for d in every]
+    counts: dict[str, dict[date, int]] = {}
+    for row in trends.rows:
+        counts.setdefault(row.group, {})[row.day] = row.opened
+    for group, per_day in sorted(counts.items()):
+        chart.add(group_label(group), [per_day.get(d) for d in every])
+    return _svg(chart)
+
+
+def breach_rates(trends: Trends, title: str, group_label) -> Markup:  # noqa: ANN001
+    """The share of each group's incidents that breached any clock, in percent."""
+    groups = trends.groups[::-1]  # pygal draws the first bar at the bottom; read top-down instead
+    chart = pygal.HorizontalBar(**_config(title, LABELLED_STYLE, height=120 + 40 * max(1, len(groups)),
+                                          range=(0, 100), value_formatter=lambda v: f"{v:.0f} %",
+                                          print_values=True, show_legend=False))
+    chart.x_labels = [group_label(g.group) for g in groups]
+    chart.add(title, [round(g.breach_rate * 100, 1) for g in groups])
+    return _svg(chart)
+
+
+def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -> Markup:  # noqa: ANN001
+    """Median time to acknowledge and to resolve, per group: in minutes while all are short, else hours."""
+    groups = trends.groups[::-1]
+    medians = [(g.median_seconds_to_acknowledge, g.median_seconds_to_resolve) for g in groups]
+    longest = max((s for pair in medians for s in pair if s is not None), default=0)
+    scale, unit = (60, "min") if longest < 2 * 3600 else (3600, "h")
+    chart = pygal.HorizontalBar(**_config(title, LABELLED_STYLE, height=160 + 56 * max(1, len(groups)),
+                                          value_formatter=lambda v: f"{v:.1f} {unit}", print_values=True))
+    chart.x_labels = [group_label(g.group) for g in groups]
+    for index, name in enumerate(series):
+        chart.add(name, [None if pair[index] is None else round(pair[index] / scale, 2) for pair in medians])
+    return _svg(chart)

@@ -1,0 +1,126 @@
+"""Action forms: which ones a viewer sees on an incident, and a posted form as a HumanAction.
+
+Which forms appear follows the state machine's own table (lifecycle.permitted for the role,
+lifecycle.RULES for the statuses an action is legal in); whatever else the state machine
+checks (four-eyes, quorum, a team already asked...) it answers itself when the form is sent,
+and the page shows its reason. A posted form is validated by the same pydantic models as the
+API's JSON body, so the console can send nothing the API would not accept.
+"""
+
+from dataclasses import dataclass
+from typing import Any, get_args
+
+from pydantic import BaseModel, ValidationError
+
+from vigil.console.viewer import Viewer
+from vigil.i18n import _, gettext_for
+from vigil.workflows import lifecycle
+from vigil.workflows.actions import HUMAN_ACTION_ADAPTER, HumanAction
+from vigil.workflows.state import Incident
+
+# Every human action's model, by its `type`.
+MODELS: dict[str, type[BaseModel]] = {
+    model.model_fields["type"].default: model for model in get_args(get_args(HumanAction)[0])
+}
+
+# The forms of the incident page, in the order of the work. Approve and reject sit with each proposal.
+INCIDENT_FORMS = [
+    "acknowledge", "assign", "add_note", "escalate", "team_response", "propose_action",
+    "set_severity", "resolve", "reopen", "merge_into",
+]
+
+TITLES = {
+    "acknowledge": _("Acknowledge"),
+    "assign": _("Assign"),
+    "add_note": _("Add a note"),
+    "escalate": _("Escalate to a team"),
+    "team_response": _("Record a team's answer"),
+    "propose_action": _("Propose an action"),
+    "set_severity": _("Change severity"),
+    "resolve": _("Resolve"),
+    "reopen": _("Reopen"),
+    "merge_into": _("Merge into another incident"),
+}
+
+# What the page says after each action went through.
+DONE = {
+    "acknowledge": _("Acknowledged."),
+    "assign": _("Assigned."),
+    "add_note": _("Note added."),
+    "escalate": _("Escalated."),
+    "team_response": _("Answer recorded."),
+    "propose_action": _("Action proposed."),
+    "set_severity": _("Severity changed."),
+    "resolve": _("Resolved."),
+    "reopen": _("Reopened."),
+    "merge_into": _("Merged."),
+    "approve": _("Approved."),
+    "reject": _("Rejected."),
+}
+
+FIELDS = {
+    "assignee": _("Assign to"),
+    "text": _("Text"),
+    "team": _("Team"),
+    "reason": _("Reason"),
+    "action": _("Action"),
+    "rationale": _("Rationale"),
+    "statement_of_reasons": _("Statement of reasons for the user"),
+    "target": _("Target account or content"),
+    "severity": _("Severity"),
+    "resolution": _("Resolution"),
+    "summary": _("Summary"),
+    "incident_id": _("Incident to merge into"),
+    "approval_id": _("Approval"),
+    "comment": _("Comment"),
+}
+
+
+def legal_now(action_type: str, incident: Incident) -> bool:
+    _roles, statuses = lifecycle.RULES[action_type]
+    return incident.status in statuses
+
+
+def available(viewer: Viewer, incident: Incident) -> list[str]:
+    """The incident forms this viewer's role may send in the incident's status."""
+    return [t for t in INCIDENT_FORMS if viewer.may(t) and legal_now(t, incident)]
+
+
+def may_decide(viewer: Viewer, incident: Incident) -> bool:
+    """Whether approve / reject forms appear beside pending proposals."""
+    return viewer.may("approve") and legal_now("approve", incident)
+
+
+@dataclass
+class FormError(Exception):
+    """A form the action models refuse, said in the reader's language."""
+
+    message: str
+    values: dict[str, str]
+
+
+def parse(form: dict[str, Any], language: str) -> HumanAction:
+    """A posted form as an action; empty optional fields are left out. Raises FormError."""
+    action_type = str(form.get("type") or "")
+    model = MODELS.get(action_type)
+    gettext = gettext_for(language)
+    if model is None:
+        raise FormError(gettext("Unknown action."), {})
+    values = {
+        name: str(form.get(name) or "").strip()
+        for name in model.model_fields
+        if name != "type" and isinstance(form.get(name), str)
+    }
+    body = {"type": action_type, **{k: v for k, v in values.items() if v}}
+    try:
+        return HUMAN_ACTION_ADAPTER.validate_python(body)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = next((str(p) for p in item["loc"] if str(p) in FIELDS), None)
+            name = gettext(FIELDS[field]) if field else gettext("Form")
+            if item["type"] == "missing":
+                problems.append(gettext("%(field)s: please fill this in") % {"field": name})
+            else:
+                problems.append(f"{name}: {item['msg']}")
+        raise FormError("; ".join(problems), values) from None

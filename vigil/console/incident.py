@@ -1,0 +1,159 @@
+"""The incident page, and the action forms posted from it (and from the approval inbox).
+
+Reading: the live state as the API reads it (`read_incident`: the workflow's query, or the
+projection for ended incidents) and the timeline from GET /api/incidents/{id}/timeline, asked
+in-process with the viewer's own token, so the console shows whatever the API's timeline
+becomes (it is being rebuilt from Temporal's history) without knowing how it is made.
+
+Acting: a posted form becomes the API's own action model and goes through the API's own action
+handler (role check by lifecycle.permitted, the same input checks, then
+incident_client.act with the viewer as actor), so a refusal here is the state machine's, word
+for word, with the API's status code.
+"""
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.orm import Session as DbSession
+
+from vigil import auth
+from vigil.api.errors import ApiError
+from vigil.api.routers import incidents as incidents_api
+from vigil.console import forms
+from vigil.console.render import page
+from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
+from vigil.domain import Category, EnforcementAction, Resolution, Role, Severity, Team
+from vigil.i18n import _, gettext_for
+from vigil.workflows.state import Incident, IncidentId, ProposalStatus
+
+router = APIRouter()
+
+_INCIDENT_ID: TypeAdapter[str] = TypeAdapter(IncidentId)
+
+# Content in these categories is guarded even when intake did not flag it as graphic: a link
+# that may be child abuse or a killing is never one click away.
+ALWAYS_GUARDED = frozenset({Category.CHILD_SAFETY, Category.GRAPHIC_VIOLENCE, Category.SEXUAL_VIOLENCE})
+
+PROPOSAL_STATUS = {
+    ProposalStatus.PENDING: _("waiting for approval"),
+    ProposalStatus.APPROVED: _("approved"),
+    ProposalStatus.REJECTED: _("rejected"),
+    ProposalStatus.EXPIRED: _("expired"),
+    ProposalStatus.DONE: _("carried out"),
+    ProposalStatus.FAILED: _("failed"),
+}
+
+
+def _valid_id(incident_id: str) -> bool:
+    try:
+        _INCIDENT_ID.validate_python(incident_id)
+    except ValidationError:
+        return False
+    return True
+
+
+async def _timeline(request: Request, viewer: Viewer, incident_id: str) -> list[dict[str, Any]] | None:
+    """The API's timeline, in the viewer's language; None if it could not be read."""
+    transport = httpx.ASGITransport(app=request.app)
+    headers = {"Authorization": f"Bearer {viewer.token}", "Accept-Language": viewer.language}
+    async with httpx.AsyncClient(transport=transport, base_url="http://console.internal") as client:
+        response = await client.get(f"/api/incidents/{incident_id}/timeline", headers=headers)
+    if response.status_code != 200:
+        return None
+    return response.json()["entries"]
+
+
+def _people(request: Request) -> list[str]:
+    """Who can be assigned an incident: enabled analysts and leads."""
+    with DbSession(request.app.state.engine) as db:
+        return [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in (Role.ANALYST, Role.LEAD)]
+
+
+async def _incident_page(
+    request: Request,
+    viewer: Viewer,
+    incident_id: str,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    failed_form: str | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    gettext = gettext_for(viewer.language)
+    if not _valid_id(incident_id):
+        return _error_page(request, viewer, 404, gettext("There is no incident %(id)s.") % {"id": incident_id[:40]})
+    temporal = request.app.state.temporal
+    if temporal is None:
+        return _error_page(request, viewer, 503, gettext("Vigil is still connecting to Temporal. Try again shortly."))
+    try:
+        incident, source = await incidents_api.read_incident(temporal, request.app.state.engine, incident_id)
+    except ApiError as failure:
+        message = failure.detail
+        if failure.status == 404:
+            message = gettext("There is no incident %(id)s.") % {"id": incident_id}
+        return _error_page(request, viewer, failure.status, message)
+    timeline = await _timeline(request, viewer, incident_id)
+    people = await run_in_threadpool(_people, request)
+    done = request.query_params.get("done")
+    guarded = incident.intake.category in ALWAYS_GUARDED
+    return page(
+        request, "incident.html", viewer.language, viewer, status=status,
+        incident=incident, source=source, timeline=timeline, people=people,
+        forms=forms.available(viewer, incident), may_decide=forms.may_decide(viewer, incident),
+        titles=forms.TITLES, done=forms.DONE.get(done) if done and not error else None,
+        error=error, failed_form=failed_form, values=values or {},
+        graphic=[c for c in incident.intake.content if c.graphic or guarded],
+        plain=[c for c in incident.intake.content if not (c.graphic or guarded)],
+        teams=list(Team), severities=list(Severity), resolutions=list(Resolution),
+        enforcement_actions=list(EnforcementAction), engaged=_engaged(incident), proposal_status=PROPOSAL_STATUS,
+    )
+
+
+def _engaged(incident: Incident) -> list[Team]:
+    """Teams whose answer can be recorded: asked and not closed; those still waiting first."""
+    open_ = [e for e in incident.teams if e.closed_reason is None]
+    ordered = [e.team for e in open_ if e.waiting] + [e.team for e in open_ if not e.waiting]
+    return list(dict.fromkeys(ordered))
+
+
+def _error_page(request: Request, viewer: Viewer, status: int, message: str) -> Response:
+    return page(request, "error.html", viewer.language, viewer, status=status, message=message)
+
+
+@router.get("/incidents/{incident_id}")
+async def incident_page(request: Request, incident_id: str, viewer: Viewer = Depends(signed_in)) -> Response:
+    return await _incident_page(request, viewer, incident_id)
+
+
+@router.post("/incidents/{incident_id}/actions")
+async def act(request: Request, incident_id: str, viewer: Viewer = Depends(signed_in)) -> Response:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(viewer, form)
+    next_url = safe_next(form.get("next"), default=f"/incidents/{incident_id}")
+    action_type = form.get("type", "")
+    try:
+        action = forms.parse(form, viewer.language)
+    except forms.FormError as invalid:
+        return await _incident_page(request, viewer, incident_id, status=422, error=invalid.message,
+                                    failed_form=action_type, values=invalid.values)
+    temporal = request.app.state.temporal
+    try:
+        if temporal is None:
+            raise ApiError(503, "temporal_unavailable", "not connected to Temporal yet; retry shortly")
+        # The API's own handler: the same role check, input checks and refusals as POST .../actions.
+        await incidents_api.act(
+            incident_id=incident_id, action=action, user=viewer.principal, temporal=temporal,
+            engine=request.app.state.engine,
+        )
+    except ApiError as refused:
+        values = {k: v for k, v in form.items() if k not in ("csrf", "type", "next")}
+        gettext = gettext_for(viewer.language)
+        message = gettext("Not done: %(reason)s") % {"reason": refused.detail}
+        return await _incident_page(request, viewer, incident_id, status=refused.status, error=message,
+                                    failed_form=action_type, values=values)
+    separator = "&" if "?" in next_url else "?"
+    return RedirectResponse(f"{next_url}{separator}done={action.type}", status_code=303)

@@ -1,0 +1,102 @@
+"""The queue: incidents from the projection, with the API's filters and its keyset pages.
+
+Sorted by the nearest running deadline by default (undated ones last), so the incident most
+about to breach is on top. The listing itself is the API's (vigil.api.listing); this page only
+reads its query from a form, leniently: a value that is not one of ours is ignored, not a 422.
+"""
+
+from enum import StrEnum
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy.orm import Session as DbSession
+
+from vigil import auth
+from vigil.api.errors import ApiError
+from vigil.api.listing import IncidentQuery, list_incidents
+from vigil.console.render import page
+from vigil.console.viewer import Viewer, signed_in
+from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
+from vigil.i18n import _
+
+router = APIRouter()
+
+PAGE_SIZES = (25, 50, 100, 200)  # offered; any size the API takes (1 to 200) works in a link
+OPEN = "open"  # the queue's default: every status but resolved, closed and merged
+ANY = "any"
+OPEN_STATUSES = [s for s in Status if s not in TERMINAL_STATUSES and s != Status.RESOLVED]
+SORTS = {
+    "next_deadline": ("next_deadline", "asc"),
+    "severity": ("severity", "asc"),
+    "newest": ("opened_at", "desc"),
+    "updated": ("updated_at", "desc"),
+}
+SORT_LABELS = {
+    "next_deadline": _("nearest deadline"),
+    "severity": _("most severe"),
+    "newest": _("newest"),
+    "updated": _("recently updated"),
+}
+
+
+def _pick(values: list[str], enum: type[StrEnum]) -> list:
+    known = {e.value: e for e in enum}
+    return [known[v] for v in values if v in known]
+
+
+def _filters(request: Request) -> dict[str, list[str] | str]:
+    params = request.query_params
+    return {
+        "status": params.get("status") or OPEN,
+        "severity": params.getlist("severity"),
+        "category": params.getlist("category"),
+        "channel": params.getlist("channel"),
+        "region": params.getlist("region"),
+        "assignee": [a.strip() for a in params.getlist("assignee") if a.strip()][:5],
+        "text": (params.get("text") or "").strip()[:200],
+        "sort": params.get("sort") if params.get("sort") in SORTS else "next_deadline",
+        "limit": params["limit"] if params.get("limit", "").isdigit() and 1 <= int(params["limit"]) <= 200 else "50",
+    }
+
+
+def _query(filters: dict, cursor: str | None) -> IncidentQuery:
+    status = filters["status"]
+    statuses = OPEN_STATUSES if status == OPEN else [] if status == ANY else _pick([status], Status)
+    sort, order = SORTS[filters["sort"]]
+    return IncidentQuery(
+        status=statuses,
+        severity=_pick(filters["severity"], Severity),
+        category=_pick(filters["category"], Category),
+        channel=_pick(filters["channel"], Channel),
+        region=_pick(filters["region"], Region),
+        assignee=[a[:64] for a in filters["assignee"]],
+        text=filters["text"] or None,
+        sort=sort, order=order, limit=int(filters["limit"]), cursor=cursor,
+    )
+
+
+def _load(request: Request, query: IncidentQuery) -> tuple[list, str | None, list]:
+    with DbSession(request.app.state.engine) as db:
+        rows, next_cursor = list_incidents(db, query)
+        people = [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
+    return rows, next_cursor, people
+
+
+@router.get("/")
+async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
+    filters = _filters(request)
+    cursor = (request.query_params.get("cursor") or "")[:1000] or None
+    error = None
+    try:
+        rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, cursor))
+    except ApiError:  # a cursor from another sort, or not ours: start from the first page
+        error = _("That page link no longer fits these filters: showing the first page.")
+        rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, None))
+        cursor = None
+    return page(
+        request, "queue.html", viewer.language, viewer,
+        rows=rows, filters=filters, next_cursor=next_cursor, first_page=cursor is None, error=error,
+        people=people, statuses=list(Status), severities=list(Severity), categories=list(Category),
+        channels=list(Channel), regions=list(Region), sorts=SORT_LABELS, page_sizes=PAGE_SIZES, OPEN=OPEN, ANY=ANY,
+    )

@@ -1,0 +1,117 @@
+"""Rendering console pages: the Jinja2 templates under templates/console/, in the reader's
+language (vigil.i18n), with the helpers every page uses and the headers every page sends.
+
+Times are shown in UTC (teams span time zones) inside <time datetime=...>; console.js adds the
+reader's local time beside them, and keeps SLA countdowns current, when JavaScript is on.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from babel.dates import format_skeleton
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from vigil.console.viewer import Viewer, here
+from vigil.i18n import gettext_for, how_long, label, render
+
+# Console pages hold sensitive material: never cached, never framed, never leak the page address
+# to a content link's site, and load nothing from anywhere but Vigil itself (no images at all
+# from elsewhere, so a content link can never load as an image). Inline styles are allowed for
+# the server-rendered SVG charts; scripts only from /static.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time Vigil stores is UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+class Formats:
+    """What templates call to show times, durations and vocabulary in the page's language."""
+
+    def __init__(self, language: str, now: datetime):
+        self.language = language
+        self.now = now
+        self._ = gettext_for(language)
+
+    def iso(self, moment: datetime) -> str:
+        return aware(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def when(self, moment: datetime, short: bool = False) -> str:
+        """'Nov 25, 2026, 10:38 UTC' / '25 nov 2026, 10:38 UTC'; short leaves out the year."""
+        moment = aware(moment).astimezone(UTC)
+        day = format_skeleton("MMMd" if short else "yMMMd", moment, tzinfo=UTC, locale=self.language)
+        return f"{day}, {format_skeleton('Hm', moment, tzinfo=UTC, locale=self.language)} UTC"
+
+    def label(self, value: object) -> str:
+        return label(value, self.language)
+
+    def labelled(self, values: list[object]) -> list[tuple[str, str]]:
+        """(value, words) pairs for a <select>."""
+        return [(str(v), self.label(v)) for v in values]
+
+    def pairs(self, values: list[object]) -> list[tuple[str, str]]:
+        return [(str(v), str(v)) for v in values]
+
+    def parse(self, text: str) -> datetime:
+        return datetime.fromisoformat(text)
+
+    def duration(self, seconds: float) -> str:
+        return how_long(abs(seconds), self.language)
+
+    def overdue(self, due: datetime | None) -> bool:
+        return due is not None and aware(due) <= self.now
+
+    def countdown(self, due: datetime) -> str:
+        """'due in 14 minutes' / 'overdue by 3 minutes', as of rendering; console.js keeps it current."""
+        seconds = (aware(due) - self.now).total_seconds()
+        if seconds > 0:
+            return self._("due in %(time)s") % {"time": self.duration(seconds)}
+        return self._("overdue by %(time)s") % {"time": self.duration(seconds)}
+
+
+def url(path: str, params: dict[str, Any]) -> str:
+    """A link with query parameters; empty values are left out, lists repeat the parameter."""
+    pairs = []
+    for key, value in params.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item not in (None, ""):
+                pairs.append((key, str(item)))
+    return f"{path}?{urlencode(pairs)}" if pairs else path
+
+
+def page(
+    request: Request,
+    template: str,
+    language: str,
+    viewer: Viewer | None = None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render templates/console/<template> for this request."""
+    now = datetime.now(UTC)
+    html = render(
+        f"console/{template}",
+        language,
+        viewer=viewer,
+        csrf=viewer.csrf if viewer else "",
+        fmt=Formats(language, now),
+        here=here(request),
+        path=request.url.path,
+        url=url,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)

@@ -1,0 +1,132 @@
+"""Who is looking at a console page, and in which language.
+
+`signed_in` is the dependency every console page takes: the session cookie's token is
+authenticated again on each request (vigil.auth, the API's own check), so a revoked token or a
+disabled user is signed out at once. Without a valid session the page answers with a redirect
+to the sign-in form, which brings the person back where they were going.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session as DbSession
+
+from vigil.auth import Principal, authenticate
+from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, same_token, unseal
+from vigil.domain import Role
+from vigil.i18n import LANGUAGES, negotiate
+from vigil.workflows import lifecycle
+
+
+class SignInRequired(Exception):
+    """Raised by `signed_in`; the console answers with a redirect to the sign-in form."""
+
+    def __init__(self, next_url: str):
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class BadCsrf(Exception):
+    """A form post without the session's CSRF token: refused, nothing done."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    principal: Principal
+    session: Session
+    language: str
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    @property
+    def role(self) -> Role:
+        return self.principal.role
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+    @property
+    def token(self) -> str:
+        return self.session.token
+
+    def may(self, action_type: str) -> bool:
+        """Whether this role may ever take the action (the API's own role check)."""
+        return lifecycle.permitted(self.role, action_type)
+
+    @property
+    def acts(self) -> bool:
+        """Analysts and leads act; auditors and admins read."""
+        return self.may("add_note")
+
+    @property
+    def sees_reporters(self) -> bool:
+        """Who reported an incident is shown to leads and auditors only.
+
+        Reporters are often victims, minors, whistleblowers or a named officer; analysts act on
+        the content and do not need the identity, and limiting it to the few who must contact the
+        reporter (leads: law-enforcement and regulator liaison) or check due process (auditors)
+        protects reporters from retaliation and from insider risk. Admins manage accounts, not cases.
+        """
+        return self.role in (Role.LEAD, Role.AUDITOR)
+
+
+def language_of(request: Request) -> str:
+    """The language the person chose (a cookie, set by the switch), else their browser's."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return negotiate(request.headers.get("accept-language"))
+
+
+def here(request: Request) -> str:
+    """This page's path and query, to come back to after signing in or switching language."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def safe_next(value: object, default: str = "/") -> str:
+    """A local path to go to next; anything else (other sites, '//host', schemes) goes home."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    if any(ord(c) < 32 for c in value):
+        return default
+    return value
+
+
+def sign_in_url(next_url: str) -> str:
+    return "/sign-in" if next_url == "/" else f"/sign-in?next={quote(next_url, safe='/')}"
+
+
+def _principal(engine: Engine, token: str) -> Principal | None:
+    with DbSession(engine) as db:
+        return authenticate(db, token)
+
+
+async def current_viewer(request: Request) -> Viewer | None:
+    session = unseal(request.app.state.console_sealer, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None
+    principal = await run_in_threadpool(_principal, request.app.state.engine, session.token)
+    if principal is None:
+        return None
+    return Viewer(principal=principal, session=session, language=language_of(request))
+
+
+async def signed_in(request: Request) -> Viewer:
+    """The dependency of every console page: the viewer, or a redirect to sign in."""
+    viewer = await current_viewer(request)
+    if viewer is None:
+        # After a form post the session had expired: back to the page, not to the post.
+        raise SignInRequired(here(request) if request.method == "GET" else "/")
+    return viewer
+
+
+def check_csrf(viewer: Viewer, form: dict[str, object]) -> None:
+    if not same_token(viewer.csrf, form.get("csrf")):
+        raise BadCsrf()
