@@ -4,6 +4,7 @@ the exceptions below, which the API maps to 404 / 409 / 403 / 422."""
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -37,14 +38,16 @@ def _refusal(error: BaseException) -> ActionRefused | None:
     return None
 
 
-async def open_incident(client: Client, incident_id: str, intake: Intake, task_queue: str | None = None) -> Incident:
+async def open_incident(
+    client: Client, incident_id: str, intake: Intake, task_queue: str | None = None, opened_by: Actor | None = None
+) -> Incident:
     """Start the incident's workflow (or find it running) and return its state once triaged.
 
     Idempotent on the id: a second call returns the same incident.
     """
     start = WithStartWorkflowOperation(
         IncidentWorkflow.run,
-        IncidentStart(incident_id=incident_id, intake=intake),
+        IncidentStart(incident_id=incident_id, intake=intake, opened_by=opened_by),
         id=incident_id,
         task_queue=task_queue or settings().task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -74,8 +77,7 @@ async def act(
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             if await _exists(client, incident_id):
-                closed = f"{incident_id} is closed: it takes no more actions"
-                raise ActionRefused(RefusalCode.CONFLICT, closed) from error
+                raise ActionRefused(RefusalCode.CONFLICT, await _how_it_ended(handle)) from error
             raise IncidentNotFound(incident_id) from error
         raise
 
@@ -98,6 +100,12 @@ async def live_state(client: Client, incident_id: str) -> Incident:
     if state is None:  # started, not yet triaged
         raise IncidentNotFound(incident_id)
     return state
+
+
+async def _how_it_ended(handle: WorkflowHandle[IncidentWorkflow, Incident]) -> str:
+    final = await handle.result()
+    ended = f"merged into {final.merged_into}" if final.merged_into else final.status.value
+    return f"{final.id} is {ended}: it takes no more actions"
 
 
 async def _exists(client: Client, incident_id: str) -> bool:

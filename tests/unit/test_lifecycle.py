@@ -1093,3 +1093,19 @@ def test_merge_closes_the_engagements_still_waiting(story: StoryFactory, analyst
     state = told.do(MergeInto(incident_id=OTHER_INCIDENT), analyst)
     assert state.waiting_teams == []
     assert state.teams[0].closed_reason == f"merged into {OTHER_INCIDENT}"
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "bell\x07", "del\x7f"])
+def test_free_text_with_control_characters_is_malformed(text: str) -> None:
+    with pytest.raises(ValidationError, match="control character"):
+        AddNote(text=text)
+
+
+def test_free_text_keeps_newlines_and_tabs() -> None:
+    assert AddNote(text="line one\n\tline two").text == "line one\n\tline two"
+
+
+def test_open_records_who_took_the_intake(policy: Policy, analyst: Actor, now: datetime) -> None:
+    opened = Open(incident_id=INCIDENT_ID, intake=Intake(title="t", channel="press", category="other", region="NA"),
+                  severity=Severity.SEV3, triage_reasons=[], policy_version=policy.version, opened_by=analyst)
+    assert apply(None, opened, SYSTEM, now, policy).opened_by == analyst.user

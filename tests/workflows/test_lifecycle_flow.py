@@ -77,6 +77,8 @@ async def test_merge_closes_the_duplicate_and_notes_it_on_the_original(ts_client
     assert merged.status == "merged"
     duplicate_run = ts_client.get_workflow_handle_for(IncidentWorkflow.run, duplicate.id)
     assert (await duplicate_run.result()).merged_into == original.id
+    late = await refusal(act(ts_client, duplicate.id, AddNote(text="one more thing"), ANA))
+    assert late.code == "conflict" and f"merged into {original.id}" in late.reason
 
     noted = await eventually(lambda: _notes(ts_client, original.id))
     assert noted[-1].text == f"{duplicate.id} was merged into this incident" and noted[-1].by == "vigil"

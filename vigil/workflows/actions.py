@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, TypeAdapter
 
 from vigil.domain import EnforcementAction, Resolution, Severity, Team
-from vigil.workflows.state import IncidentId, Intake, Model, ShortText, Text, Username
+from vigil.workflows.state import Actor, IncidentId, Intake, Model, Printable, ShortText, Text, Username
 
 
 class _Action(Model):
@@ -60,7 +60,7 @@ class ProposeAction(_Action):
 class Approve(_Action):
     type: Literal["approve"] = "approve"
     approval_id: ShortText
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] = ""
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000), Printable] = ""
 
 
 class Reject(_Action):
@@ -95,6 +95,7 @@ class Open(_Action):
     severity: Severity
     triage_reasons: list[str]
     policy_version: str
+    opened_by: Actor | None = None
 
 
 class ClockFired(_Action):

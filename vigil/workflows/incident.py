@@ -119,6 +119,7 @@ class IncidentWorkflow:
                 severity=triage.severity,
                 triage_reasons=triage.reasons,
                 policy_version=triage.policy.version,
+                opened_by=start.opened_by,
             ),
             SYSTEM,
         )

@@ -182,7 +182,8 @@ def _open(action: Open, now: datetime, policy: Policy) -> Incident:
     return Incident(
         id=action.incident_id, intake=intake, policy_version=action.policy_version,
         severity=action.severity, triage_reasons=action.triage_reasons, status=Status.TRIAGE,
-        opened_at=now, clocks=clocks, evidence_hold_until=hold, seq=1, updated_at=now,
+        opened_at=now, opened_by=action.opened_by.user if action.opened_by else None,
+        clocks=clocks, evidence_hold_until=hold, seq=1, updated_at=now,
     )
 
 

@@ -49,6 +49,7 @@ class Carried(Model):
 class IncidentStart(Model):
     incident_id: str
     intake: Intake
+    opened_by: Actor | None = None
     carried: Carried | None = None
 
 

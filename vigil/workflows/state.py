@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from vigil.domain import (
     Category,
@@ -22,8 +22,19 @@ from vigil.domain import (
     Team,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+def _no_control_characters(value: str) -> str:
+    """Free text may hold newlines and tabs, never NUL or other control characters: PostgreSQL
+    cannot store NUL, and a signal from another system must not stall the projection."""
+    bad = next((c for c in value if (ord(c) < 32 and c not in "\n\r\t") or ord(c) == 127), None)
+    if bad is not None:
+        raise ValueError(f"contains a control character (U+{ord(bad):04X})")
+    return value
+
+
+Printable = AfterValidator(_no_control_characters)
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), Printable]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Printable]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 IncidentId = Annotated[str, StringConstraints(pattern=r"^INC-\d{4}-\d{6}$")]
 
@@ -41,20 +52,20 @@ SYSTEM = Actor(user="vigil", role=Role.SYSTEM)
 
 
 class ContentRef(Model):
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000), Printable]
     graphic: bool = False  # the console blurs it until a person chooses to look
 
 
 class Reporter(Model):
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    name: Annotated[str, StringConstraints(max_length=200), Printable] | None = None
+    email: Annotated[str, StringConstraints(max_length=320), Printable] | None = None
 
 
 class Intake(Model):
     """What arrives from a channel. Reporter and content are encrypted in Temporal payloads."""
 
     title: ShortText
-    description: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    description: Annotated[str, StringConstraints(max_length=20_000), Printable] = ""
     channel: Channel
     category: Category
     region: Region
@@ -62,7 +73,9 @@ class Intake(Model):
     content: list[ContentRef] = Field(default=[], max_length=50)
     reporter: Reporter | None = None
     reach: int = Field(0, ge=0, le=10_000_000_000)
-    external_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    external_ref: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+    ] | None = None
     deadline: AwareDatetime | None = None
 
 
@@ -173,6 +186,7 @@ class Incident(Model):
     status: Status
     assignee: str | None = None
     opened_at: datetime
+    opened_by: str | None = None  # who took the intake (None: another system, by signal or CLI)
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     teams: list[Engagement] = []

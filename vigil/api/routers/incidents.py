@@ -136,7 +136,9 @@ async def create_incident(
         # Idempotent on the id: for a duplicate this waits for the first intake's triage (or
         # finishes it, if the first request died between reserving the id and starting).
         return await asyncio.wait_for(
-            incident_client.open_incident(temporal, incident_id, intake, task_queue=request.app.state.task_queue),
+            incident_client.open_incident(
+                temporal, incident_id, intake, task_queue=request.app.state.task_queue, opened_by=user.actor
+            ),
             ACTION_TIMEOUT,
         )
     except TimeoutError:
