@@ -24,6 +24,7 @@ from rich.table import Column, Table
 from sqlalchemy.orm import Session
 
 from vigil import auth
+from vigil.audit_cli import audit_app
 from vigil.config import settings
 from vigil.policy import PolicyError
 
@@ -34,6 +35,7 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)

@@ -21,14 +21,14 @@ import vigil
 from vigil import console
 from vigil.api import errors
 from vigil.api.middleware import BodyLimit, Metrics
-from vigil.api.routers import approvals, health, incidents, trends, users
+from vigil.api.routers import approvals, audit, codec, health, incidents, trends, users
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
 from vigil.temporal import connect
 
 log = logging.getLogger("vigil.api")
 
-ROUTERS = [incidents.router, approvals.router, trends.router, users.router, health.router]
+ROUTERS = [incidents.router, audit.router, codec.router, approvals.router, trends.router, users.router, health.router]
 
 DESCRIPTION = """
 Vigil runs the incident lifecycle of a Trust & Safety team on Temporal.
@@ -93,6 +93,7 @@ def create_app(
         app.include_router(router)
     console.install(app, config)  # the web console's pages at /, and /static
 
+    app.add_middleware(codec.CodecCors, origin=config.temporal_ui_origin)
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(Metrics, registry=app.state.metrics_registry)
     return app

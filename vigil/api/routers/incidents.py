@@ -1,4 +1,4 @@
-"""/api/incidents: intake, the list, one incident, actions on it, and its timeline.
+"""/api/incidents: intake, the list, one incident, and actions on it (its timeline: routers/audit.py).
 
 Reads that need the live state ask the workflow (a query); lists read the SQL projection.
 Every action is a workflow update: the state machine answers at once with the new state or
@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
@@ -20,12 +20,10 @@ from vigil import incident_client
 from vigil.api.deps import READERS, RESPONDERS, allow, get_engine, get_session, get_temporal
 from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, responses, unavailable
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
-from vigil.api.schemas import IncidentPage, IncidentSummary, Timeline, TimelineEntry
-from vigil.api.timeline import describe
+from vigil.api.schemas import IncidentPage, IncidentSummary
 from vigil.auth import Principal, active_user
-from vigil.db.tables import IncidentEventRow, IncidentRow
-from vigil.domain import TERMINAL_STATUSES, Category, Channel, Language, Region, Severity, Status
-from vigil.i18n import negotiate
+from vigil.db.tables import IncidentRow
+from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.incident_client import ActionRefused, IncidentNotFound
 from vigil.intake import reserve_incident
 from vigil.workflows import lifecycle
@@ -295,37 +293,3 @@ async def _check_merge_target(temporal: Client, engine: Engine, incident_id: str
         raise
     if target.status in TERMINAL_STATUSES:
         raise conflict(f"{target_id} is {target.status}: merge into an open incident")
-
-
-# ---------------------------------------------------------------------------- timeline
-
-
-@router.get(
-    "/{incident_id}/timeline", response_model=Timeline, summary="What happened, in words", responses=responses(403, 404)
-)
-def timeline(
-    incident_id: str,
-    request: Request,
-    user: Principal = Depends(allow(READERS, "read timelines")),
-    session: Session = Depends(get_session),
-) -> Timeline:
-    """Every recorded action, in order, including refused ones and why; in English or Spanish
-    (`Accept-Language`, else the reader's own language)."""
-    _check_id(incident_id)
-    header = request.headers.get("accept-language")
-    language = negotiate(header) if header else (user.language if user.language in set(Language) else "en")
-    events = session.scalars(
-        select(IncidentEventRow)
-        .where(IncidentEventRow.incident_id == incident_id)
-        .order_by(IncidentEventRow.entry_no)
-    ).all()
-    if not events and session.get(IncidentRow, incident_id) is None:
-        raise not_found(f"no incident {incident_id}")
-    entries = [
-        TimelineEntry(
-            entry_no=e.entry_no, at=e.at, actor=e.actor, role=e.actor_role, type=e.type, refused=e.refused,
-            text=describe(e, language), reason=e.reason, action=e.action,
-        )
-        for e in events
-    ]
-    return Timeline(incident_id=incident_id, language=Language(language), entries=entries)

@@ -1,0 +1,168 @@
+"""An incident's history as Temporal keeps it: every run of its workflow, oldest first, and
+the approval requests (ApprovalWorkflow children) it started.
+
+Events are numbered across runs: event 1 is the first event of the first run, and a
+continued run's events follow on from the previous run's last. That global number is what
+the timeline, `state?after_event=N`, `verify` and the replay report all call "event N".
+
+The export document keeps each run exactly as Temporal's own JSON (`{"events": [...]}`,
+payloads still encrypted), so a copy can be checked against the seal, replayed, or opened
+with any Temporal tool:
+
+    {"format": "vigil-history-v1", "incident_id": "INC-2026-000001",
+     "runs": [{"run_id": "...", "history": {"events": [...]}}, ...],
+     "approvals": [{"workflow_id": "INC-2026-000001-A1", "runs": [...]}, ...]}
+"""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
+
+from vigil.audit.digest import fetch_runs
+
+FORMAT = "vigil-history-v1"
+
+
+class HistoryNotFound(Exception):
+    """Temporal has no workflow by that id (never started, or deleted after retention)."""
+
+
+class BadDocument(ValueError):
+    """An export file that is not a Vigil history document."""
+
+
+@dataclass(frozen=True)
+class NumberedEvent:
+    number: int  # 1-based, across runs
+    run: int  # 0-based index of the run
+    event: HistoryEvent
+
+
+@dataclass
+class WorkflowRuns:
+    workflow_id: str
+    runs: list[WorkflowHistory]
+
+    def to_document(self) -> list[dict[str, Any]]:
+        return [{"run_id": run.run_id, "history": run.to_json_dict()} for run in self.runs]
+
+
+@dataclass
+class IncidentHistory:
+    incident_id: str
+    runs: list[WorkflowHistory]  # the incident workflow's runs, oldest first
+    approvals: list[WorkflowRuns] = field(default_factory=list)
+
+    def numbered(self) -> Iterator[NumberedEvent]:
+        number = 0
+        for index, run in enumerate(self.runs):
+            for event in run.events:
+                number += 1
+                yield NumberedEvent(number, index, event)
+
+    @property
+    def event_count(self) -> int:
+        return sum(len(run.events) for run in self.runs)
+
+    def all_workflows(self) -> list[WorkflowHistory]:
+        """Every run of the incident and of its approval requests: what a replay covers."""
+        return [*self.runs, *(run for approval in self.approvals for run in approval.runs)]
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "incident_id": self.incident_id,
+            "runs": WorkflowRuns(self.incident_id, self.runs).to_document(),
+            "approvals": [{"workflow_id": a.workflow_id, "runs": a.to_document()} for a in self.approvals],
+        }
+
+    @classmethod
+    def from_document(cls, document: Any) -> "IncidentHistory":
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise BadDocument(f"not a Vigil history export (expected \"format\": \"{FORMAT}\")")
+        try:
+            incident_id = str(document["incident_id"])
+            runs = _runs(incident_id, document["runs"])
+            approvals = [WorkflowRuns(str(a["workflow_id"]), _runs(str(a["workflow_id"]), a["runs"]))
+                         for a in document.get("approvals", [])]
+        except (KeyError, TypeError) as error:
+            raise BadDocument(f"incomplete history export: missing {error}") from None
+        if not runs:
+            raise BadDocument(f"{incident_id}: the export has no runs")
+        return cls(incident_id, runs, approvals)
+
+
+def _runs(workflow_id: str, runs: Any) -> list[WorkflowHistory]:
+    histories = []
+    for run in runs:
+        try:
+            histories.append(WorkflowHistory.from_json(workflow_id, run["history"]))
+        except (ValueError, KeyError, TypeError) as error:  # protobuf's ParseError is a ValueError
+            raise BadDocument(f"{workflow_id}: a run is not Temporal history JSON ({error})") from None
+    return histories
+
+
+def read_documents(text: str) -> list[IncidentHistory]:
+    """One export (JSON) or many (JSON lines), as `vigil audit export` writes them."""
+    text = text.strip()
+    if not text:
+        raise BadDocument("the file is empty")
+    try:
+        return [IncidentHistory.from_document(json.loads(text))]
+    except json.JSONDecodeError:
+        pass  # not one JSON document: JSON lines
+    histories = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            histories.append(IncidentHistory.from_document(json.loads(line)))
+        except json.JSONDecodeError as error:
+            raise BadDocument(f"line {number}: not JSON ({error.msg})") from None
+        except BadDocument as error:
+            raise BadDocument(f"line {number}: {error}") from None
+    return histories
+
+
+def approval_ids(runs: list[WorkflowHistory]) -> list[str]:
+    """The approval requests (child workflows) an incident started, in order."""
+    ids = []
+    for run in runs:
+        for event in run.events:
+            if event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+                workflow_id = event.start_child_workflow_execution_initiated_event_attributes.workflow_id
+                if workflow_id not in ids:
+                    ids.append(workflow_id)
+    return ids
+
+
+async def fetch(client: Client, incident_id: str, *, approvals: bool = True) -> IncidentHistory:
+    """The incident's history from Temporal: all runs, and its approval requests' histories."""
+    try:
+        runs = await fetch_runs(client, incident_id)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise HistoryNotFound(incident_id) from None
+        raise
+    children: list[WorkflowRuns] = []
+    if approvals:
+        ids = approval_ids(runs)
+        fetched = await asyncio.gather(*(_child(client, child_id) for child_id in ids))
+        children = [child for child in fetched if child is not None]
+    return IncidentHistory(incident_id, runs, children)
+
+
+async def _child(client: Client, workflow_id: str) -> WorkflowRuns | None:
+    try:
+        return WorkflowRuns(workflow_id, await fetch_runs(client, workflow_id))
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:  # its retention ran out before the incident's
+            return None
+        raise

@@ -1,0 +1,123 @@
+"""Replaying stored histories against today's workflow code, with Temporal's Replayer.
+
+A change to IncidentWorkflow or ApprovalWorkflow that would issue different commands for a
+history already recorded (a running incident's, after a deploy) makes the replay fail with a
+nondeterminism error naming the first event that no longer matches. The report says, per
+incident, `ok` or `nondeterministic` with that event (numbered across runs, as everywhere in
+the audit), or `failed` when the replay broke for another reason (a payload that no longer
+reads, an exception in workflow code).
+"""
+
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from vigil.audit.decode import event_type_name
+from vigil.audit.history import IncidentHistory
+
+# How core names the event it could not match: "... does not handle HistoryEvent(id: 6, ActivityTaskScheduled)".
+_EVENT_IN_MESSAGE = [re.compile(r"HistoryEvent\(id: (\d+)"), re.compile(r"event[ _]id[:= ]+(\d+)", re.I)]
+_CORE_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class Divergence:
+    workflow_id: str
+    run_id: str
+    event_id: int | None  # within that run, as Temporal numbers it
+    event: int | None  # for the incident's own runs: the event number across runs
+    event_type: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    incident_id: str
+    result: str  # ok | nondeterministic | failed
+    workflows: int  # runs replayed: the incident's and its approval requests'
+    events: int
+    divergence: Divergence | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error)
+    found = _CORE_MESSAGE.search(text)
+    return (found.group(1) if found else text).splitlines()[0][:500] if text else type(error).__name__
+
+
+def _divergence(history: IncidentHistory, run: WorkflowHistory, error: BaseException) -> Divergence:
+    text = str(error)
+    event_id = None
+    for pattern in _EVENT_IN_MESSAGE:
+        found = pattern.search(text)
+        if found:
+            event_id = int(found.group(1))
+            break
+    event_type = None
+    if event_id is not None and 0 < event_id <= len(run.events):
+        event_type = event_type_name(run.events[event_id - 1])
+    number = None
+    index = next((i for i, r in enumerate(history.runs) if r.run_id == run.run_id), None)
+    if event_id is not None and index is not None and run.workflow_id == history.incident_id:
+        number = sum(len(r.events) for r in history.runs[:index]) + event_id
+    return Divergence(run.workflow_id, run.run_id, event_id, number, event_type, _first_line(error))
+
+
+async def replay(
+    histories: Sequence[IncidentHistory], converter: DataConverter, workflows: Sequence[type] | None = None
+) -> list[ReplayReport]:
+    """Replays every run of every incident (and of its approval requests); one report per incident."""
+    if workflows is None:
+        from vigil.worker import WORKFLOWS  # the worker's registry is what runs in production
+
+        workflows = WORKFLOWS
+    owner: dict[int, IncidentHistory] = {}
+    runs: list[WorkflowHistory] = []
+    for history in histories:
+        for run in history.all_workflows():
+            owner[id(run)] = history
+            runs.append(run)
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for run in runs:
+            yield run
+
+    first_failure: dict[str, Divergence] = {}
+    kinds: dict[str, str] = {}
+    replayer = Replayer(workflows=list(workflows), data_converter=converter)
+    async with replayer.workflow_replay_iterator(each()) as results:
+        async for result in results:
+            history = owner[id(result.history)] if id(result.history) in owner else _find(histories, result.history)
+            if result.replay_failure is None or history.incident_id in first_failure:
+                continue
+            first_failure[history.incident_id] = _divergence(history, result.history, result.replay_failure)
+            kinds[history.incident_id] = (
+                "nondeterministic" if isinstance(result.replay_failure, NondeterminismError) else "failed"
+            )
+    return [
+        ReplayReport(
+            incident_id=h.incident_id,
+            result=kinds.get(h.incident_id, "ok"),
+            workflows=len(h.all_workflows()),
+            events=sum(len(r.events) for r in h.all_workflows()),
+            divergence=first_failure.get(h.incident_id),
+        )
+        for h in histories
+    ]
+
+
+def _find(histories: Sequence[IncidentHistory], run: WorkflowHistory) -> IncidentHistory:
+    """The incident a replayed run belongs to, when the replayer hands back a copy of it."""
+    for history in histories:
+        if any(r.run_id == run.run_id and r.workflow_id == run.workflow_id for r in history.all_workflows()):
+            return history
+    raise LookupError(f"replayed a run nobody asked for: {run.workflow_id} {run.run_id}")

@@ -1,0 +1,392 @@
+"""`vigil audit ...`: what an auditor does, from a terminal.
+
+    vigil audit export ID [--out FILE]          one incident's Temporal history (all runs), as JSON
+    vigil audit bulk-export --out FILE.jsonl    many incidents, one JSON document per line
+    vigil audit timeline ID [--language es]     what happened, in words
+    vigil audit state ID [--after-event N]      the state right after event N, rebuilt and checked
+    vigil audit replay [ID...] | --file FILE    replay against today's workflow code
+    vigil audit verify ID | FILE                intact or altered, against the seal taken at close
+
+Like `vigil incidents`, these talk to the API ($VIGIL_API) with your token ($VIGIL_TOKEN), so
+they obey the same roles: histories, seals and replays are for auditors and admins. Two run
+here instead: `replay --file` replays exported files in this process (it needs the payload
+keys: VIGIL_ENCRYPTION_KEYS), and `verify FILE` recomputes the chain of an exported copy
+here, asking the API only for the seal.
+"""
+
+import asyncio
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Column, Table
+
+audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.",
+                        no_args_is_help=True)
+
+console = Console()
+err = Console(stderr=True)
+
+ApiOption = Annotated[str, typer.Option("--api", envvar="VIGIL_API", help="Vigil API base URL")]
+TokenOption = Annotated[str, typer.Option("--token", envvar="VIGIL_TOKEN", help="Your bearer token",
+                                          show_default=False)]
+JsonOption = Annotated[bool, typer.Option("--output-json", help="Print the API's JSON")]
+DEFAULT_API = "http://127.0.0.1:8000"
+_INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{6}$")
+
+
+class _ApiFailed(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _headers(token: str, language: str | None = None) -> dict[str, str]:
+    if not token:
+        raise _fail("no token: set VIGIL_TOKEN or pass --token (vigil users add prints one)")
+    headers = {"Authorization": f"Bearer {token}"}
+    if language:
+        headers["Accept-Language"] = language
+    return headers
+
+
+def _answer(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+            message = f"{response.status_code} {body.get('error')}: {body.get('detail')}"
+        except ValueError:
+            message = f"{response.status_code}: {response.text[:300]}"
+        raise _ApiFailed(response.status_code, message)
+    return response.json()
+
+
+def _call(method: str, path: str, api_url: str, token: str, language: str | None = None, **kwargs: Any) -> Any:
+    headers = _headers(token, language)
+    try:
+        response = httpx.request(method, api_url.rstrip("/") + path, headers=headers, timeout=300, **kwargs)
+    except httpx.HTTPError as error:
+        raise _fail(f"cannot reach the API at {api_url}: {error}") from None
+    try:
+        return _answer(response)
+    except _ApiFailed as failed:
+        raise _fail(str(failed)) from None
+
+
+def _write(document: Any, out: Path | None) -> None:
+    text = json.dumps(document, ensure_ascii=False)
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {out}")
+
+
+# ---------------------------------------------------------------------------- export
+
+
+@audit_app.command()
+def export(
+    incident_id: str,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout")] = None,
+    approvals: Annotated[bool, typer.Option("--approvals/--no-approvals",
+                                            help="Include the approval requests' histories")] = True,
+    api_url: ApiOption = DEFAULT_API,
+    token: TokenOption = "",
+) -> None:
+    """One incident's Temporal history, every run, payloads still encrypted."""
+    document = _call("GET", f"/api/incidents/{incident_id}/history", api_url, token,
+                     params={"approvals": str(approvals).lower()})
+    _write(document, out)
+
+
+def _list_ids(api_url: str, token: str, filters: dict[str, Any]) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params = {**filters, "limit": 200, "sort": "opened_at", "order": "asc"}
+        if cursor:
+            params["cursor"] = cursor
+        page = _call("GET", "/api/incidents", api_url, token, params=params)
+        ids.extend(item["id"] for item in page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return ids
+
+
+async def _fetch_all(ids: list[str], api_url: str, token: str, out: Path, concurrency: int) -> list[tuple[str, str]]:
+    """Writes one line per incident, in the order given; returns (id, why) for those that failed."""
+    failures: list[tuple[str, str]] = []
+    limit = asyncio.Semaphore(concurrency)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("[progress.percentage]{task.percentage:>3.0f}%"), TimeRemainingColumn())
+    async with httpx.AsyncClient(base_url=api_url.rstrip("/"), headers=_headers(token), timeout=300) as http:
+
+        async def one(incident_id: str) -> str | None:
+            async with limit:
+                try:
+                    document = _answer(await http.get(f"/api/incidents/{incident_id}/history"))
+                except (_ApiFailed, httpx.HTTPError) as error:
+                    failures.append((incident_id, str(error)))
+                    return None
+                return json.dumps(document, ensure_ascii=False)
+
+        with Progress(*columns, console=err) as progress, out.open("w", encoding="utf-8") as handle:
+            task = progress.add_task("exporting histories", total=len(ids))
+            pending = [asyncio.ensure_future(one(i)) for i in ids]
+            for future in pending:  # in order, so the file lists incidents as selected
+                line = await future
+                if line is not None:
+                    handle.write(line + "\n")
+                progress.advance(task)
+    return failures
+
+
+@audit_app.command("bulk-export")
+def bulk_export(
+    incident_ids: Annotated[list[str] | None, typer.Argument(help="These incidents (else: the filter)")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The JSON lines file to write")] = Path("histories.jsonl"),
+    status: Annotated[list[str] | None, typer.Option(help="Repeat for several, e.g. closed")] = None,
+    severity: Annotated[list[str] | None, typer.Option()] = None,
+    region: Annotated[list[str] | None, typer.Option()] = None,
+    category: Annotated[list[str] | None, typer.Option()] = None,
+    channel: Annotated[list[str] | None, typer.Option()] = None,
+    opened_from: Annotated[str | None, typer.Option(help="ISO 8601")] = None,
+    opened_to: Annotated[str | None, typer.Option(help="ISO 8601")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=16, help="Histories fetched at once")] = 4,
+    api_url: ApiOption = DEFAULT_API,
+    token: TokenOption = "",
+) -> None:
+    """Many incidents' histories to a JSON lines file (one export document per line)."""
+    if incident_ids:
+        ids = list(dict.fromkeys(incident_ids))
+    else:
+        filters = {k: v for k, v in (("status", status), ("severity", severity), ("region", region),
+                                     ("category", category), ("channel", channel), ("opened_from", opened_from),
+                                     ("opened_to", opened_to)) if v}
+        ids = _list_ids(api_url, token, filters)
+    if not ids:
+        raise _fail("no incident matches")
+    failures = asyncio.run(_fetch_all(ids, api_url, token, out, concurrency))
+    err.print(f"wrote {len(ids) - len(failures)} histories to {out}")
+    for incident_id, why in failures:
+        err.print(f"[yellow]skipped[/yellow] {incident_id}: {why}", highlight=False)
+    if failures:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@audit_app.command()
+def timeline(
+    incident_id: str,
+    language: Annotated[str | None, typer.Option("--language", "-l", help="en or es (default: yours)")] = None,
+    as_json: JsonOption = False,
+    api_url: ApiOption = DEFAULT_API,
+    token: TokenOption = "",
+) -> None:
+    """What happened, in words: who, in which role, when; clocks, approvals, enforcement, the seal."""
+    body = _call("GET", f"/api/incidents/{incident_id}/timeline", api_url, token, language=language)
+    if as_json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    table = Table(Column("when (UTC)", no_wrap=True), Column("event", justify="right"), "what", box=None,
+                  show_edge=False)
+    for entry in body["entries"]:
+        what = f"[red]{entry['text']}[/red]" if entry["refused"] else entry["text"]
+        table.add_row(entry["at"][:19].replace("T", " "), str(entry["event"] or ""), what)
+    console.print(f"[bold]{body['incident_id']}[/bold]: {body['events']} events in {body['runs']} run(s)")
+    console.print(table)
+
+
+@audit_app.command()
+def state(
+    incident_id: str,
+    after_event: Annotated[int | None, typer.Option("--after-event", "-n", min=1,
+                                                    help="Event number across runs (default: the last)")] = None,
+    as_json: JsonOption = False,
+    api_url: ApiOption = DEFAULT_API,
+    token: TokenOption = "",
+) -> None:
+    """The incident as it was right after event N, folded from the recorded actions."""
+    params = {"after_event": after_event} if after_event else {}
+    body = _call("GET", f"/api/incidents/{incident_id}/state", api_url, token, params=params)
+    if as_json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    event, incident = body["event"], body["state"]
+    console.print(f"[bold]{incident_id}[/bold] after event {event['number']} of {body['events']} "
+                  f"({event['type']}, run {event['run']} event {event['event_id']}, {event['at'][:19]})")
+    last = body["last_entry"]
+    if last:
+        console.print(f"  {body['entries']} journal entries applied; the last: #{last['entry_no']} {last['type']} "
+                      f"by {last['actor']} ({last['role']}) via {last['via']}, "
+                      f"caused by event {last['caused_by_event']}")
+    if incident is None:
+        console.print("  not yet opened: triage had not finished")
+    else:
+        console.print(f"  {incident['severity']} [cyan]{incident['status']}[/cyan], assignee "
+                      f"{incident.get('assignee') or '-'}, {len(incident['proposals'])} proposal(s), "
+                      f"{sum(len(c['breaches']) for c in incident['clocks'])} breach(es)")
+    checks = body["checks"]
+    mark = "[green]verified[/green]" if body["verified"] else "[red]MISMATCH[/red]"
+    console.print(f"  {mark}: {sum(c['matches'] for c in checks)} of {len(checks)} states the workflow recorded "
+                  "up to this event match the fold")
+    for problem in body["problems"]:
+        console.print(f"  [yellow]note:[/yellow] {problem}", highlight=False)
+
+
+# ---------------------------------------------------------------------------- replay
+
+
+def _print_reports(reports: list[dict[str, Any]]) -> None:
+    table = Table("incident", "result", "runs", "events", "first diverging event")
+    for report in reports:
+        color = {"ok": "green", "nondeterministic": "red", "failed": "red"}.get(report["result"], "yellow")
+        divergence = report.get("divergence")
+        where = ""
+        if divergence:
+            number = f"event {divergence['event']}" if divergence.get("event") else f"event {divergence['event_id']}"
+            where = f"{divergence['workflow_id']} {number} ({divergence['event_type']}): {divergence['message']}"
+        table.add_row(report["incident_id"], f"[{color}]{report['result']}[/{color}]", str(report["workflows"]),
+                      str(report["events"]), where)
+    console.print(table)
+
+
+def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
+    from vigil.audit.history import BadDocument, read_documents
+    from vigil.audit.replay import replay
+    from vigil.temporal import data_converter
+
+    histories = []
+    for path in files:
+        try:
+            histories.extend(read_documents(path.read_text(encoding="utf-8")))
+        except (OSError, BadDocument) as error:
+            raise _fail(f"{path}: {error}") from None
+    reports = asyncio.run(replay(histories, data_converter()))
+    return [
+        {"incident_id": r.incident_id, "result": r.result, "workflows": r.workflows, "events": r.events,
+         "divergence": r.divergence.__dict__ if r.divergence else None}
+        for r in reports
+    ]
+
+
+@audit_app.command()
+def replay(
+    incident_ids: Annotated[list[str] | None, typer.Argument(help="These incidents")] = None,
+    file: Annotated[list[Path] | None, typer.Option("--file", "-f", help="Replay exported files here instead "
+                                                                         "(repeat; needs the payload keys)")] = None,
+    status: Annotated[list[str] | None, typer.Option(help="Filter: e.g. closed (repeat for several)")] = None,
+    region: Annotated[list[str] | None, typer.Option()] = None,
+    severity: Annotated[list[str] | None, typer.Option()] = None,
+    closed_from: Annotated[str | None, typer.Option(help="Closed at or after (ISO 8601)")] = None,
+    closed_to: Annotated[str | None, typer.Option(help="Closed before (ISO 8601)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 200,
+    as_json: JsonOption = False,
+    api_url: ApiOption = DEFAULT_API,
+    token: TokenOption = "",
+) -> None:
+    """Replay histories against today's workflow code: ok, or nondeterministic at the first diverging event.
+    Exits 1 if any is not ok (a CI gate)."""
+    if file:
+        reports = _local_replay(file)
+        body: dict[str, Any] = {"reports": reports}
+    else:
+        request: dict[str, Any] = {"limit": limit}
+        if incident_ids:
+            request["ids"] = incident_ids
+        elif closed_from or closed_to:
+            request.update({k: v for k, v in (("closed_from", closed_from), ("closed_to", closed_to)) if v})
+        else:
+            request["filter"] = {k: v for k, v in (("status", status), ("region", region), ("severity", severity))
+                                 if v}
+        body = _call("POST", "/api/audit/replay", api_url, token, json=request)
+        reports = body["reports"]
+    if as_json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        _print_reports(reports)
+        ok = sum(r["result"] == "ok" for r in reports)
+        console.print(f"{ok} of {len(reports)} incidents replay cleanly against today's code")
+    if any(r["result"] != "ok" for r in reports):
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- verify
+
+
+def _verify_file(path: Path, api_url: str, token: str) -> list[dict[str, Any]]:
+    from vigil.audit.digest import verify as verify_chain
+    from vigil.audit.history import BadDocument, read_documents
+
+    try:
+        copies = read_documents(path.read_text(encoding="utf-8"))
+    except (OSError, BadDocument) as error:
+        raise _fail(f"{path}: {error}") from None
+    verdicts = []
+    for copy in copies:
+        seal = _call("GET", f"/api/incidents/{copy.incident_id}/seal", api_url, token)
+        verdict = verify_chain(copy.incident_id, copy.runs, seal["chain"])
+        first = None
+        if verdict.first_altered is not None and verdict.first_altered < copy.event_count:
+            numbered = list(copy.numbered())[verdict.first_altered]
+            first = {"number": numbered.number, "run": numbered.run + 1, "event_id": numbered.event.event_id}
+        verdicts.append({
+            "incident_id": copy.incident_id, "intact": verdict.intact, "events": verdict.events,
+            "sealed_events": seal["events"], "digest": seal["digest"],
+            "first_altered_event": None if verdict.first_altered is None else verdict.first_altered + 1,
+            "first_altered": first, "detail": verdict.detail,
+            "search_attribute_matches": None if seal["search_attribute"] is None
+            else seal["search_attribute"] == seal["digest"],
+        })
+    return verdicts
+
+
+@audit_app.command()
+def verify(
+    target: Annotated[str, typer.Argument(metavar="ID|FILE", help="An incident id, or an exported JSON/JSONL file")],
+    as_json: JsonOption = False,
+    api_url: ApiOption = DEFAULT_API,
+    token: TokenOption = "",
+) -> None:
+    """Intact or altered: recompute the hash chain and compare it with the seal taken at close.
+    Exits 1 if anything is altered."""
+    path = Path(target)
+    if path.exists():
+        verdicts = _verify_file(path, api_url, token)
+    elif _INCIDENT_ID.match(target):
+        verdicts = [_call("GET", f"/api/incidents/{target}/verify", api_url, token)]
+    else:
+        raise _fail(f"{target}: neither an incident id (INC-YYYY-NNNNNN) nor a file")
+    if as_json:
+        print(json.dumps(verdicts if len(verdicts) > 1 else verdicts[0], indent=2))
+    else:
+        for v in verdicts:
+            if v["intact"]:
+                console.print(f"[green]intact[/green]  {v['incident_id']}: {v['detail']} (SHA-256 {v['digest']})")
+            else:
+                first = v.get("first_altered") or {}
+                where = (f"event {v['first_altered_event']} (run {first.get('run')}, event id {first.get('event_id')})"
+                         if first else f"event {v['first_altered_event']}")
+                console.print(f"[red]ALTERED[/red] {v['incident_id']}: first altered: {where}. {v['detail']}")
+            if v.get("search_attribute_matches") is False:
+                console.print("[red]  Temporal's HistoryDigest search attribute disagrees with the stored seal[/red]")
+    if not all(v["intact"] for v in verdicts):
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    audit_app(prog_name="vigil audit", args=sys.argv[1:])
