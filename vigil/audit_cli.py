@@ -25,7 +25,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Column, Table
+from rich.table import Table
 
 audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.",
                         no_args_is_help=True)
@@ -202,13 +202,12 @@ def timeline(
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
-    table = Table(Column("when (UTC)", no_wrap=True), Column("event", justify="right"), "what", box=None,
-                  show_edge=False)
+    console.print(f"[bold]{body['incident_id']}[/bold]: {body['events']} events in {body['runs']} run(s)",
+                  highlight=False)
     for entry in body["entries"]:
-        what = f"[red]{entry['text']}[/red]" if entry["refused"] else entry["text"]
-        table.add_row(entry["at"][:19].replace("T", " "), str(entry["event"] or ""), what)
-    console.print(f"[bold]{body['incident_id']}[/bold]: {body['events']} events in {body['runs']} run(s)")
-    console.print(table)
+        event = f"#{entry['event']}" if entry["event"] else "  "
+        line = f"{entry['at'][:19].replace('T', ' ')} {event:>5}  {entry['text']}"
+        console.print(line, style="red" if entry["refused"] else None, highlight=False, markup=False, soft_wrap=True)
 
 
 @audit_app.command()
@@ -376,12 +375,14 @@ def verify(
     else:
         for v in verdicts:
             if v["intact"]:
-                console.print(f"[green]intact[/green]  {v['incident_id']}: {v['detail']} (SHA-256 {v['digest']})")
+                console.print(f"[green]intact[/green]  {v['incident_id']}: {v['detail']} (SHA-256 {v['digest']})",
+                              soft_wrap=True)
             else:
                 first = v.get("first_altered") or {}
                 where = (f"event {v['first_altered_event']} (run {first.get('run')}, event id {first.get('event_id')})"
                          if first else f"event {v['first_altered_event']}")
-                console.print(f"[red]ALTERED[/red] {v['incident_id']}: first altered: {where}. {v['detail']}")
+                console.print(f"[red]ALTERED[/red] {v['incident_id']}: first altered: {where}. {v['detail']}",
+                              soft_wrap=True)
             if v.get("search_attribute_matches") is False:
                 console.print("[red]  Temporal's HistoryDigest search attribute disagrees with the stored seal[/red]")
     if not all(v["intact"] for v in verdicts):
