@@ -17,7 +17,6 @@ from temporalio.client import Client
 from tests.audit.conftest import World, serving
 from tests.audit.payloads import payloads_in
 from tests.helpers import ANA, eventually, intake, new_incident_id
-from tests.histories import TEST_KEYS
 from vigil.api.app import create_app
 from vigil.audit import history as histories
 from vigil.audit.decode import Undecodable
@@ -76,7 +75,8 @@ async def test_encode_uses_the_active_key_and_decode_reverses_it(world: World) -
     plain = {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
              "data": base64.b64encode(b'{"note": "only for auditors"}').decode()}
     encoded = (await world.post("/codec/encode", {"payloads": [plain]}, "audrey")).json()["payloads"][0]
-    assert base64.b64decode(encoded["metadata"][KEY_ID]) == b"test1"
+    active = KeyRing.parse(os.environ["VIGIL_ENCRYPTION_KEYS"]).active
+    assert base64.b64decode(encoded["metadata"][KEY_ID]).decode() == active
     assert b"only for auditors" not in base64.b64decode(encoded["data"])
     decoded = (await world.post("/codec/decode", {"payloads": [encoded]}, "audrey")).json()["payloads"][0]
     assert decoded == plain
@@ -165,21 +165,23 @@ def _everything_readable(document: object) -> str:
 
 
 async def test_a_history_written_under_an_old_key_reads_after_a_new_key_is_put_first(world: World) -> None:
+    old_keys = os.environ["VIGIL_ENCRYPTION_KEYS"]  # what the world's client and worker use (tests/conftest.py)
+    old_id = KeyRing.parse(old_keys).active.encode()
     new_key = "k2:" + base64.b64encode(b"n" * 32).decode()
     rotated = Client(**{**world.client.config(),
-                        "data_converter": data_converter(EncryptionCodec(KeyRing.parse(f"{new_key},{TEST_KEYS}")))})
+                        "data_converter": data_converter(EncryptionCodec(KeyRing.parse(f"{new_key},{old_keys}")))})
     incident_id, queue = new_incident_id(), "rotation"
-    async with build_worker(world.client, task_queue=queue, engine=world.engine):  # before: test1 only
+    async with build_worker(world.client, task_queue=queue, engine=world.engine):  # before: the old key only
         await open_incident(world.client, incident_id, intake(channel="user_report", category="spam_scam",
                                                               region="NA", reach=1), task_queue=queue)
         await act(world.client, incident_id, Acknowledge(), ANA)
-    async with build_worker(rotated, task_queue=queue, engine=world.engine):  # after: k2 first, test1 kept
+    async with build_worker(rotated, task_queue=queue, engine=world.engine):  # after: k2 first, the old one kept
         await act(rotated, incident_id, AddNote(text="Written after the rotation."), ANA)
         await eventually(lambda: _projected_note(rotated, incident_id))
 
         history = await histories.fetch(rotated, incident_id)
         keys = {m[KEY_ID] for m, _ in payloads_in(history.to_document()) if KEY_ID in m}
-        assert keys == {b"test1", b"k2"}
+        assert keys == {old_id, b"k2"}
 
         texts = [e.text for e in build_timeline(Reconstruction(await read_journal(history, rotated.data_converter)),
                                                 "en").entries]

@@ -7,17 +7,15 @@ import base64
 import pytest
 
 from tests.audit.payloads import payloads_in
-from tests.histories import TEST_KEYS, recorded
+from tests.histories import TEST_KEYS, converter, recorded
 from vigil.audit.history import IncidentHistory, read_documents
 from vigil.audit.journal import read_journal
 from vigil.audit.reconstruct import Reconstruction
 from vigil.audit.replay import replay
 from vigil.audit.timeline import build_timeline
-from vigil.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRing
-from vigil.temporal import data_converter
+from vigil.codec import ENCODING, KEY_ID
 
-# The recorded histories' own key, whatever VIGIL_ENCRYPTION_KEYS this run has.
-CONVERTER = data_converter(EncryptionCodec(KeyRing.parse(TEST_KEYS)))
+CONVERTER = converter()  # the recorded histories' own key, whatever VIGIL_ENCRYPTION_KEYS this run has
 
 
 @pytest.fixture(scope="module")

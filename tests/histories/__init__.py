@@ -10,3 +10,11 @@ TEST_KEYS = "test1:" + base64.b64encode(b"t" * 32).decode()
 
 def recorded() -> list[Path]:
     return sorted(HERE.glob("*.json"))
+
+
+def converter():  # noqa: ANN201
+    """Vigil's data converter with the recorded histories' key, whatever key this process has."""
+    from vigil.codec import EncryptionCodec, KeyRing
+    from vigil.temporal import data_converter
+
+    return data_converter(EncryptionCodec(KeyRing.parse(TEST_KEYS)))

@@ -2,11 +2,12 @@
 entries through today's state machine (`vigil.workflows.lifecycle.apply`).
 
 The fold starts from nothing: the `open` entry (the triage) creates the state. A continued
-run does not start afresh: its input carries the state the previous run ended with, and the
-fold checks that this carried state is the one it rebuilt. Likewise every state the workflow
-recorded itself (each update's result, each projection batch, the final result) is compared
-with the fold at that entry, so a reconstruction says not only what the state was, but that
-today's rules still rebuild exactly what the workflow did.
+run does not start afresh: its input carries the state the previous run ended with. The fold
+checks that this carried state is the one it rebuilt, then goes on from the carried state, as
+the workflow itself did (so a drift in today's rules is reported, never compounded). Likewise
+every state the workflow recorded itself (each update's result, each projection batch, the
+final result) is compared with the fold at that entry, so a reconstruction says not only what
+the state was, but that today's rules still rebuild exactly what the workflow did.
 """
 
 from dataclasses import dataclass
@@ -57,11 +58,19 @@ class Reconstruction:
             for w in journal.witnesses
         ]
 
+    def _carried(self, run: int) -> Incident | None:
+        start = self.journal.starts[run] if run < len(self.journal.starts) else None
+        return start.carried.state if start is not None and start.carried is not None else None
+
     def _fold(self) -> None:
         state: Incident | None = None
         policy = self.journal.policy
+        run = 0
         for recorded in self.journal.entries:
             entry = recorded.entry
+            while run < recorded.run:  # a new run: it went on from the state it carried
+                run += 1
+                state = self._carried(run) or state
             if entry.action is not None and entry.actor is not None and policy is not None:
                 try:
                     after = lifecycle.apply(state, entry.action, entry.actor, entry.at, policy)
@@ -98,12 +107,16 @@ class Reconstruction:
         if not 1 <= number <= total:
             raise EventOutOfRange(f"after_event must be between 1 and {total} (the history has {total} events)")
         folded = [r for r in self.journal.entries if r.applied <= number]
+        state = self._states[len(folded)]
+        run = self.journal.step(number).run
+        if run > 0 and not any(r.run == run for r in folded):  # a new run, before its first entry
+            state = self._carried(run) or state
         return StateAfter(
             after_event=number,
             events=total,
             entries=len(folded),
             last=folded[-1] if folded else None,
-            state=self._states[len(folded)],
+            state=state,
             checks=[c for c in self.checks if c.event <= number],
         )
 
