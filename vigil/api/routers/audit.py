@@ -61,7 +61,9 @@ def _projected(engine: Engine, incident_id: str) -> IncidentRow | None:
         return session.get(IncidentRow, incident_id)
 
 
-async def _history(temporal: Client, engine: Engine, incident_id: str, approvals: bool = True):  # noqa: ANN202
+async def _history(
+    temporal: Client, engine: Engine, incident_id: str, approvals: bool = True
+) -> histories.IncidentHistory:
     _check_id(incident_id)
     try:
         return await histories.fetch(temporal, incident_id, approvals=approvals)
