@@ -1,6 +1,8 @@
 """How the API and the CLI talk to incident workflows: open, act, read. Errors come back as
 the exceptions below, which the API maps to 404 / 409 / 403 / 422."""
 
+import uuid
+
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -10,6 +12,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from vigil.config import settings
 from vigil.workflows.actions import HumanAction, RefusalCode
@@ -64,11 +67,12 @@ async def act(
 
     `request_id` (the API's Idempotency-Key) becomes the update id: Temporal applies an update
     id once per run, so a client retrying after a timeout gets the first answer, not a second action.
+    Without one, a fresh id is made here and kept across this call's own retries.
     """
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
     request = ActionRequest(action=action, actor=actor)
     try:
-        return await handle.execute_update(IncidentWorkflow.act, request, id=request_id)
+        return await _update_retrying_while_busy(handle, request, request_id or str(uuid.uuid4()))
     except WorkflowUpdateFailedError as error:
         refusal = _refusal(error)
         if refusal:
@@ -80,6 +84,24 @@ async def act(
                 raise ActionRefused(RefusalCode.CONFLICT, await _how_it_ended(handle)) from error
             raise IncidentNotFound(incident_id) from error
         raise
+
+
+def _workflow_busy(error: BaseException) -> bool:
+    """The server turned the update away before accepting it because the workflow was, at that
+    instant, continuing as new or completing a task: nothing was applied, so ask again."""
+    return isinstance(error, RPCError) and error.status == RPCStatusCode.FAILED_PRECONDITION
+
+
+@retry(
+    retry=retry_if_exception(_workflow_busy),
+    stop=stop_after_attempt(6),
+    wait=wait_exponential(multiplier=0.05, max=1),
+    reraise=True,
+)
+async def _update_retrying_while_busy(
+    handle: WorkflowHandle[IncidentWorkflow, Incident], request: ActionRequest, update_id: str
+) -> Incident:
+    return await handle.execute_update(IncidentWorkflow.act, request, id=update_id)
 
 
 async def send_action(client: Client, incident_id: str, action: HumanAction, actor: Actor) -> None:

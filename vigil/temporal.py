@@ -9,7 +9,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from vigil.codec import EncryptionCodec, load_or_create_keys
@@ -31,8 +31,13 @@ def codec(config: Settings | None = None) -> EncryptionCodec:
 
 
 def data_converter(payload_codec: EncryptionCodec | None = None) -> DataConverter:
-    """Client, worker and Replayer must all use this converter."""
-    return dataclasses.replace(pydantic_data_converter, payload_codec=payload_codec or codec())
+    """Client, worker and Replayer must all use this converter. Failure messages and stack
+    traces are encoded too, so a refusal's words are as unreadable in storage as the payloads."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=payload_codec or codec(),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def connect(config: Settings | None = None, address: str | None = None) -> Client:

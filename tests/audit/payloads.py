@@ -1,6 +1,7 @@
 """Finding every payload in a history's JSON (Temporal's protobuf JSON: bytes are base64)."""
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,3 +17,14 @@ def payloads_in(node: Any) -> Iterator[tuple[dict[str, bytes], bytes]]:
     elif isinstance(node, list):
         for value in node:
             yield from payloads_in(value)
+
+
+def outside_the_codec(metadata: dict[str, bytes], data: bytes) -> bool:
+    """Payloads Temporal writes itself, never through a codec, and that hold no incident data:
+    search attributes (indexed in plain), and `workflow.patched` markers (the patch's name)."""
+    if metadata.get("type") in (b"Keyword", b"KeywordList"):
+        return True
+    try:
+        return set(json.loads(data)) == {"id", "deprecated"}
+    except (ValueError, TypeError):
+        return False

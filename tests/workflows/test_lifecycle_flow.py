@@ -117,11 +117,12 @@ async def test_refused_signals_are_recorded_as_refused_never_applied(ts_client, 
     assert after.status == "triage" and [n.text for n in after.notes] == ["seen"]
 
 
-async def test_a_long_incident_continues_as_new_and_keeps_everything(
-    ts_client, ts_worker_client, task_queue, sqlite_engine, policy
-):
+async def test_a_long_incident_continues_as_new_and_keeps_everything(dev_client, task_queue, sqlite_engine, policy):
+    """On the dev server: when an update races a continue-as-new, the time-skipping server waits
+    out a 10 s task timeout that the real server does not."""
+    ts_client = dev_client
     short = policy.model_copy(update={"history_events_limit": 100})
-    async with running_worker(ts_worker_client, task_queue, sqlite_engine, short):
+    async with running_worker(dev_client, task_queue, sqlite_engine, short):
         _, state = await open_new(ts_client, task_queue, **SEV3)
         first_run = (await ts_client.get_workflow_handle(state.id).describe()).run_id
         await act(ts_client, state.id, Acknowledge(), ANA)

@@ -238,9 +238,14 @@ async def read_journal(history: IncidentHistory, converter: DataConverter) -> Jo
     policy: Policy | None = None
     applied = 0
     by_run = [[s for s in steps if s.run == run] for run in range(len(history.runs))]
+    run_starts = [
+        run_steps[0].value if run_steps and isinstance(run_steps[0].value, IncidentStart) else None
+        for run_steps in by_run
+    ]
+    seen: set[int] = set()  # an entry carried to the next run is written there again: count it once
 
     for run, run_steps in enumerate(by_run):
-        start = run_steps[0].value if run_steps and isinstance(run_steps[0].value, IncidentStart) else None
+        start = run_starts[run]
         starts.append(start)
         if start is not None and start.carried is not None:
             policy = policy or start.carried.policy
@@ -252,9 +257,12 @@ async def read_journal(history: IncidentHistory, converter: DataConverter) -> Jo
             if isinstance(s.value, TriageResult):
                 policy = policy or s.value.policy
         reader = _RunReader(run, run_steps, problems)
-        seen: set[int] = set()
+        # Entries this run applied but never wrote travel in the next run's start input.
+        following = run_starts[run + 1] if run + 1 < len(run_starts) else None
+        carried_on = following.carried.unprojected if following and following.carried else []
+        written = [e for _, batch in batches for e in batch.entries]
         run_entries = sorted(
-            (e for _, batch in batches for e in batch.entries if not (e.entry_no in seen or seen.add(e.entry_no))),
+            (e for e in written + carried_on if not (e.entry_no in seen or seen.add(e.entry_no))),
             key=lambda e: e.entry_no,
         )
         for entry in run_entries:

@@ -60,9 +60,19 @@ def _refusal_error(refusal: Refusal) -> ApplicationError:
     return ApplicationError(refusal.reason, type=refusal.code.value, non_retryable=True)
 
 
+# Continue-as-new no longer waits for the projection to catch up (a steady stream of updates
+# could put it off forever): unwritten journal entries travel to the next run, which writes them
+# again (the writes are idempotent). A closed incident never continues. Histories recorded before
+# this waited, so they replay the old way.
+_CARRY_JOURNAL = "continue-as-new-carries-journal"
+# Retries of an update arrive within seconds; remembering the last thousand ids is plenty.
+_UPDATE_IDS_KEPT = 1000
+
+
 @workflow.defn
 class IncidentWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, start: IncidentStart) -> None:
         self._state: Incident | None = None
         self._policy: Policy | None = None
         self._entries = 0  # journal entries so far, across runs
@@ -75,14 +85,16 @@ class IncidentWorkflow:
         self._enforcing: set[str] = set()
         self._merge_noted = False
         self._alarm = _Alarm()
+        self._in_flight: list[JournalEntry] = []  # the batch the projection activity is writing
+        self._update_ids: dict[str, None] = {}  # applied update ids, oldest first (an ordered set)
+        if start.carried:  # here, not in run(): an update may arrive in the new run's first task
+            self._restore(start.carried)
 
     # ------------------------------------------------------------------ the process
 
     @workflow.run
     async def run(self, start: IncidentStart) -> Incident:
-        if start.carried:
-            self._restore(start.carried)
-        else:
+        if not start.carried:
             await self._triage(start)
         for raw in self._early_signals:
             self.act_signal(raw)
@@ -95,6 +107,11 @@ class IncidentWorkflow:
                 self._record(ClockFired(clock_id=clock_id), SYSTEM)
             await self._set_off_effects()
             if self._history_is_long() and self._quiet():
+                if workflow.patched(_CARRY_JOURNAL):
+                    if self.state_now.status in TERMINAL_STATUSES:
+                        break  # closing anyway: seal this run instead
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    workflow.continue_as_new(self._carry(start, unprojected=self._in_flight + self._unprojected))
                 await self._drain()
                 workflow.continue_as_new(self._carry(start))
 
@@ -152,15 +169,21 @@ class IncidentWorkflow:
     @workflow.update
     def act(self, request: ActionRequest) -> Incident:
         """A person's action (the API's path): the new state, or the refusal and why."""
+        if self._already_applied():
+            return self.state_now
         try:
-            return self._record(request.action, request.actor)
+            state = self._record(request.action, request.actor)
         except Refusal as refusal:  # the validator accepted it, but the state moved since
             raise _refusal_error(refusal) from None
+        self._remember_update()
+        return state
 
     @act.validator
     def _validate_act(self, request: ActionRequest) -> None:
         if self._state is None:
             raise ApplicationError("the incident is still being triaged: try again", type="conflict")
+        if self._already_applied():
+            return  # a retry of an action applied in an earlier run: answered, not applied again
         try:
             lifecycle.apply(self._state, request.action, request.actor, workflow.now(), self.policy)
         except Refusal as refusal:
@@ -193,6 +216,18 @@ class IncidentWorkflow:
         return self._state
 
     # ------------------------------------------------------------------ recording
+
+    def _already_applied(self) -> bool:
+        """Temporal answers a repeated update id once per run; these ids cross continue-as-new."""
+        info = workflow.current_update_info()
+        return info is not None and info.id in self._update_ids
+
+    def _remember_update(self) -> None:
+        info = workflow.current_update_info()
+        if info is not None:
+            self._update_ids[info.id] = None
+            while len(self._update_ids) > _UPDATE_IDS_KEPT:
+                del self._update_ids[next(iter(self._update_ids))]
 
     @property
     def state_now(self) -> Incident:
@@ -259,7 +294,7 @@ class IncidentWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._unprojected))
             batch, self._unprojected = self._unprojected, []
-            self._projecting = True
+            self._projecting, self._in_flight = True, batch
             await workflow.execute_activity_method(
                 ProjectionActivities.project,
                 ProjectionBatch(incident_id=self.state_now.id, entries=batch, state=self.state_now),
@@ -267,7 +302,7 @@ class IncidentWorkflow:
                 retry_policy=_PROJECTION_RETRY,
                 summary=f"project entries {batch[0].entry_no}-{batch[-1].entry_no}",
             )
-            self._projecting = False
+            self._projecting, self._in_flight = False, []
 
     async def _drain(self) -> None:
         """Before this run ends: every handler finished, every entry projected."""
@@ -365,10 +400,11 @@ class IncidentWorkflow:
         """Nothing in flight that belongs to this run: no enforcement running."""
         return self.state_now.status != Status.ACTIONING
 
-    def _carry(self, start: IncidentStart) -> IncidentStart:
+    def _carry(self, start: IncidentStart, unprojected: list[JournalEntry] | None = None) -> IncidentStart:
         return IncidentStart(
             incident_id=start.incident_id,
             intake=start.intake,
+            opened_by=start.opened_by,
             carried=Carried(
                 state=self.state_now,
                 policy=self.policy,
@@ -376,6 +412,8 @@ class IncidentWorkflow:
                 approvals_started=sorted(self._approvals_started),
                 approvals_closed=sorted(self._approvals_closed),
                 merge_noted=self._merge_noted,
+                unprojected=unprojected or [],
+                update_ids=list(self._update_ids),
             ),
         )
 
@@ -386,6 +424,8 @@ class IncidentWorkflow:
         self._approvals_started = set(carried.approvals_started)
         self._approvals_closed = set(carried.approvals_closed)
         self._merge_noted = carried.merge_noted
+        self._unprojected = list(carried.unprojected)
+        self._update_ids = dict.fromkeys(carried.update_ids)
 
     def _clocks_due_at(self, moment: datetime | None) -> str:
         return "clock " + ", ".join(c.id for c in self.state_now.clocks if c.running and c.next_fire_at == moment)

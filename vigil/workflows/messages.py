@@ -44,6 +44,8 @@ class Carried(Model):
     approvals_started: list[str] = []
     approvals_closed: list[str] = []
     merge_noted: bool = False
+    unprojected: list[JournalEntry] = []  # written again by the new run (idempotent)
+    update_ids: list[str] = []  # updates already applied, so a retry reaching the new run is not
 
 
 class IncidentStart(Model):
