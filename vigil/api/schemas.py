@@ -6,7 +6,7 @@ never accept a shape the state machine does not know.
 """
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -54,24 +54,6 @@ class IncidentSummary(_Out):
 class IncidentPage(BaseModel):
     items: list[IncidentSummary]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
-
-
-class TimelineEntry(BaseModel):
-    entry_no: int
-    at: UtcDatetime
-    actor: str
-    role: str
-    type: str
-    refused: bool
-    text: str = Field(description="What happened, in words")
-    reason: str | None = Field(None, description="Why it was refused")
-    action: dict[str, Any]
-
-
-class Timeline(BaseModel):
-    incident_id: str
-    language: Language
-    entries: list[TimelineEntry]
 
 
 class ApprovalItem(_Out):
