@@ -7,6 +7,7 @@ so a rotated-out key still opens old histories.
 
 import base64
 import os
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,11 @@ from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+COMPRESSION = "compression"
 _NONCE_BYTES = 12
+# Incident states are repetitive JSON: compressed first, they shrink several times, and so do the
+# histories the server stores and sends. Small payloads are not worth it.
+_COMPRESS_FROM_BYTES = 512
 
 
 class KeyError_(Exception):
@@ -90,8 +95,13 @@ class EncryptionCodec(PayloadCodec):
     def encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(_NONCE_BYTES)
         kid = self._ring.active
-        sealed = self._ciphers[kid].encrypt(nonce, payload.SerializeToString(), kid.encode())
-        return Payload(metadata={"encoding": ENCODING, KEY_ID: kid.encode()}, data=nonce + sealed)
+        metadata = {"encoding": ENCODING, KEY_ID: kid.encode()}
+        plain = payload.SerializeToString()
+        if len(plain) >= _COMPRESS_FROM_BYTES:
+            plain = zlib.compress(plain, 6)
+            metadata[COMPRESSION] = b"zlib"
+        sealed = self._ciphers[kid].encrypt(nonce, plain, kid.encode())
+        return Payload(metadata=metadata, data=nonce + sealed)
 
     def decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
@@ -101,6 +111,8 @@ class EncryptionCodec(PayloadCodec):
         if cipher is None:
             raise KeyError_(f"payload encrypted with key {kid!r}, which is not in the key ring")
         data = cipher.decrypt(payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:], kid.encode())
+        if payload.metadata.get(COMPRESSION) == b"zlib":
+            data = zlib.decompress(data)
         return Payload.FromString(data)
 
     def decrypt_all(self, payloads: Iterable[Payload]) -> list[Payload]:

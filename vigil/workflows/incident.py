@@ -87,6 +87,7 @@ class IncidentWorkflow:
         self._alarm = _Alarm()
         self._in_flight: list[JournalEntry] = []  # the batch the projection activity is writing
         self._update_ids: dict[str, None] = {}  # applied update ids, oldest first (an ordered set)
+        self._validated: tuple[int, datetime, int, Incident] | None = None  # the last validator's result
         if start.carried:  # here, not in run(): an update may arrive in the new run's first task
             self._restore(start.carried)
 
@@ -171,8 +172,10 @@ class IncidentWorkflow:
         """A person's action (the API's path): the new state, or the refusal and why."""
         if self._already_applied():
             return self.state_now
+        validated, self._validated = self._validated, None
+        reuse = validated is not None and validated[:3] == (id(self._state), workflow.now(), id(request))
         try:
-            state = self._record(request.action, request.actor)
+            state = self._record(request.action, request.actor, applied=validated[3] if reuse else None)
         except Refusal as refusal:  # the validator accepted it, but the state moved since
             raise _refusal_error(refusal) from None
         self._remember_update()
@@ -185,9 +188,12 @@ class IncidentWorkflow:
         if self._already_applied():
             return  # a retry of an action applied in an earlier run: answered, not applied again
         try:
-            lifecycle.apply(self._state, request.action, request.actor, workflow.now(), self.policy)
+            after = lifecycle.apply(self._state, request.action, request.actor, workflow.now(), self.policy)
         except Refusal as refusal:
             raise _refusal_error(refusal) from None
+        # The handler runs next, in the same activation: it takes this result rather than
+        # applying (and deep-copying the state) a second time, if nothing moved in between.
+        self._validated = (id(self._state), workflow.now(), id(request), after)
 
     @workflow.signal
     def act_signal(self, raw: dict) -> None:
@@ -239,10 +245,11 @@ class IncidentWorkflow:
         assert self._policy is not None, "used before triage"
         return self._policy
 
-    def _record(self, action: Action, actor: Actor) -> Incident:
-        """Apply through the state machine, journal it, and wake the main loop."""
+    def _record(self, action: Action, actor: Actor, applied: Incident | None = None) -> Incident:
+        """Apply through the state machine (or take the validator's result), journal it, and wake
+        the main loop."""
         before = self._state
-        self._state = lifecycle.apply(before, action, actor, workflow.now(), self.policy)
+        self._state = applied or lifecycle.apply(before, action, actor, workflow.now(), self.policy)
         clocks, proposals = _changed(before, self._state)
         self._journal(action, actor, clocks=clocks, proposals=proposals)
         self._changed = True
