@@ -27,5 +27,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
 
+# `make bench ARGS="--quick"`: every benchmark against its baseline, one table (bench/run_all.py).
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.run_all $(ARGS)
+
 clean:
 	rm -rf $(VENV) .vigil .pytest_cache

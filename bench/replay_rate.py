@@ -1,0 +1,85 @@
+"""(d) Replay rate: incident histories replayed per second by `temporalio.worker.Replayer` with
+Vigil's workflows and converter (decryption included), over 1,000 real histories: incidents
+carried through the lifecycle mix by the real worker (bench.workload; one SEV1 with its approval
+in four). Baseline: the bare workflow's histories (same steps) replayed with the bare workflows.
+Target >= 50/s. Histories are fetched first; only the replay is timed.
+
+    python -m bench.replay_rate [--n 1000]
+"""
+
+import argparse
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from bench import bare
+from bench.report import Report, Row
+from bench.stage import common_arguments, stage
+from bench.workload import SdkVigilDriver, bounded, kind_of
+from vigil.worker import WORKFLOWS
+
+
+async def fetch(client: Client, ids: list[str]) -> list[WorkflowHistory]:
+    async def one(workflow_id: str) -> WorkflowHistory:
+        return await client.get_workflow_handle(workflow_id).fetch_history()
+
+    return list(await bounded(16, [one(i) for i in ids]))
+
+
+async def replay(replayer: Replayer, histories: list[WorkflowHistory]) -> tuple[float, int]:
+    async def stream() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    started = time.perf_counter()
+    results = await replayer.replay_workflows(stream(), raise_on_replay_failure=False)
+    seconds = time.perf_counter() - started
+    return seconds, len(results.replay_failures)
+
+
+async def main(args: argparse.Namespace) -> Report:
+    report = Report("replay_rate", f"python -m bench.replay_rate --n {args.n}")
+    year = datetime.now(UTC).year
+    with stage("replay", keep=args.keep, api=False) as current:
+        vigil_client = await current.vigil.client()
+        bare_client = await Client.connect(current.server.address)
+        vigil_ids = [f"INC-{year}-{i:06d}" for i in range(1, args.n + 1)]
+        bare_ids = [f"BARE-{i}" for i in range(args.n)]
+        driver, bare_driver = SdkVigilDriver(vigil_client), bare.SdkDriver(bare_client, "bare")
+        made = time.perf_counter()
+        outcomes = await bounded(args.concurrency, [driver.run(kind_of(i), id_) for i, id_ in enumerate(vigil_ids)])
+        outcomes += await bounded(args.concurrency, [bare_driver.run(kind_of(i), id_)
+                                                     for i, id_ in enumerate(bare_ids)])
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            raise RuntimeError(f"{len(failed)} incidents failed; first: {failed[0]!r}")
+        made = time.perf_counter() - made
+        vigil_histories = await fetch(vigil_client, vigil_ids)
+        bare_histories = await fetch(bare_client, bare_ids)
+    vigil_replayer = Replayer(workflows=WORKFLOWS, data_converter=current.vigil.converter())
+    bare_replayer = Replayer(workflows=bare.WORKFLOWS)
+    await replay(vigil_replayer, vigil_histories[:20])  # warm-up: imports
+    await replay(bare_replayer, bare_histories[:20])
+    vigil_seconds, vigil_failures = await replay(vigil_replayer, vigil_histories)
+    bare_seconds, bare_failures = await replay(bare_replayer, bare_histories)
+    vigil_rate, bare_rate = len(vigil_histories) / vigil_seconds, len(bare_histories) / bare_seconds
+    report.add(Row("(d) replay rate", "histories/s", vigil_rate, bare_rate, "bare workflow histories",
+                   vigil_rate / bare_rate, ">= 50/s", vigil_rate >= 50 and vigil_failures == 0))
+    report.details.update({
+        "histories": args.n, "replay failures (vigil, bare)": (vigil_failures, bare_failures),
+        "events per history (vigil, bare)": (round(sum(len(h.events) for h in vigil_histories) / args.n, 1),
+                                             round(sum(len(h.events) for h in bare_histories) / args.n, 1)),
+        "seconds to make the histories": round(made),
+    })
+    return report
+
+
+if __name__ == "__main__":
+    parser = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
+    parser.add_argument("--n", type=int, default=1000, help="histories per side")
+    parser.add_argument("--concurrency", type=int, default=24)
+    asyncio.run(main(parser.parse_args())).save_and_print()

@@ -1,0 +1,71 @@
+"""A fresh, throwaway setup for one benchmark: a Temporal dev server as `vigil up` runs it, a Vigil
+deployment on it (SQLite file, `vigil worker`, `vigil api`) and the bare baseline's worker on a
+task queue of its own, all in a temporary directory removed afterwards."""
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.processes import Api, Deployment, Process, TemporalDevServer
+from bench.workload import PEOPLE
+
+REPO = Path(__file__).resolve().parents[1]
+BARE_WORKER = [sys.executable, "-m", "bench.bare"]
+# Workers run as `python -m bench....` need the repository on their path (after any path given).
+PYTHONPATH = ":".join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)]))
+
+
+@dataclass
+class Stage:
+    root: Path
+    server: TemporalDevServer
+    vigil: Deployment
+    bare: Deployment
+    tokens: dict[str, str] = field(default_factory=dict)
+    api: Api | None = None
+    vigil_worker: Process | None = None
+    bare_worker: Process | None = None
+
+
+@contextlib.contextmanager
+def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool = True,
+          vigil_worker: bool = True, bare_worker: bool = True) -> Iterator[Stage]:
+    root = Path(tempfile.mkdtemp(prefix=f"vigil-bench-{name}-"))
+    server = TemporalDevServer(root / "temporal")
+    vigil = Deployment(home=root / "vigil", temporal_address=server.address,
+                       database_url=f"sqlite:///{root / 'vigil' / 'vigil.db'}", task_queue="vigil", policy=policy)
+    bare = Deployment(home=root / "bare", temporal_address=server.address, database_url="sqlite://",
+                      task_queue="bare", extra_env={"PYTHONPATH": PYTHONPATH})
+    current = Stage(root=root, server=server, vigil=vigil, bare=bare)
+    try:
+        server.start()
+        vigil.migrate()
+        current.tokens = vigil.add_people(PEOPLE)
+        if vigil_worker:
+            current.vigil_worker = vigil.worker("vigil-worker")
+        if api:
+            current.api = vigil.api(name="vigil-api")
+        if bare_worker:
+            current.bare_worker = bare.worker("bare-worker", BARE_WORKER)
+        yield current
+    finally:
+        vigil.stop_all()
+        bare.stop_all()
+        server.stop()
+        if keep:
+            print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="sample Vigil's processes with py-spy while measuring (bench/profiling.py)")
+    return parser

@@ -1,0 +1,126 @@
+"""(f) Timer lateness: 2,000 incidents whose acknowledge SLA expires within the same minute (a
+policy file, via VIGIL_POLICY, makes every acknowledge SLA `--due` long; the incidents are opened
+as fast as the worker triages them, so their deadlines fall inside the window it took to open
+them). Lateness of breach handling = when the workflow recorded the breach minus when it was due,
+from the projection's `sla_breaches` (breached_at - due_at); also when its notification reached
+the outbox. Baseline: 2,000 bare workflows sleeping until the same spread of due times, each
+saying how late it woke (`workflow.now()` - due). Target: p99 <= 2 s.
+
+    python -m bench.timer_lateness [--n 2000] [--due 150]
+"""
+
+import argparse
+import asyncio
+import re
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from bench.bare import BareTimer
+from bench.report import Report, Row, percentile
+from bench.stage import common_arguments, stage
+from bench.workload import bounded, intake_body
+from vigil.db.tables import IncidentRow, OutboxRow, SlaBreachRow
+from vigil.policy import DEFAULT_POLICY_PATH
+from vigil.workflows.incident import IncidentWorkflow
+from vigil.workflows.messages import IncidentStart
+from vigil.workflows.state import Intake
+
+
+def short_sla_policy(directory: Path, seconds: int) -> Path:
+    """The default policy with every acknowledge SLA set to `seconds`."""
+    text = re.sub(r'^acknowledge = "[^"]+"', f'acknowledge = "{seconds}s"', DEFAULT_POLICY_PATH.read_text(),
+                  flags=re.M)
+    path = directory / "short-sla-policy.toml"
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.replace('version = "', 'version = "bench-short-sla-', 1))
+    return path
+
+
+async def wait_for_rows(engine, model, count: int, timeout: float) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            if session.scalar(select(func.count()).select_from(model)) >= count:
+                return
+        await asyncio.sleep(1)
+    raise TimeoutError(f"fewer than {count} {model.__tablename__} rows after {timeout}s")
+
+
+async def main(args: argparse.Namespace) -> Report:
+    report = Report("timer_lateness", f"python -m bench.timer_lateness --n {args.n} --due {args.due}")
+    policy_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-policy-"))
+    policy = short_sla_policy(policy_dir, args.due)
+    year = datetime.now(UTC).year
+    with stage("timers", keep=args.keep, policy=policy, api=False) as current:
+        client = await current.vigil.client()
+        engine = current.vigil.engine()
+        intake = Intake.model_validate(intake_body("sev3"))
+
+        async def open_one(index: int) -> None:
+            incident_id = f"INC-{year}-{index:06d}"
+            await client.start_workflow(IncidentWorkflow.run, IncidentStart(incident_id=incident_id, intake=intake),
+                                        id=incident_id, task_queue="vigil")
+
+        opening = time.monotonic()
+        await bounded(32, [open_one(i) for i in range(1, args.n + 1)])
+        await wait_for_rows(engine, IncidentRow, args.n, timeout=args.due)  # all triaged before any is due
+        opening = time.monotonic() - opening
+        await wait_for_rows(engine, SlaBreachRow, args.n, timeout=args.due + 600)
+        with Session(engine) as session:
+            breaches = session.execute(select(SlaBreachRow.incident_id, SlaBreachRow.due_at, SlaBreachRow.breached_at)
+                                       .where(SlaBreachRow.clock_id == "sla.acknowledge")).all()
+            await wait_for_rows(engine, OutboxRow, args.n, timeout=120)  # breach notices (SEV3: no "opened" one)
+            notified = dict(session.execute(select(OutboxRow.incident_id, func.min(OutboxRow.created_at))
+                                            .where(OutboxRow.kind == "breach").group_by(OutboxRow.incident_id)).all())
+        engine.dispose()
+        dues = sorted(row.due_at for row in breaches)
+        recorded = [(row.breached_at - row.due_at).total_seconds() for row in breaches]
+        notified_late = [(notified[row.incident_id] - row.due_at).total_seconds() for row in breaches
+                         if row.incident_id in notified]
+
+        # The baseline: bare workflows due at the same spread of moments, shifted to start now + the lead time.
+        bare_client = await Client.connect(current.server.address)
+        shift = datetime.now(UTC) + timedelta(seconds=args.due) - _aware(dues[0])
+        bare_dues = [_aware(due) + shift for due in dues]
+
+        async def start_bare(index: int) -> None:
+            await bare_client.start_workflow(BareTimer.run, bare_dues[index].isoformat(), id=f"BARE-TIMER-{index}",
+                                             task_queue="bare")
+
+        await bounded(32, [start_bare(i) for i in range(len(bare_dues))])
+        bare_late = list(await bounded(64, [bare_client.get_workflow_handle(f"BARE-TIMER-{i}").result()
+                                            for i in range(len(bare_dues))]))
+    shutil.rmtree(policy_dir, ignore_errors=True)
+    vigil_p99, bare_p99 = percentile(recorded, 99), percentile(bare_late, 99)
+    report.add(Row("(f) timer lateness p99", "s", vigil_p99, bare_p99, "bare workflow timer",
+                   vigil_p99 / bare_p99 if bare_p99 else float("nan"), "<= 2 s", vigil_p99 <= 2))
+    report.details.update({
+        "incidents": len(recorded), "acknowledge SLA": f"{args.due}s",
+        "seconds to open them": round(opening, 1),
+        "deadlines spread over (s)": round((dues[-1] - dues[0]).total_seconds(), 1),
+        "breach recorded p50/p99/max (s)": (round(percentile(recorded, 50), 2), round(vigil_p99, 2),
+                                            round(max(recorded), 2)),
+        "breach notice in outbox p50/p99 (s)": (round(percentile(notified_late, 50), 2),
+                                                round(percentile(notified_late, 99), 2)),
+        "bare woke p50/p99/max (s)": (round(percentile(bare_late, 50), 2), round(bare_p99, 2),
+                                      round(max(bare_late), 2)),
+    })
+    return report
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+if __name__ == "__main__":
+    parser = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
+    parser.add_argument("--n", type=int, default=2000, help="incidents (and bare timers)")
+    parser.add_argument("--due", type=int, default=150, help="acknowledge SLA in seconds (longer than opening takes)")
+    asyncio.run(main(parser.parse_args())).save_and_print()

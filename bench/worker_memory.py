@@ -1,0 +1,133 @@
+"""(e) Worker memory: resident set size of the `vigil worker` process with 10,000 open incidents
+waiting on their SLA timers (each triaged, projected, and waiting for acknowledgement), against
+the bare worker holding 10,000 bare workflows waiting on a timer. Target <= 300 MB.
+
+The worker keeps at most `max_cached_workflows` incidents in memory (vigil.worker.build_worker:
+2,000 by default); the others wait in Temporal and are replayed when something happens to them.
+So RSS grows with the first 2,000 and then stays flat; the RSS is sampled every tenth of the way
+to show it. `--max-cached 10000` runs the worker with every incident cached, to show the cost of
+one cached incident.
+
+    python -m bench.worker_memory [--n 10000] [--max-cached 2000]
+"""
+
+import argparse
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+
+import psutil
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from bench.bare import BareIncident
+from bench.processes import Process
+from bench.report import Report, Row
+from bench.stage import PYTHONPATH, Stage, common_arguments, stage
+from bench.workload import bounded, intake_body
+from vigil.db.tables import IncidentRow
+from vigil.workflows.incident import IncidentWorkflow
+from vigil.workflows.messages import IncidentStart
+from vigil.workflows.state import Intake
+
+MB = 2**20
+VIGIL_DEFAULT_CACHE = 2000  # vigil.worker.build_worker's default
+
+
+def rss(process: Process) -> float:
+    return psutil.Process(process.pid).memory_info().rss / MB
+
+
+def settle(process: Process, quiet_seconds: float = 3.0, timeout: float = 120) -> None:
+    """Wait until the process has used (almost) no CPU for `quiet_seconds`."""
+    handle = psutil.Process(process.pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(handle.cpu_times()[:2])
+        time.sleep(quiet_seconds)
+        if sum(handle.cpu_times()[:2]) - before < 0.05 * quiet_seconds:
+            return
+
+
+async def open_vigil(current: Stage, client: Client, n: int, samples: dict[int, float]) -> None:
+    intake = Intake.model_validate(intake_body("sev3"))
+    year = datetime.now(UTC).year
+    engine = current.vigil.engine()
+
+    async def one(index: int) -> None:
+        await client.start_workflow(
+            IncidentWorkflow.run, IncidentStart(incident_id=f"INC-{year}-{index:06d}", intake=intake),
+            id=f"INC-{year}-{index:06d}", task_queue="vigil", id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+
+    step = max(n // 10, 1)
+    for start in range(1, n + 1, step):
+        await bounded(32, [one(i) for i in range(start, min(start + step, n + 1))])
+        await _projected(engine, min(start + step - 1, n))
+        assert current.vigil_worker is not None
+        samples[min(start + step - 1, n)] = round(rss(current.vigil_worker), 1)
+    engine.dispose()
+
+
+async def _projected(engine, count: int, timeout: float = 600) -> None:  # noqa: ANN001
+    """Until `count` incidents are triaged and in the projection (so each waits on its timers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            if session.scalar(select(func.count()).select_from(IncidentRow)) >= count:
+                return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{count} incidents not projected within {timeout}s")
+
+
+async def open_bare(current: Stage, client: Client, n: int, samples: dict[int, float]) -> None:
+    async def one(index: int) -> None:
+        await client.start_workflow(BareIncident.run, {"kind": "sev3"}, id=f"BARE-{index}", task_queue="bare")
+
+    step = max(n // 10, 1)
+    for start in range(1, n + 1, step):
+        await bounded(32, [one(i) for i in range(start, min(start + step, n + 1))])
+        assert current.bare_worker is not None
+        settle(current.bare_worker, quiet_seconds=1.5)
+        samples[min(start + step - 1, n)] = round(rss(current.bare_worker), 1)
+
+
+async def main(args: argparse.Namespace) -> Report:
+    report = Report("worker_memory", f"python -m bench.worker_memory --n {args.n} --max-cached {args.max_cached}")
+    with stage("memory", keep=args.keep, api=False, vigil_worker=False, bare_worker=False) as current:
+        if args.max_cached == VIGIL_DEFAULT_CACHE:
+            current.vigil_worker = current.vigil.worker("vigil-worker")  # `vigil worker`, exactly
+        else:
+            current.vigil_worker = current.vigil.worker(
+                "vigil-worker", [sys.executable, "-m", "bench.vigil_worker"],
+                BENCH_MAX_CACHED_WORKFLOWS=str(args.max_cached), PYTHONPATH=PYTHONPATH)
+        current.bare_worker = current.bare.worker("bare-worker", [sys.executable, "-m", "bench.bare"],
+                                                  BENCH_MAX_CACHED_WORKFLOWS=str(args.max_cached))
+        idle = {"vigil": round(rss(current.vigil_worker), 1), "bare": round(rss(current.bare_worker), 1)}
+        vigil_samples: dict[int, float] = {}
+        bare_samples: dict[int, float] = {}
+        await open_vigil(current, await current.vigil.client(), args.n, vigil_samples)
+        settle(current.vigil_worker)
+        vigil_rss = rss(current.vigil_worker)
+        await open_bare(current, await Client.connect(current.server.address), args.n, bare_samples)
+        settle(current.bare_worker)
+        bare_rss = rss(current.bare_worker)
+    report.add(Row("(e) worker RSS", "MB", vigil_rss, bare_rss, "bare worker", vigil_rss / bare_rss, "<= 300 MB",
+                   vigil_rss <= 300))
+    report.details.update({
+        "open incidents": args.n, "max_cached_workflows": args.max_cached,
+        "RSS idle before (vigil, bare)": (idle["vigil"], idle["bare"]),
+        "vigil RSS by open incidents": vigil_samples, "bare RSS by open workflows": bare_samples,
+    })
+    return report
+
+
+if __name__ == "__main__":
+    parser = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
+    parser.add_argument("--n", type=int, default=10_000, help="open incidents (and bare workflows)")
+    parser.add_argument("--max-cached", type=int, default=VIGIL_DEFAULT_CACHE,
+                        help="workflow cache of both workers (default: vigil worker's own)")
+    asyncio.run(main(parser.parse_args())).save_and_print()
