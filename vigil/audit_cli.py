@@ -27,6 +27,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from vigil.api_reply import api_error_message
+
 audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.",
                         no_args_is_help=True)
 
@@ -63,12 +65,7 @@ def _headers(token: str, language: str | None = None) -> dict[str, str]:
 
 def _answer(response: httpx.Response) -> Any:
     if response.status_code >= 400:
-        try:
-            body = response.json()
-            message = f"{response.status_code} {body.get('error')}: {body.get('detail')}"
-        except ValueError:
-            message = f"{response.status_code}: {response.text[:300]}"
-        raise _ApiFailed(response.status_code, message)
+        raise _ApiFailed(response.status_code, api_error_message(response))
     return response.json()
 
 

@@ -24,6 +24,7 @@ from rich.table import Column, Table
 from sqlalchemy.orm import Session
 
 from vigil import auth
+from vigil.api_reply import api_error_message
 from vigil.audit_cli import audit_app
 from vigil.config import settings
 from vigil.policy import PolicyError
@@ -211,12 +212,7 @@ def _call(method: str, path: str, api_url: str, token: str, **kwargs: Any) -> An
     except httpx.HTTPError as error:
         raise _fail(f"cannot reach the API at {api_url}: {error}") from None
     if response.status_code >= 400:
-        try:
-            body = response.json()
-            message = f"{response.status_code} {body.get('error')}: {body.get('detail')}"
-        except ValueError:
-            message = f"{response.status_code}: {response.text[:300]}"
-        raise _fail(message)
+        raise _fail(api_error_message(response))
     return response.json()
 
 

@@ -4,6 +4,7 @@ The role matrix lives here too, as named sets that each route declares with `all
 actions on an incident are further checked per action type by `lifecycle.permitted`.
 """
 
+import re
 from collections.abc import Callable, Iterator
 
 from fastapi import Depends, Request
@@ -12,9 +13,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from vigil.api.errors import ApiError, forbidden, unavailable
+from vigil.api.errors import ApiError, forbidden, not_found, unavailable
 from vigil.auth import Principal, authenticate
+from vigil.db.tables import IncidentRow
 from vigil.domain import Role
+from vigil.workflows.state import INCIDENT_ID_PATTERN
 
 # The role matrix (see README "Roles"): who may call which kind of endpoint.
 READERS = frozenset({Role.ANALYST, Role.LEAD, Role.AUDITOR, Role.ADMIN})  # read everything
@@ -67,3 +70,18 @@ def allow(roles: frozenset[Role], doing: str) -> Callable[..., Principal]:
         return user
 
     return check
+
+
+_INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
+
+
+def check_incident_id(incident_id: str) -> None:
+    """A path id that cannot be an incident's is simply not found (and never reaches Temporal)."""
+    if not _INCIDENT_ID.match(incident_id):
+        raise not_found(f"no incident {incident_id[:40]}")
+
+
+def projected_incident(engine: Engine, incident_id: str) -> IncidentRow | None:
+    """The incident's row in the SQL projection, if it has one yet."""
+    with Session(engine) as session:
+        return session.get(IncidentRow, incident_id)

@@ -36,7 +36,8 @@ Printable = AfterValidator(_no_control_characters)
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), Printable]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Printable]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
-IncidentId = Annotated[str, StringConstraints(pattern=r"^INC-\d{4}-\d{6}$")]
+INCIDENT_ID_PATTERN = r"^INC-\d{4}-\d{6}$"
+IncidentId = Annotated[str, StringConstraints(pattern=INCIDENT_ID_PATTERN)]
 
 
 class Model(BaseModel):

@@ -6,7 +6,6 @@ incidents a filter or a time range selects, and where each seal is kept). Events
 across the runs of an incident's workflow: see vigil.audit.history.
 """
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
-from vigil.api.deps import READERS, allow, get_engine, get_temporal
+from vigil.api.deps import READERS, allow, check_incident_id, get_engine, get_temporal, projected_incident
 from vigil.api.errors import ApiError, conflict, invalid, not_found, responses
 from vigil.audit import history as histories
 from vigil.audit.decode import Undecodable, event_type_name
@@ -38,7 +37,6 @@ from vigil.workflows.state import Incident
 router = APIRouter(tags=["audit"])
 
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
-_INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{6}$")
 MAX_REPLAY = 1000
 
 
@@ -51,24 +49,16 @@ def converter_of(request: Request) -> DataConverter:
     return client.data_converter if client is not None else data_converter()
 
 
-def _check_id(incident_id: str) -> None:
-    if not _INCIDENT_ID.match(incident_id):
-        raise not_found(f"no incident {incident_id[:40]}")
-
-
-def _projected(engine: Engine, incident_id: str) -> IncidentRow | None:
-    with Session(engine) as session:
-        return session.get(IncidentRow, incident_id)
 
 
 async def _history(
     temporal: Client, engine: Engine, incident_id: str, approvals: bool = True
 ) -> histories.IncidentHistory:
-    _check_id(incident_id)
+    check_incident_id(incident_id)
     try:
         return await histories.fetch(temporal, incident_id, approvals=approvals)
     except histories.HistoryNotFound:
-        if await run_in_threadpool(_projected, engine, incident_id) is not None:
+        if await run_in_threadpool(projected_incident, engine, incident_id) is not None:
             raise not_found(
                 f"Temporal no longer keeps the history of {incident_id} (its retention period has passed); "
                 "read an exported copy with `vigil audit verify FILE`"
@@ -262,10 +252,10 @@ async def _search_attribute_digest(temporal: Client, incident_id: str) -> str | 
 
 
 async def _stored_seal(temporal: Client, engine: Engine, incident_id: str) -> StoredSeal:
-    _check_id(incident_id)
+    check_incident_id(incident_id)
     row = await run_in_threadpool(_seal_row, engine, incident_id)
     if row is None:
-        projected = await run_in_threadpool(_projected, engine, incident_id)
+        projected = await run_in_threadpool(projected_incident, engine, incident_id)
         if projected is None:
             raise not_found(f"no incident {incident_id}")
         if projected.status not in TERMINAL_STATUSES:

@@ -6,7 +6,6 @@ a refusal, and a refused action never enters the incident's history.
 """
 
 import asyncio
-import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -17,12 +16,20 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from vigil import incident_client
-from vigil.api.deps import READERS, RESPONDERS, allow, get_engine, get_session, get_temporal
+from vigil.api.deps import (
+    READERS,
+    RESPONDERS,
+    allow,
+    check_incident_id,
+    get_engine,
+    get_session,
+    get_temporal,
+    projected_incident,
+)
 from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, responses, unavailable
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.schemas import IncidentPage, IncidentSummary
 from vigil.auth import Principal, active_user
-from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.incident_client import ActionRefused, IncidentNotFound
 from vigil.intake import reserve_incident
@@ -42,18 +49,6 @@ _REFUSAL_STATUS = {RefusalCode.FORBIDDEN: 403, RefusalCode.CONFLICT: 409, Refusa
 # ---------------------------------------------------------------------------- helpers
 
 
-_INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{6}$")
-
-
-def _check_id(incident_id: str) -> None:
-    """A path id that cannot be an incident's is simply not found (and never reaches Temporal)."""
-    if not _INCIDENT_ID.match(incident_id):
-        raise not_found(f"no incident {incident_id[:40]}")
-
-
-def _projection_row(engine: Engine, incident_id: str) -> IncidentRow | None:
-    with Session(engine) as session:
-        return session.get(IncidentRow, incident_id)
 
 
 async def read_incident(temporal: Client, engine: Engine, incident_id: str) -> tuple[Incident, str]:
@@ -63,7 +58,7 @@ async def read_incident(temporal: Client, engine: Engine, incident_id: str) -> t
     may have been deleted by Temporal's retention. Open ones are asked (a query), falling back
     to the projection when no worker answers in time.
     """
-    row = await run_in_threadpool(_projection_row, engine, incident_id)
+    row = await run_in_threadpool(projected_incident, engine, incident_id)
     if row is not None and row.status in TERMINAL_STATUSES:
         return Incident.model_validate(row.state), "projection"
     try:
@@ -206,7 +201,7 @@ async def get_incident(
 ) -> Incident:
     """The workflow's own answer for open incidents; the last projected state for closed ones.
     The `X-Vigil-Source` header says which."""
-    _check_id(incident_id)
+    check_incident_id(incident_id)
     state, source = await read_incident(temporal, engine, incident_id)
     response.headers["X-Vigil-Source"] = source
     return state
@@ -234,7 +229,7 @@ async def act(
     """One action, `{"type": ..., ...}`. The actor is the token's user, never a body field.
     `200` with the new state; `403` the role may not; `409` the incident's state forbids it
     now (the detail says why); `422` malformed or meaningless here."""
-    _check_id(incident_id)
+    check_incident_id(incident_id)
     if not lifecycle.permitted(user.role, action.type):
         article = "an" if user.role.value[0] in "aeiou" else "a"
         raise forbidden(f"{article} {user.role} may not {action.type.replace('_', ' ')}")
@@ -266,7 +261,7 @@ async def act(
 
 def _ended_reason(engine: Engine, incident_id: str) -> str | None:
     """For an incident whose workflow has ended, say how it ended (merged into what, closed when)."""
-    row = _projection_row(engine, incident_id)
+    row = projected_incident(engine, incident_id)
     if row is None or row.status not in TERMINAL_STATUSES:
         return None
     how = f"merged into {row.merged_into}" if row.status == Status.MERGED else "closed"
