@@ -22,7 +22,6 @@ from schemathesis.checks import (
 
 from bench.processes import Deployment, TemporalDevServer
 from tests.reliability.conftest import System, start_system
-from tests.reliability.known_bugs import is_bug_b
 
 # schemathesis imports its generation modules lazily, deep inside hypothesis' call stack, where
 # pytest's assertion rewriting parses them; on CPython 3.11 that `ast.parse` can fail with
@@ -69,5 +68,4 @@ def test_api_answers_every_request_within_its_schema(fuzz_system: System) -> Non
             failures[f"{operation.method.upper()} {operation.path}"] = str(failure)[:2000]
     print(f"{operations} operations fuzzed")
     assert operations >= 10, f"only {operations} operations in the OpenAPI document"
-    failures = {name: text for name, text in failures.items() if not is_bug_b(text)}  # pinned: test_known_bugs
     assert not failures, "\n\n".join(f"{name}:\n{text}" for name, text in failures.items())

@@ -10,7 +10,6 @@ from bench.processes import TemporalDevServer
 from bench.workload import ApiDriver, kind_of
 from tests.reliability.checks import assert_all_consistent, drive
 from tests.reliability.conftest import System
-from tests.reliability.known_bugs import log_sizes, unexplained_server_errors
 
 INCIDENTS = 100
 
@@ -26,7 +25,6 @@ async def test_incidents_survive_a_temporal_server_restart(system: System, tempo
         await asyncio.sleep(rng.uniform(1.0, 3.0))
         await asyncio.to_thread(temporal_server.start)  # same file, same port
 
-    logs = log_sizes(system.apis)
     async with httpx.AsyncClient(timeout=90) as http:
         driver = ApiDriver(http, system.urls, system.tokens, poll=0.2, patience=180)
         restart = asyncio.create_task(restart_server())
@@ -35,5 +33,4 @@ async def test_incidents_survive_a_temporal_server_restart(system: System, tempo
     assert all(w.alive for w in system.workers), "a worker died with the server: " + system.workers[0].log_tail()
     client = await system.deployment.client()
     await assert_all_consistent(client, system.deployment.engine(), {ids[ref]: incidents[ref] for ref in incidents})
-    unexplained = unexplained_server_errors(driver.server_errors, system.apis, logs)
-    assert not unexplained, f"seed {seed}: the API answered 5xx other than 503: {unexplained[:5]}"
+    assert not driver.server_errors, f"seed {seed}: the API answered 5xx other than 503: {driver.server_errors[:5]}"

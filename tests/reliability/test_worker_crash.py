@@ -10,7 +10,6 @@ import httpx
 from bench.workload import ApiDriver, kind_of
 from tests.reliability.checks import assert_all_consistent, drive
 from tests.reliability.conftest import System
-from tests.reliability.known_bugs import log_sizes, unexplained_server_errors
 
 INCIDENTS = 120
 KILLS = 3
@@ -37,7 +36,6 @@ async def test_incidents_survive_worker_kill_9_at_random_points(system: System) 
     rng = random.Random(seed)
     run = f"crash-{seed}"
     incidents = {f"{run}-{i}": kind_of(i) for i in range(INCIDENTS)}
-    logs = log_sizes(system.apis)
     async with httpx.AsyncClient(timeout=90) as http:
         driver = ApiDriver(http, system.urls, system.tokens, poll=0.2, patience=180)
         done = asyncio.Event()
@@ -50,6 +48,5 @@ async def test_incidents_survive_worker_kill_9_at_random_points(system: System) 
     assert kills, f"seed {seed}: the load finished before the first kill"
     client = await system.deployment.client()
     await assert_all_consistent(client, system.deployment.engine(), {ids[ref]: incidents[ref] for ref in incidents})
-    unexplained = unexplained_server_errors(driver.server_errors, system.apis, logs)
-    assert not unexplained, f"the API answered 5xx other than 503: {unexplained[:5]}"
+    assert not driver.server_errors, f"the API answered 5xx other than 503: {driver.server_errors[:5]}"
     print(f"seed {seed}: killed the worker at {kills}s; {driver.retries} requests retried")

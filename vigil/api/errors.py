@@ -50,8 +50,10 @@ def conflict(detail: str) -> ApiError:
     return ApiError(409, "conflict", detail)
 
 
-def unavailable(what: str, detail: str) -> ApiError:
-    return ApiError(503, f"{what}_unavailable", detail, headers={"Retry-After": "5"})
+def unavailable(what: str, detail: str, location: str | None = None) -> ApiError:
+    """503; `location` names a resource that exists anyway (an intake reserved, not yet triaged)."""
+    headers = {"Retry-After": "5"} | ({"Location": location} if location else {})
+    return ApiError(503, f"{what}_unavailable", detail, headers=headers)
 
 
 # What each status means, for the OpenAPI document: routes list the ones they can return.
@@ -118,6 +120,9 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # Starlette could not even decode it (not UTF-8): malformed, like any other bad body.
+        return _json(422, "invalid", "the body is not valid JSON (it is not UTF-8 text)")
     code = _HTTP_CODES.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 404:

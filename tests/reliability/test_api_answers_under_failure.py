@@ -1,11 +1,10 @@
-"""Focused reproductions of the bugs in known_bugs.py, each an expected failure until it is fixed
-(strict: a fix makes the test fail, so the pin and its allowance get removed together)."""
+"""Two answers the load tests once caught wrong, pinned: no worker in time is 503 (it was a 500),
+and a body that is not even UTF-8 is 422 like any malformed body (it was an undocumented 400)."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 import pytest_asyncio
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -36,20 +35,16 @@ async def api_without_worker(temporal_server: TemporalDevServer, tmp_path: Path)
     engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="known bug A (known_bugs.py): a timed-out update answers 500, not 503")
-async def test_bug_a_no_worker_within_the_timeout_is_503(api_without_worker: tuple, monkeypatch) -> None:  # noqa: ANN001
+async def test_no_worker_within_the_timeout_is_503(api_without_worker: tuple, monkeypatch) -> None:  # noqa: ANN001
     http, headers = api_without_worker
     monkeypatch.setattr(incidents, "ACTION_TIMEOUT", 1.0)
-    intake = await http.post("/api/incidents", json=intake_body("sev3", "BUG-A"), headers=headers)
+    intake = await http.post("/api/incidents", json=intake_body("sev3", "NO-WORKER"), headers=headers)
     assert intake.status_code == 503, intake.text
     action = await http.post(f"{intake.headers['location']}/actions", json={"type": "acknowledge"}, headers=headers)
     assert action.status_code == 503, action.text
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="known bug B (known_bugs.py): a body that is not UTF-8 answers 400")
-async def test_bug_b_a_body_that_is_not_json_is_422(api_without_worker: tuple) -> None:
+async def test_a_body_that_is_not_utf8_is_422(api_without_worker: tuple) -> None:
     http, headers = api_without_worker
     response = await http.post("/api/incidents", content=b"\xff\xfe{", headers={**headers,
                                "Content-Type": "application/json"})
