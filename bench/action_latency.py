@@ -54,7 +54,7 @@ async def open_bare(client: Client, n: int) -> list[str]:
 
 async def main(args: argparse.Namespace) -> Report:
     report = Report("action_latency", f"python -m bench.action_latency --n {args.n} --pause {args.pause}")
-    with stage("latency", keep=args.keep) as current:
+    with stage("latency", keep=args.keep, max_cached=args.max_cached) as current:
         assert current.api is not None
         bare_client = await Client.connect(current.server.address)
         vigil_client = await current.vigil.client()

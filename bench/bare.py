@@ -200,7 +200,7 @@ async def _serve() -> None:
     address = os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
     task_queue = os.environ.get("VIGIL_TASK_QUEUE", "bare")
     client = await Client.connect(address, namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
-    max_cached = int(os.environ.get("BENCH_MAX_CACHED_WORKFLOWS", "2000"))  # Vigil's worker default
+    max_cached = int(os.environ.get("BENCH_MAX_CACHED_WORKFLOWS", "2000"))  # bench.stage passes Vigil's
     worker = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES,
                     max_cached_workflows=max_cached)
     logging.getLogger("bench.bare").info("worker on task queue %s at %s", task_queue, address)

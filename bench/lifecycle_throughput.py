@@ -151,7 +151,7 @@ async def events_per_incident(client: Client, ids: list[str], sample: int = 40) 
 async def main(args: argparse.Namespace) -> Report:
     report = Report("lifecycle_throughput", f"python -m bench.lifecycle_throughput --n {args.n} "
                     f"--concurrency {args.concurrency}")
-    with stage("throughput", keep=args.keep) as current:
+    with stage("throughput", keep=args.keep, max_cached=args.max_cached) as current:
         bare_client = await Client.connect(current.server.address)
         vigil_client = await current.vigil.client()
         # Warm-up: imports, caches and connections, for both.

@@ -44,7 +44,7 @@ async def replay(replayer: Replayer, histories: list[WorkflowHistory]) -> tuple[
 async def main(args: argparse.Namespace) -> Report:
     report = Report("replay_rate", f"python -m bench.replay_rate --n {args.n}")
     year = datetime.now(UTC).year
-    with stage("replay", keep=args.keep, api=False) as current:
+    with stage("replay", keep=args.keep, max_cached=args.max_cached, api=False) as current:
         vigil_client = await current.vigil.client()
         bare_client = await Client.connect(current.server.address)
         vigil_ids = [f"INC-{year}-{i:06d}" for i in range(1, args.n + 1)]

@@ -23,7 +23,7 @@ BENCHMARKS = {
     "c": ("list_at_scale", ["--rows", "100000", "--requests", "600"], ["--rows", "5000", "--requests", "100"]),
     "d": ("replay_rate", ["--n", "1000"], ["--n", "60"]),
     "e": ("worker_memory", ["--n", "10000"], ["--n", "400"]),
-    "f": ("timer_lateness", ["--n", "2000", "--due", "150"], ["--n", "100", "--due", "40"]),
+    "f": ("timer_lateness", ["--n", "2000", "--due", "150"], ["--n", "100", "--due", "60", "--window", "20"]),
 }
 
 

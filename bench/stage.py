@@ -4,6 +4,7 @@ task queue of its own, all in a temporary directory removed afterwards."""
 
 import argparse
 import contextlib
+import inspect
 import os
 import shutil
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from bench.processes import Api, Deployment, Process, TemporalDevServer
 from bench.workload import PEOPLE
+from vigil.worker import build_worker
 
 REPO = Path(__file__).resolve().parents[1]
 BARE_WORKER = [sys.executable, "-m", "bench.bare"]
@@ -35,7 +37,9 @@ class Stage:
 
 @contextlib.contextmanager
 def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool = True,
-          vigil_worker: bool = True, bare_worker: bool = True) -> Iterator[Stage]:
+          vigil_worker: bool = True, bare_worker: bool = True, max_cached: int | None = None) -> Iterator[Stage]:
+    """`max_cached`: run the Vigil worker with this workflow cache size (bench.vigil_worker) instead
+    of `vigil worker` as it is."""
     root = Path(tempfile.mkdtemp(prefix=f"vigil-bench-{name}-"))
     server = TemporalDevServer(root / "temporal")
     vigil = Deployment(home=root / "vigil", temporal_address=server.address,
@@ -47,12 +51,16 @@ def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool =
         server.start()
         vigil.migrate()
         current.tokens = vigil.add_people(PEOPLE)
-        if vigil_worker:
+        if vigil_worker and max_cached:
+            current.vigil_worker = vigil.worker("vigil-worker", [sys.executable, "-m", "bench.vigil_worker"],
+                                                BENCH_MAX_CACHED_WORKFLOWS=str(max_cached), PYTHONPATH=PYTHONPATH)
+        elif vigil_worker:
             current.vigil_worker = vigil.worker("vigil-worker")
         if api:
             current.api = vigil.api(name="vigil-api")
-        if bare_worker:
-            current.bare_worker = bare.worker("bare-worker", BARE_WORKER)
+        if bare_worker:  # the same workflow cache as the Vigil worker's
+            cached = max_cached or inspect.signature(build_worker).parameters["max_cached_workflows"].default
+            current.bare_worker = bare.worker("bare-worker", BARE_WORKER, BENCH_MAX_CACHED_WORKFLOWS=str(cached))
         yield current
     finally:
         vigil.stop_all()
@@ -66,6 +74,8 @@ def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool =
 
 def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    parser.add_argument("--max-cached", type=int, default=None, metavar="N",
+                        help="run the Vigil worker with this max_cached_workflows (default: as `vigil worker`)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="sample Vigil's processes with py-spy while measuring (bench/profiling.py)")
     return parser

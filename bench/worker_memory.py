@@ -8,11 +8,12 @@ So RSS grows with the first 2,000 and then stays flat; the RSS is sampled every 
 to show it. `--max-cached 10000` runs the worker with every incident cached, to show the cost of
 one cached incident.
 
-    python -m bench.worker_memory [--n 10000] [--max-cached 2000]
+    python -m bench.worker_memory [--n 10000] [--max-cached N]
 """
 
 import argparse
 import asyncio
+import inspect
 import sys
 import time
 from datetime import UTC, datetime
@@ -26,15 +27,17 @@ from temporalio.common import WorkflowIDConflictPolicy
 from bench.bare import BareIncident
 from bench.processes import Process
 from bench.report import Report, Row
-from bench.stage import PYTHONPATH, Stage, common_arguments, stage
+from bench.stage import Stage, common_arguments, stage
 from bench.workload import bounded, intake_body
 from vigil.db.tables import IncidentRow
+from vigil.worker import build_worker
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.messages import IncidentStart
 from vigil.workflows.state import Intake
 
 MB = 2**20
-VIGIL_DEFAULT_CACHE = 2000  # vigil.worker.build_worker's default
+# vigil.worker.build_worker's own default, which `vigil worker` runs with.
+VIGIL_DEFAULT_CACHE = inspect.signature(build_worker).parameters["max_cached_workflows"].default
 
 
 def rss(process: Process) -> float:
@@ -96,16 +99,13 @@ async def open_bare(current: Stage, client: Client, n: int, samples: dict[int, f
 
 
 async def main(args: argparse.Namespace) -> Report:
-    report = Report("worker_memory", f"python -m bench.worker_memory --n {args.n} --max-cached {args.max_cached}")
-    with stage("memory", keep=args.keep, api=False, vigil_worker=False, bare_worker=False) as current:
-        if args.max_cached == VIGIL_DEFAULT_CACHE:
-            current.vigil_worker = current.vigil.worker("vigil-worker")  # `vigil worker`, exactly
-        else:
-            current.vigil_worker = current.vigil.worker(
-                "vigil-worker", [sys.executable, "-m", "bench.vigil_worker"],
-                BENCH_MAX_CACHED_WORKFLOWS=str(args.max_cached), PYTHONPATH=PYTHONPATH)
+    cached = args.max_cached or VIGIL_DEFAULT_CACHE
+    report = Report("worker_memory", f"python -m bench.worker_memory --n {args.n}"
+                    + (f" --max-cached {args.max_cached}" if args.max_cached else ""))
+    with stage("memory", keep=args.keep, api=False, bare_worker=False, max_cached=args.max_cached) as current:
+        assert current.vigil_worker is not None  # `vigil worker` as it is, unless --max-cached
         current.bare_worker = current.bare.worker("bare-worker", [sys.executable, "-m", "bench.bare"],
-                                                  BENCH_MAX_CACHED_WORKFLOWS=str(args.max_cached))
+                                                  BENCH_MAX_CACHED_WORKFLOWS=str(cached))
         idle = {"vigil": round(rss(current.vigil_worker), 1), "bare": round(rss(current.bare_worker), 1)}
         vigil_samples: dict[int, float] = {}
         bare_samples: dict[int, float] = {}
@@ -118,7 +118,7 @@ async def main(args: argparse.Namespace) -> Report:
     report.add(Row("(e) worker RSS", "MB", vigil_rss, bare_rss, "bare worker", vigil_rss / bare_rss, "<= 300 MB",
                    vigil_rss <= 300))
     report.details.update({
-        "open incidents": args.n, "max_cached_workflows": args.max_cached,
+        "open incidents": args.n, "max_cached_workflows (both workers)": cached,
         "RSS idle before (vigil, bare)": (idle["vigil"], idle["bare"]),
         "vigil RSS by open incidents": vigil_samples, "bare RSS by open workflows": bare_samples,
     })
@@ -128,6 +128,4 @@ async def main(args: argparse.Namespace) -> Report:
 if __name__ == "__main__":
     parser = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     parser.add_argument("--n", type=int, default=10_000, help="open incidents (and bare workflows)")
-    parser.add_argument("--max-cached", type=int, default=VIGIL_DEFAULT_CACHE,
-                        help="workflow cache of both workers (default: vigil worker's own)")
     asyncio.run(main(parser.parse_args())).save_and_print()
