@@ -4,6 +4,7 @@ print one table: figure, baseline measured in the same run, ratio, target.
     python -m bench.run_all            the full sizes (about 40 minutes on 2 cores)
     python -m bench.run_all --quick    small sizes, a smoke run of every benchmark (a few minutes)
     python -m bench.run_all --only a,c
+    python -m bench.run_all --table    the table of the last saved results, without running
 
 Each benchmark also saves its rows and details in bench/results/<name>.json.
 """
@@ -31,11 +32,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: check every benchmark runs")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="letters, e.g. a,c")
+    parser.add_argument("--table", action="store_true", help="print the table of the last saved results only")
     args = parser.parse_args()
     rows: list[Row] = []
     failed = []
     for letter in args.only.split(","):
         module, full, quick = BENCHMARKS[letter.strip()]
+        if args.table:
+            rows += [Row(**row) for row in json.loads((RESULTS / f"{module}.json").read_text())["rows"]]
+            continue
         command = [sys.executable, "-m", f"bench.{module}", *(quick if args.quick else full)]
         print(f"\n== ({letter}) {' '.join(command[1:])}", flush=True)
         started = time.monotonic()

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
 
 from tests.audit.scenarios import Driver, PlatformAdapter, run_scenarios, scenario_policy
 from vigil import auth
 from vigil.api.app import create_app
+from vigil.cli import app as vigil_cli
 from vigil.db.engine import make_engine, migrate
 from vigil.policy import Policy
 from vigil.temporal import data_converter, register_search_attributes
@@ -60,6 +62,12 @@ class World:
 
     def one(self, scenario: str) -> str:
         return self.incidents[scenario][0]
+
+    def audit_cli(self, *args: str, user: str = "audrey") -> Result:
+        """`vigil audit ...` against this world's API, in a terminal wide enough that rich
+        does not wrap a long path into the middle of a message."""
+        command = ["audit", *args, "--api", self.base_url, "--token", self.tokens[user]]
+        return CliRunner().invoke(vigil_cli, command, env={"COLUMNS": "200"})
 
     @property
     def all_ids(self) -> list[str]:

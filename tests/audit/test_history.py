@@ -5,11 +5,9 @@ import asyncio
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.audit.conftest import World
 from vigil.audit.history import FORMAT, read_documents
-from vigil.cli import app as vigil_cli
 
 
 async def test_history_has_every_run_of_a_continued_incident(world: World) -> None:
@@ -53,13 +51,10 @@ async def test_history_needs_a_token(world: World) -> None:
     assert response.status_code == 401
 
 
-def _cli(world: World, *args: str, user: str = "audrey"):  # noqa: ANN202
-    return CliRunner().invoke(vigil_cli, ["audit", *args, "--api", world.base_url, "--token", world.tokens[user]])
-
 
 async def test_cli_exports_one_history_to_a_file(world: World, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "one.json"
-    result = await asyncio.to_thread(_cli, world, "export", world.one("reopened"), "--out", str(out))
+    result = await asyncio.to_thread(world.audit_cli, "export", world.one("reopened"), "--out", str(out))
     assert result.exit_code == 0, result.output
     [history] = read_documents(out.read_text())
     assert history.incident_id == world.one("reopened") and history.event_count > 20
@@ -67,7 +62,7 @@ async def test_cli_exports_one_history_to_a_file(world: World, tmp_path) -> None
 
 async def test_cli_bulk_exports_the_closed_incidents_as_json_lines(world: World, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "closed.jsonl"
-    result = await asyncio.to_thread(_cli, world, "bulk-export", "--status", "closed", "--out", str(out))
+    result = await asyncio.to_thread(world.audit_cli, "bulk-export", "--status", "closed", "--out", str(out))
     assert result.exit_code == 0, result.output
     exported = read_documents(out.read_text())
     listed = (await world.get("/api/incidents?status=closed&limit=200", "audrey")).json()["items"]
@@ -77,5 +72,5 @@ async def test_cli_bulk_exports_the_closed_incidents_as_json_lines(world: World,
 
 
 async def test_cli_export_as_an_analyst_is_refused(world: World) -> None:
-    result = await asyncio.to_thread(_cli, world, "export", world.one("rejected"), user="ana")
+    result = await asyncio.to_thread(world.audit_cli, "export", world.one("rejected"), user="ana")
     assert result.exit_code == 1 and "403 forbidden" in result.output

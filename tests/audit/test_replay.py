@@ -6,13 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.audit.conftest import World
 from tests.audit.scratch_workflow import SearchAttributesBeforeTriage
 from vigil.audit.history import read_documents
 from vigil.audit.replay import replay
-from vigil.cli import app as vigil_cli
 from vigil.temporal import data_converter
 from vigil.workflows.approval import ApprovalWorkflow
 
@@ -77,12 +75,9 @@ async def test_swapped_commands_fail_the_replay_at_the_first_diverging_event(wor
         assert "UpsertWorkflowSearchAttributes" in divergence.message and "ActivityTaskScheduled" in divergence.message
 
 
-def _cli(world: World, *args: str, user: str = "audrey"):  # noqa: ANN202
-    return CliRunner().invoke(vigil_cli, ["audit", *args, "--api", world.base_url, "--token", world.tokens[user]])
-
 
 async def test_cli_replays_through_the_api_and_exits_zero_when_all_is_well(world: World) -> None:
-    result = await asyncio.to_thread(_cli, world, "replay", world.one("reopened"), world.one("merged"))
+    result = await asyncio.to_thread(world.audit_cli, "replay", world.one("reopened"), world.one("merged"))
     assert result.exit_code == 0, result.output
     assert "2 of 2 incidents replay cleanly against today's code" in result.output
 
@@ -91,6 +86,6 @@ async def test_cli_replays_exported_files_locally(world: World, tmp_path) -> Non
     path = tmp_path / "export.jsonl"
     lines = [json.dumps((await world.get(f"/api/incidents/{i}/history", "audrey")).json()) for i in world.all_ids[:4]]
     path.write_text("\n".join(lines) + "\n")
-    result = await asyncio.to_thread(_cli, world, "replay", "--file", str(path), "--output-json")
+    result = await asyncio.to_thread(world.audit_cli, "replay", "--file", str(path), "--output-json")
     assert result.exit_code == 0, result.output
     assert [r["result"] for r in json.loads(result.stdout)["reports"]] == ["ok"] * 4

@@ -6,14 +6,8 @@ import base64
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from tests.audit.conftest import World
-from vigil.cli import app as vigil_cli
-
-
-def _cli(world: World, *args: str, user: str = "audrey"):  # noqa: ANN202
-    return CliRunner().invoke(vigil_cli, ["audit", *args, "--api", world.base_url, "--token", world.tokens[user]])
 
 
 async def _closed(world: World) -> list[str]:
@@ -58,7 +52,7 @@ async def test_verify_is_for_auditors_and_known_incidents(world: World, user: st
 
 
 async def test_cli_verifies_an_incident_by_id(world: World) -> None:
-    result = await asyncio.to_thread(_cli, world, "verify", world.one("reopened"))
+    result = await asyncio.to_thread(world.audit_cli, "verify", world.one("reopened"))
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"intact  {world.one('reopened')}: all ") and "match the seal" in result.output
 
@@ -68,7 +62,7 @@ async def test_cli_verifies_an_exported_copy_and_catches_a_tampered_one(world: W
     document = (await world.get(f"/api/incidents/{incident_id}/history", "audrey")).json()
     copy = tmp_path / "copy.json"
     copy.write_text(json.dumps(document))
-    intact = await asyncio.to_thread(_cli, world, "verify", str(copy))
+    intact = await asyncio.to_thread(world.audit_cli, "verify", str(copy))
     assert intact.exit_code == 0 and intact.output.startswith("intact"), intact.output
 
     # Someone rewrites history in the second run: an event is moved back an hour.
@@ -78,14 +72,14 @@ async def test_cli_verifies_an_exported_copy_and_catches_a_tampered_one(world: W
     event["eventTime"] = f"{moment[:11]}{(int(moment[11:13]) - 1) % 24:02d}{moment[13:]}"
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(document))
-    result = await asyncio.to_thread(_cli, world, "verify", str(tampered), "--output-json")
+    result = await asyncio.to_thread(world.audit_cli, "verify", str(tampered), "--output-json")
     assert result.exit_code == 1
     verdict = json.loads(result.stdout)
     assert not verdict["intact"]
     assert verdict["first_altered_event"] == first_run + 10
     assert verdict["first_altered"] == {"number": first_run + 10, "run": 2, "event_id": 10}
 
-    said = await asyncio.to_thread(_cli, world, "verify", str(tampered))
+    said = await asyncio.to_thread(world.audit_cli, "verify", str(tampered))
     assert f"ALTERED {incident_id}: first altered: event {first_run + 10} (run 2, event id 10)" in said.output
 
 
@@ -101,13 +95,13 @@ async def test_a_changed_encrypted_payload_is_caught_too(world: World, tmp_path)
     data[-1] ^= 1
     payload["data"] = base64.b64encode(bytes(data)).decode()
     (tmp_path / "tampered.jsonl").write_text(json.dumps(document) + "\n")
-    result = await asyncio.to_thread(_cli, world, "verify", str(tmp_path / "tampered.jsonl"), "--output-json")
+    result = await asyncio.to_thread(world.audit_cli, "verify", str(tmp_path / "tampered.jsonl"), "--output-json")
     assert result.exit_code == 1 and json.loads(result.stdout)["first_altered_event"] == number
 
 
 async def test_cli_verify_of_nonsense_says_what_it_expected(world: World, tmp_path) -> None:  # noqa: ANN001
-    result = await asyncio.to_thread(_cli, world, "verify", "yesterday")
+    result = await asyncio.to_thread(world.audit_cli, "verify", "yesterday")
     assert result.exit_code == 1 and "neither an incident id" in result.output
     (tmp_path / "x.json").write_text('{"events": []}')
-    result = await asyncio.to_thread(_cli, world, "verify", str(tmp_path / "x.json"))
+    result = await asyncio.to_thread(world.audit_cli, "verify", str(tmp_path / "x.json"))
     assert result.exit_code == 1 and "not a Vigil history export" in result.output
