@@ -21,6 +21,7 @@ from bench.report import Report, Row
 from bench.stage import common_arguments, stage
 from bench.workload import SdkVigilDriver, bounded, kind_of
 from vigil.worker import WORKFLOWS
+from vigil.workflows.sandbox import WORKFLOW_RUNNER
 
 
 async def fetch(client: Client, ids: list[str]) -> list[WorkflowHistory]:
@@ -60,7 +61,9 @@ async def main(args: argparse.Namespace) -> Report:
         made = time.perf_counter() - made
         vigil_histories = await fetch(vigil_client, vigil_ids)
         bare_histories = await fetch(bare_client, bare_ids)
-    vigil_replayer = Replayer(workflows=WORKFLOWS, data_converter=current.vigil.converter())
+    vigil_replayer = Replayer(
+        workflows=WORKFLOWS, data_converter=current.vigil.converter(), workflow_runner=WORKFLOW_RUNNER
+    )
     bare_replayer = Replayer(workflows=bare.WORKFLOWS)
     await replay(vigil_replayer, vigil_histories[:20])  # warm-up: imports
     await replay(bare_replayer, bare_histories[:20])

@@ -26,6 +26,7 @@ from vigil.policy import Policy, load_policy
 from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.incident import IncidentWorkflow
+from vigil.workflows.sandbox import WORKFLOW_RUNNER
 
 log = logging.getLogger("vigil.worker")
 
@@ -54,6 +55,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings().task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce, audit.seal],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
