@@ -90,3 +90,34 @@ def test_a_retried_projection_batch_changes_nothing(any_engine, policy):
         assert session.get(IncidentRow, incident_id).seq == 1
     assert len(rows(any_engine, IncidentEventRow, incident_id=incident_id)) == 1
     assert len(rows(any_engine, OutboxRow, incident_id=incident_id)) == 1  # SEV1: the on-call lead is told once
+
+
+def test_the_incident_row_only_moves_forward(any_engine, policy):
+    """A batch that arrives late (an older state) leaves the newer row as it is; a newer one wins."""
+    incident_id, now = new_incident_id(), datetime.now(UTC)
+    opened = Open(incident_id=incident_id, intake=intake(), severity="SEV1", triage_reasons=["r"],
+                  policy_version=policy.version)
+    first = lifecycle.apply(None, opened, SYSTEM, now, policy)
+    second = lifecycle.apply(first, Acknowledge(), ANA, now, policy)
+    entries = [JournalEntry(entry_no=1, action=opened, actor=SYSTEM, at=now, seq=first.seq),
+               JournalEntry(entry_no=2, action=Acknowledge(), actor=ANA, at=now, seq=second.seq)]
+    projection = ProjectionActivities(any_engine, "http://vigil.test")
+
+    def projected() -> IncidentRow:
+        with Session(any_engine) as session:
+            return session.get(IncidentRow, incident_id)
+
+    ActivityEnvironment().run(projection.project, ProjectionBatch(incident_id=incident_id, entries=entries,
+                                                                  state=second))
+    ActivityEnvironment().run(projection.project, ProjectionBatch(incident_id=incident_id, entries=entries[:1],
+                                                                  state=first))
+    row = projected()
+    assert (row.seq, row.status, row.acknowledged_at is not None) == (second.seq, second.status.value, True)
+
+    escalate = Escalate(team="legal", reason="order valid?")
+    third = lifecycle.apply(second, escalate, ANA, now, policy)
+    entries.append(JournalEntry(entry_no=3, action=escalate, actor=ANA, at=now, seq=third.seq))
+    ActivityEnvironment().run(projection.project, ProjectionBatch(incident_id=incident_id, entries=entries[2:],
+                                                                  state=third))
+    assert (projected().seq, projected().status) == (third.seq, third.status.value)
+    assert len(rows(any_engine, EscalationRow, incident_id=incident_id)) == 1

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import update as update_statement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
@@ -31,11 +32,18 @@ def upsert(
     update: Sequence[str],
     where: ColumnElement[bool] | None = None,
 ) -> None:
-    """Insert the row, or update `update` columns of the existing one (only `where` it holds)."""
-    statement = _insert(session, model).values(row)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={column: statement.excluded[column] for column in update},
-        where=where,
-    )
-    session.execute(statement)
+    """Insert the row, or update `update` columns of the existing one (only `where` it holds).
+
+    A plain UPDATE first, then an INSERT ... ON CONFLICT DO NOTHING if no row was there:
+    SQLAlchemy caches the compiled UPDATE, while it compiles every ON CONFLICT statement afresh
+    (its dialect inserts opt out of the cache), and the projection upserts on every batch. If
+    another writer inserted the row between the two, the UPDATE runs once more.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    matches = [table.c[key] == row[key] for key in keys]
+    if where is not None:
+        matches.append(where)
+    changes = update_statement(table).where(*matches).values({column: row[column] for column in update})
+    if session.execute(changes).rowcount or insert_ignore(session, model, [row]):
+        return
+    session.execute(changes)
