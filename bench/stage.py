@@ -4,7 +4,6 @@ task queue of its own, all in a temporary directory removed afterwards."""
 
 import argparse
 import contextlib
-import inspect
 import os
 import shutil
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from bench.processes import Api, Deployment, Process, TemporalDevServer
 from bench.workload import PEOPLE
-from vigil.worker import build_worker
+from vigil.config import settings
 
 REPO = Path(__file__).resolve().parents[1]
 BARE_WORKER = [sys.executable, "-m", "bench.bare"]
@@ -38,8 +37,8 @@ class Stage:
 @contextlib.contextmanager
 def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool = True,
           vigil_worker: bool = True, bare_worker: bool = True, max_cached: int | None = None) -> Iterator[Stage]:
-    """`max_cached`: run the Vigil worker with this workflow cache size (bench.vigil_worker) instead
-    of `vigil worker` as it is."""
+    """`max_cached`: run `vigil worker` with this workflow cache size (VIGIL_WORKER_CACHE) instead
+    of its default; the bare worker gets the same."""
     root = Path(tempfile.mkdtemp(prefix=f"vigil-bench-{name}-"))
     server = TemporalDevServer(root / "temporal")
     vigil = Deployment(home=root / "vigil", temporal_address=server.address,
@@ -51,15 +50,12 @@ def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool =
         server.start()
         vigil.migrate()
         current.tokens = vigil.add_people(PEOPLE)
-        if vigil_worker and max_cached:
-            current.vigil_worker = vigil.worker("vigil-worker", [sys.executable, "-m", "bench.vigil_worker"],
-                                                BENCH_MAX_CACHED_WORKFLOWS=str(max_cached), PYTHONPATH=PYTHONPATH)
-        elif vigil_worker:
-            current.vigil_worker = vigil.worker("vigil-worker")
+        cached = max_cached or settings().worker_cache
+        if vigil_worker:
+            current.vigil_worker = vigil.worker("vigil-worker", VIGIL_WORKER_CACHE=str(cached))
         if api:
             current.api = vigil.api(name="vigil-api")
         if bare_worker:  # the same workflow cache as the Vigil worker's
-            cached = max_cached or inspect.signature(build_worker).parameters["max_cached_workflows"].default
             current.bare_worker = bare.worker("bare-worker", BARE_WORKER, BENCH_MAX_CACHED_WORKFLOWS=str(cached))
         yield current
     finally:

@@ -2,18 +2,17 @@
 waiting on their SLA timers (each triaged, projected, and waiting for acknowledgement), against
 the bare worker holding 10,000 bare workflows waiting on a timer. Target <= 300 MB.
 
-The worker keeps at most `max_cached_workflows` incidents in memory (vigil.worker.build_worker:
-2,000 by default); the others wait in Temporal and are replayed when something happens to them.
-So RSS grows with the first 2,000 and then stays flat; the RSS is sampled every tenth of the way
-to show it. `--max-cached 10000` runs the worker with every incident cached, to show the cost of
-one cached incident.
+The worker keeps at most VIGIL_WORKER_CACHE incidents in memory (2,000 by default); the others
+wait in Temporal and are replayed when something happens to them. So RSS grows with the first
+2,000 and then stays flat; the RSS is sampled every tenth of the way to show it. `--max-cached N`
+runs both workers with another cache (10000: every incident cached, the cost of one cached
+incident; 800: what fits in 300 MB).
 
     python -m bench.worker_memory [--n 10000] [--max-cached N]
 """
 
 import argparse
 import asyncio
-import inspect
 import sys
 import time
 from datetime import UTC, datetime
@@ -29,15 +28,13 @@ from bench.processes import Process
 from bench.report import Report, Row
 from bench.stage import Stage, common_arguments, stage
 from bench.workload import bounded, intake_body
+from vigil.config import settings
 from vigil.db.tables import IncidentRow
-from vigil.worker import build_worker
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.messages import IncidentStart
 from vigil.workflows.state import Intake
 
 MB = 2**20
-# vigil.worker.build_worker's own default, which `vigil worker` runs with.
-VIGIL_DEFAULT_CACHE = inspect.signature(build_worker).parameters["max_cached_workflows"].default
 
 
 def rss(process: Process) -> float:
@@ -99,11 +96,11 @@ async def open_bare(current: Stage, client: Client, n: int, samples: dict[int, f
 
 
 async def main(args: argparse.Namespace) -> Report:
-    cached = args.max_cached or VIGIL_DEFAULT_CACHE
+    cached = args.max_cached or settings().worker_cache  # VIGIL_WORKER_CACHE, as `vigil worker` reads it
     report = Report("worker_memory", f"python -m bench.worker_memory --n {args.n}"
                     + (f" --max-cached {args.max_cached}" if args.max_cached else ""))
     with stage("memory", keep=args.keep, api=False, bare_worker=False, max_cached=args.max_cached) as current:
-        assert current.vigil_worker is not None  # `vigil worker` as it is, unless --max-cached
+        assert current.vigil_worker is not None
         current.bare_worker = current.bare.worker("bare-worker", [sys.executable, "-m", "bench.bare"],
                                                   BENCH_MAX_CACHED_WORKFLOWS=str(cached))
         idle = {"vigil": round(rss(current.vigil_worker), 1), "bare": round(rss(current.bare_worker), 1)}

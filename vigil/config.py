@@ -27,6 +27,9 @@ class Settings:
     max_body_bytes: int = field(default_factory=lambda: int(_env("VIGIL_MAX_BODY_BYTES", "262144")))
     # Where people open Vigil: links in notifications point here.
     public_url: str = field(default_factory=lambda: _env("VIGIL_PUBLIC_URL", "http://localhost:8000").rstrip("/"))
+    # Incidents a worker keeps in memory (about 0.2 MB each); an evicted one is replayed from its
+    # history when it next wakes, which a burst of timers larger than this pays for in lateness.
+    worker_cache: int = field(default_factory=lambda: int(_env("VIGIL_WORKER_CACHE", "2000")))
     # host:port where the worker serves Temporal's Prometheus metrics; empty: off.
     worker_metrics: str = field(default_factory=lambda: _env("VIGIL_WORKER_METRICS"))
     # Web UI origin allowed to call the codec endpoint.

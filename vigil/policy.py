@@ -191,6 +191,14 @@ class Policy(_Strict):
             raise ValueError("regulatory: clock ids must be unique")
         return self
 
+    def shared(self) -> "Policy":
+        """This policy, as the one object every incident triaged under it shares in this process.
+
+        Each incident keeps the policy it was triaged under, and a worker keeps up to
+        VIGIL_WORKER_CACHE incidents in memory: one copy each was about 20 KB an incident. Policies
+        are frozen and compared by content, so sharing changes nothing but memory."""
+        return _SHARED.setdefault(self.model_dump_json(), self)
+
     def triage_severity(
         self, category: Category, channel: Channel, region: Region, reach: int
     ) -> tuple[Severity, list[str]]:
@@ -244,3 +252,7 @@ def load_policy(path: Path | None = None) -> Policy:
 def policy_digest(policy: Policy) -> str:
     """Short fingerprint recorded with each incident, so an auditor can tell policies apart."""
     return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:12]
+
+
+# Distinct policies this process has seen, by content: a handful over a deployment's life.
+_SHARED: dict[str, Policy] = {}

@@ -40,7 +40,7 @@ def build_worker(
     engine: Engine | None = None,
     policy: Policy | None = None,
     adapter: EnforcementAdapter | None = None,
-    max_cached_workflows: int = 2000,
+    max_cached_workflows: int | None = None,
     activity_threads: int = 16,
 ) -> Worker:
     engine = engine or default_engine()
@@ -59,8 +59,9 @@ def build_worker(
         activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce, audit.seal],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
-        # Each cached incident keeps its sandboxed state in memory; evicted ones replay on demand.
-        max_cached_workflows=max_cached_workflows,
+        # Each cached incident keeps its sandboxed state in memory; evicted ones replay on demand
+        # (VIGIL_WORKER_CACHE).
+        max_cached_workflows=max_cached_workflows or settings().worker_cache,
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
 

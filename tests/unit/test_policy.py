@@ -308,3 +308,11 @@ def test_digest_is_stable_and_tells_policies_apart(policy: Policy) -> None:
 
 def test_durations_longer_than_ten_years_are_refused() -> None:
     assert "at most 3650d" in refusal(edited('window = "7d"', 'window = "3651d"'))
+
+
+def test_incidents_share_one_object_per_distinct_policy(policy: Policy) -> None:
+    """A worker keeps thousands of incidents in memory, each with the policy it was triaged under."""
+    copy = Policy.model_validate_json(policy.model_dump_json())
+    assert copy is not policy and copy.shared() is policy.shared()
+    edited = policy.model_copy(update={"history_events_limit": policy.history_events_limit - 1})
+    assert edited.shared() is not policy.shared() and edited.shared() == edited

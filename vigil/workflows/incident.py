@@ -129,7 +129,7 @@ class IncidentWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             summary="triage by policy",
         )
-        self._policy = triage.policy
+        self._policy = triage.policy.shared()
         self._record(
             Open(
                 incident_id=start.incident_id,
@@ -426,7 +426,7 @@ class IncidentWorkflow:
 
     def _restore(self, carried: Carried) -> None:
         self._state = carried.state
-        self._policy = carried.policy
+        self._policy = carried.policy.shared()
         self._entries = carried.entries
         self._approvals_started = set(carried.approvals_started)
         self._approvals_closed = set(carried.approvals_closed)
