@@ -1,13 +1,17 @@
 """How the API and the CLI talk to incident workflows: open, act, read. Errors come back as
-the exceptions below, which the API maps to 404 / 409 / 403 / 422."""
+the exceptions below, which the API maps to 404 / 409 / 403 / 422, and TimeoutError when no
+worker answered, which it maps to 503."""
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
@@ -34,6 +38,17 @@ class ActionRefused(Exception):
         self.reason = reason
 
 
+@contextlib.contextmanager
+def _no_answer_is_a_timeout() -> Iterator[None]:
+    """When no worker answers an update, the SDK ends the call with its own error (the server's
+    deadline passed, or the caller's timeout cancelled it); to every caller both mean one thing:
+    nobody answered in time."""
+    try:
+        yield
+    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+        raise TimeoutError(str(error)) from error
+
+
 def _refusal(error: BaseException) -> ActionRefused | None:
     cause = error.cause if isinstance(error, WorkflowUpdateFailedError) else None
     if isinstance(cause, ApplicationError) and cause.type in RefusalCode.__members__.values():
@@ -57,7 +72,8 @@ async def open_incident(
         # A closed incident is never started again under its id.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
-    return await client.execute_update_with_start_workflow(IncidentWorkflow.triaged, start_workflow_operation=start)
+    with _no_answer_is_a_timeout():
+        return await client.execute_update_with_start_workflow(IncidentWorkflow.triaged, start_workflow_operation=start)
 
 
 async def act(
@@ -72,7 +88,8 @@ async def act(
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
     request = ActionRequest(action=action, actor=actor)
     try:
-        return await _update_retrying_while_busy(handle, request, request_id or str(uuid.uuid4()))
+        with _no_answer_is_a_timeout():
+            return await _update_retrying_while_busy(handle, request, request_id or str(uuid.uuid4()))
     except WorkflowUpdateFailedError as error:
         refusal = _refusal(error)
         if refusal:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client
 
 from vigil import incident_client
 from vigil.api.deps import (
@@ -68,7 +68,7 @@ async def read_incident(temporal: Client, engine: Engine, incident_id: str) -> t
         if row is not None:
             return Incident.model_validate(row.state), "projection"
         raise not_found(f"no incident {incident_id}") from None
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+    except TimeoutError:
         if row is not None:
             return Incident.model_validate(row.state), "projection"
         raise unavailable("temporal", f"no worker answered for {incident_id} within {QUERY_TIMEOUT:.0f}s") from None
@@ -134,7 +134,7 @@ async def create_incident(
             ),
             ACTION_TIMEOUT,
         )
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+    except TimeoutError:
         raise unavailable(
             "temporal",
             f"{incident_id} is opened but no worker triaged it within {ACTION_TIMEOUT:.0f}s; "
@@ -253,7 +253,7 @@ async def act(
         if refused.code == RefusalCode.CONFLICT:
             reason = await run_in_threadpool(_ended_reason, engine, incident_id) or reason
         raise ApiError(_REFUSAL_STATUS[refused.code], refused.code.value, reason) from None
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+    except TimeoutError:
         raise unavailable(
             "temporal",
             f"no worker answered within {ACTION_TIMEOUT:.0f}s; the action may still be applied: "
