@@ -28,6 +28,7 @@ class Stage:
     server: TemporalDevServer
     vigil: Deployment
     bare: Deployment
+    worker_cache: int  # workflows each worker keeps cached (VIGIL_WORKER_CACHE)
     tokens: dict[str, str] = field(default_factory=dict)
     api: Api | None = None
     vigil_worker: Process | None = None
@@ -45,18 +46,19 @@ def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool =
                        database_url=f"sqlite:///{root / 'vigil' / 'vigil.db'}", task_queue="vigil", policy=policy)
     bare = Deployment(home=root / "bare", temporal_address=server.address, database_url="sqlite://",
                       task_queue="bare", extra_env={"PYTHONPATH": PYTHONPATH})
-    current = Stage(root=root, server=server, vigil=vigil, bare=bare)
+    current = Stage(root=root, server=server, vigil=vigil, bare=bare,
+                    worker_cache=max_cached or settings().worker_cache)
     try:
         server.start()
         vigil.migrate()
         current.tokens = vigil.add_people(PEOPLE)
-        cached = max_cached or settings().worker_cache
         if vigil_worker:
-            current.vigil_worker = vigil.worker("vigil-worker", VIGIL_WORKER_CACHE=str(cached))
+            current.vigil_worker = vigil.worker("vigil-worker", VIGIL_WORKER_CACHE=str(current.worker_cache))
         if api:
             current.api = vigil.api(name="vigil-api")
         if bare_worker:  # the same workflow cache as the Vigil worker's
-            current.bare_worker = bare.worker("bare-worker", BARE_WORKER, BENCH_MAX_CACHED_WORKFLOWS=str(cached))
+            current.bare_worker = bare.worker("bare-worker", BARE_WORKER,
+                                              BENCH_MAX_CACHED_WORKFLOWS=str(current.worker_cache))
         yield current
     finally:
         vigil.stop_all()
@@ -71,7 +73,7 @@ def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool =
 def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
     parser.add_argument("--max-cached", type=int, default=None, metavar="N",
-                        help="run the Vigil worker with this max_cached_workflows (default: as `vigil worker`)")
+                        help="both workers keep this many workflows cached (default: VIGIL_WORKER_CACHE, 2000)")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="sample Vigil's processes with py-spy while measuring (bench/profiling.py)")
     return parser

@@ -13,7 +13,6 @@ incident; 800: what fits in 300 MB).
 
 import argparse
 import asyncio
-import sys
 import time
 from datetime import UTC, datetime
 
@@ -28,7 +27,6 @@ from bench.processes import Process
 from bench.report import Report, Row
 from bench.stage import Stage, common_arguments, stage
 from bench.workload import bounded, intake_body
-from vigil.config import settings
 from vigil.db.tables import IncidentRow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.messages import IncidentStart
@@ -96,13 +94,10 @@ async def open_bare(current: Stage, client: Client, n: int, samples: dict[int, f
 
 
 async def main(args: argparse.Namespace) -> Report:
-    cached = args.max_cached or settings().worker_cache  # VIGIL_WORKER_CACHE, as `vigil worker` reads it
     report = Report("worker_memory", f"python -m bench.worker_memory --n {args.n}"
                     + (f" --max-cached {args.max_cached}" if args.max_cached else ""))
-    with stage("memory", keep=args.keep, api=False, bare_worker=False, max_cached=args.max_cached) as current:
-        assert current.vigil_worker is not None
-        current.bare_worker = current.bare.worker("bare-worker", [sys.executable, "-m", "bench.bare"],
-                                                  BENCH_MAX_CACHED_WORKFLOWS=str(cached))
+    with stage("memory", keep=args.keep, api=False, max_cached=args.max_cached) as current:
+        assert current.vigil_worker is not None and current.bare_worker is not None
         idle = {"vigil": round(rss(current.vigil_worker), 1), "bare": round(rss(current.bare_worker), 1)}
         vigil_samples: dict[int, float] = {}
         bare_samples: dict[int, float] = {}
@@ -115,7 +110,7 @@ async def main(args: argparse.Namespace) -> Report:
     report.add(Row("(e) worker RSS", "MB", vigil_rss, bare_rss, "bare worker", vigil_rss / bare_rss, "<= 300 MB",
                    vigil_rss <= 300))
     report.details.update({
-        "open incidents": args.n, "max_cached_workflows (both workers)": cached,
+        "open incidents": args.n, "max_cached_workflows (both workers)": current.worker_cache,
         "RSS idle before (vigil, bare)": (idle["vigil"], idle["bare"]),
         "vigil RSS by open incidents": vigil_samples, "bare RSS by open workflows": bare_samples,
     })
