@@ -8,16 +8,25 @@ Each incident of the workload (bench.workload) ends closed (resolved as actioned
 - exactly the notifications its lifecycle calls for are in the outbox, each once;
 - one escalation row, one history seal; a SEV1's approval has two votes, and its approvers were
   asked at most once (not at all when both leads decided before the request went out).
+
+A failure keeps the histories of the incidents in trouble, and is reported as expected only
+when each of them bears the mark of the known SDK issue (KNOWN_SDK_ISSUE below).
 """
 
 import asyncio
+import os
+import re
+import tempfile
 import time
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
-from sqlalchemy import Engine, func, select
+import pytest
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from bench.workload import EXPECTED_SEVERITY, ApiDriver
 from vigil.db.tables import (
@@ -41,37 +50,50 @@ EXPECTED_NOTICES = {
 ASKED = {"sev3": (0,), "sev1": (0, 1)}
 
 
-async def drive(driver: ApiDriver, incidents: dict[str, str], concurrency: int) -> dict[str, str]:
-    """Carry every incident (external_ref -> kind) to resolved; returns external_ref -> incident id."""
+async def drive(driver: ApiDriver, incidents: dict[str, str], concurrency: int, client: Client) -> dict[str, str]:
+    """Carry every incident (external_ref -> kind) to resolved; returns external_ref -> incident id.
+    Incidents the driver could not carry are failures, with their histories kept (see `_fail`)."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(ref: str, kind: str) -> str:
         async with gate:
             return (await driver.run(kind, ref))["id"]
 
-    ids = await asyncio.gather(*(one(ref, kind) for ref, kind in incidents.items()))
-    return dict(zip(incidents, ids, strict=True))
+    outcomes = await asyncio.gather(*(one(ref, kind) for ref, kind in incidents.items()), return_exceptions=True)
+    unsettled = [o for o in outcomes if isinstance(o, BaseException)]
+    if unsettled:
+        stuck = sorted({i for error in unsettled for i in re.findall(r"INC-\d{4}-\d{6}", str(error))})
+        if len(stuck) < len(unsettled):  # some failed before they had an id: nothing to look at
+            raise AssertionError(f"{len(unsettled)} incidents not carried: {unsettled[:5]!r}")
+        await _fail(client, stuck, f"{len(unsettled)} incidents not carried to their end:\n"
+                    + "\n".join(map(str, unsettled[:5])))
+    return dict(zip(incidents, outcomes, strict=True))  # type: ignore[arg-type]
 
 
-def wait_closed(engine: Engine, ids: list[str], timeout: float = 180) -> None:
-    """Until the projection shows every incident closed and sealed (its workflow has finished)."""
+def wait_closed(engine: Engine, ids: list[str], timeout: float = 180) -> list[str]:
+    """Until the projection shows every incident closed and sealed (its workflow has finished);
+    the ids of those that were not, when the time is up."""
     deadline = time.monotonic() + timeout
     while True:
         with Session(engine) as session:
-            done = session.scalar(select(func.count()).select_from(IncidentRow).where(
-                IncidentRow.id.in_(ids), IncidentRow.status == "closed", IncidentRow.history_digest.is_not(None)))
-        if done == len(ids):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"only {done} of {len(ids)} incidents closed and sealed within {timeout}s")
+            done = set(session.scalars(select(IncidentRow.id).where(
+                IncidentRow.id.in_(ids), IncidentRow.status == "closed", IncidentRow.history_digest.is_not(None))))
+        if len(done) == len(ids) or time.monotonic() > deadline:
+            return [i for i in ids if i not in done]
         time.sleep(0.5)
 
 
 async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str, str]) -> None:
     """`kinds`: incident id -> workload kind. Every check in the module docstring, for each."""
     ids = list(kinds)
-    wait_closed(engine, ids)
-    states = await asyncio.gather(*(live_state(client, i) for i in ids))
+    if still_open := wait_closed(engine, ids):
+        await _fail(client, still_open, f"{len(still_open)} of {len(ids)} incidents not closed and sealed in time")
+    answers = await asyncio.gather(*(live_state(client, i) for i in ids), return_exceptions=True)
+    unanswered = {i: a for i, a in zip(ids, answers, strict=True) if isinstance(a, BaseException)}
+    if unanswered:
+        await _fail(client, list(unanswered), f"{len(unanswered)} incidents did not answer the state query:\n"
+                    + "\n".join(f"{i}: {a!r}" for i, a in list(unanswered.items())[:5]))
+    states: list[Incident] = answers  # type: ignore[assignment]
     descriptions = await asyncio.gather(*(client.get_workflow_handle(i).describe() for i in ids))
     with Session(engine) as session:
         rows = {r.id: r for r in session.scalars(select(IncidentRow).where(IncidentRow.id.in_(ids)))}
@@ -93,7 +115,68 @@ async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str,
                                events.get(incident_id, []), enforcement.get(incident_id, []),
                                notices.get(incident_id, []), escalations[incident_id], seals[incident_id],
                                approvals.get(incident_id, []))
-    assert not problems, f"{len(problems)} problems, first 20:\n" + "\n".join(problems[:20])
+    if problems:
+        await _fail(client, sorted({p.split(" ", 1)[0].rstrip(":") for p in problems}),
+                    f"{len(problems)} problems, first 20:\n" + "\n".join(problems[:20]))
+
+
+async def _fail(client: Client, ids: list[str], message: str) -> NoReturn:
+    """Save the histories of the incidents in trouble (in $VIGIL_POSTMORTEM_DIR, else the temp dir);
+    an expected failure if every one of them bears the mark of the known SDK issue, else a failure."""
+    directory = Path(tempfile.mkdtemp(prefix="vigil-postmortem-", dir=os.environ.get("VIGIL_POSTMORTEM_DIR")))
+    marked = {}
+    for incident_id in ids:
+        history = await client.get_workflow_handle(incident_id).fetch_history()
+        (directory / f"{incident_id}.json").write_text(history.to_json())
+        marked[incident_id] = updates_accepted_after_other_commands(history)
+    evidence = ", ".join(f"{i} at event {marked[i]}" for i in ids if marked[i])
+    message += f"\n(histories in {directory})"
+    if all(marked.values()):
+        pytest.xfail(f"{KNOWN_SDK_ISSUE}: {evidence}\n{message}")
+    raise AssertionError(message + (f"\nmarked by the known SDK issue: {evidence}" if evidence else ""))
+
+
+# What a query answered before its workflow task ran leaves in history (TEMPORAL_NOTES in README):
+# a worker answering a query applies events no workflow task has processed yet (an activity's
+# completion) and keeps the commands they caused; the caller, shown that state, sends an update,
+# and the next task completes with those commands first and the update's acceptance after them.
+# A replay delivers the update and the completion in one activation, update first: another order.
+KNOWN_SDK_ISSUE = ("known Temporal SDK issue: a query applied events ahead of their workflow task, and an "
+                   "update accepted after commands of that task no longer replays")
+_UPDATE_EVENTS = {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+                  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED}
+_COMMAND_EVENTS = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_STARTED,
+    EventType.EVENT_TYPE_TIMER_CANCELED, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+    EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, EventType.EVENT_TYPE_MARKER_RECORDED,
+}
+
+
+def updates_accepted_after_other_commands(history: WorkflowHistory) -> list[int]:
+    """Event ids of updates accepted, within one workflow task's completion, after a command that
+    no update handler issued. Vigil's handlers are synchronous, so a task's updates come first,
+    each as accepted / its own commands / completed, unless the task was split as described above."""
+    found: list[int] = []
+    in_task = other_command = False
+    open_updates = 0
+    for event in history.events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            in_task, other_command, open_updates = True, False, 0
+        elif not in_task:
+            continue
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            if other_command:
+                found.append(event.event_id)
+            open_updates += 1
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            open_updates = max(0, open_updates - 1)
+        elif kind in _COMMAND_EVENTS:
+            other_command = other_command or open_updates == 0
+        else:  # an event that no command of this task wrote: the task's commands have ended
+            in_task = False
+    return found
 
 
 def _check_one(incident_id: str, kind: str, state: Incident, status: Any, row: IncidentRow | None,
@@ -111,7 +194,8 @@ def _check_one(incident_id: str, kind: str, state: Incident, status: Any, row: I
     expect([p.status for p in state.proposals] == ["done"], f"proposals {[p.status for p in state.proposals]}")
     if row is None:
         return [*found, f"{incident_id}: no projection row"]
-    expect(Incident.model_validate(row.state) == state, "projection state differs from the workflow's")
+    projected = Incident.model_validate(row.state)
+    expect(projected == state, f"projection state differs from the workflow's in {_fields_differing(projected, state)}")
     expect((row.status, row.seq) == (state.status, state.seq), f"row says {row.status}/{row.seq}, "
            f"workflow {state.status}/{state.seq}")
     numbers = sorted(e.entry_no for e in events)
@@ -132,6 +216,11 @@ def _check_one(incident_id: str, kind: str, state: Incident, status: Any, row: I
     else:
         expect(not approvals, f"approval rows {approvals} for an action that needed none")
     return found
+
+
+def _fields_differing(one: Incident, other: Incident) -> dict[str, tuple[Any, Any]]:
+    a, b = one.model_dump(mode="json"), other.model_dump(mode="json")
+    return {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
 
 
 def _group(rows: Any) -> dict[str, list]:

@@ -69,7 +69,7 @@ async def test_database_outage_answers_503_and_loses_nothing(pg_system: System, 
     headers = {"Authorization": f"Bearer {pg_system.tokens['ana']}"}
     async with httpx.AsyncClient(timeout=90) as http:
         driver = ApiDriver(http, pg_system.urls, pg_system.tokens, poll=0.2, patience=180)
-        load = asyncio.create_task(drive(driver, incidents, concurrency=20))
+        load = asyncio.create_task(drive(driver, incidents, concurrency=20, client=client))
         await asyncio.sleep(3)
         listed = (await http.get(f"{api}/api/incidents", params={"limit": 200}, headers=headers)).json()["items"]
         proxy.cut()

@@ -154,7 +154,7 @@ async def test_reopen_racing_the_close_has_one_outcome(system: System) -> None:
     assert set(codes) <= {200, 409}, codes
     client = await system.deployment.client()
     closed = [i["id"] for i, code in zip(resolved, codes, strict=True) if code == 409]
-    wait_closed(system.deployment.engine(), closed)
+    assert not wait_closed(system.deployment.engine(), closed), "incidents refused a reopen did not close"
     await asyncio.sleep(REOPEN_WINDOW + 1)  # a reopened one must not close now: its window was cancelled
     engine = system.deployment.engine()
     for incident, code in zip(resolved, codes, strict=True):

@@ -30,14 +30,14 @@ async def test_two_workers_two_apis_share_the_load_and_survive_losing_a_worker(s
         victim.kill()
         return pid
 
+    client = await system.deployment.client()
     async with httpx.AsyncClient(timeout=90) as http:
         driver = ApiDriver(http, system.urls, system.tokens, poll=0.2, patience=180)  # round-robin over both APIs
         killing = asyncio.create_task(kill_one_worker())
-        ids = await drive(driver, incidents, concurrency=40)
+        ids = await drive(driver, incidents, concurrency=40, client=client)
         killed = await killing
     survivors = [w for w in system.workers if w.alive]
     assert len(survivors) == 1, "exactly one worker was killed"
-    client = await system.deployment.client()
     kinds = {ids[ref]: incidents[ref] for ref in incidents}
     await assert_all_consistent(client, system.deployment.engine(), kinds)
     assert not driver.server_errors, f"seed {seed}: the API answered 5xx other than 503: {driver.server_errors[:5]}"

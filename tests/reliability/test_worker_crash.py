@@ -36,17 +36,17 @@ async def test_incidents_survive_worker_kill_9_at_random_points(system: System) 
     rng = random.Random(seed)
     run = f"crash-{seed}"
     incidents = {f"{run}-{i}": kind_of(i) for i in range(INCIDENTS)}
+    client = await system.deployment.client()
     async with httpx.AsyncClient(timeout=90) as http:
         driver = ApiDriver(http, system.urls, system.tokens, poll=0.2, patience=180)
         done = asyncio.Event()
         chaos = asyncio.create_task(kill_worker_at_random_moments(system, rng, done))
         try:
-            ids = await drive(driver, incidents, concurrency=40)
+            ids = await drive(driver, incidents, concurrency=40, client=client)
         finally:
             done.set()
             kills = await chaos
     assert kills, f"seed {seed}: the load finished before the first kill"
-    client = await system.deployment.client()
     await assert_all_consistent(client, system.deployment.engine(), {ids[ref]: incidents[ref] for ref in incidents})
     assert not driver.server_errors, f"the API answered 5xx other than 503: {driver.server_errors[:5]}"
     print(f"seed {seed}: killed the worker at {kills}s; {driver.retries} requests retried")
