@@ -256,6 +256,8 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
         if divergence:
             number = f"event {divergence['event']}" if divergence.get("event") else f"event {divergence['event_id']}"
             where = f"{divergence['workflow_id']} {number} ({divergence['event_type']}): {divergence['message']}"
+            if divergence.get("known_cause"):
+                where += f"\n{divergence['known_cause']}"
         table.add_row(report["incident_id"], f"[{color}]{report['result']}[/{color}]", str(report["workflows"]),
                       str(report["events"]), where)
     console.print(table)

@@ -10,7 +10,7 @@ Each incident of the workload (bench.workload) ends closed (resolved as actioned
   asked at most once (not at all when both leads decided before the request went out).
 
 A failure keeps the histories of the incidents in trouble, and is reported as expected only
-when each of them bears the mark of the known SDK issue (KNOWN_SDK_ISSUE below).
+when each of them bears the mark of the known SDK issue (vigil.audit.known_issues).
 """
 
 import asyncio
@@ -25,10 +25,10 @@ from typing import Any, NoReturn
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from bench.workload import EXPECTED_SEVERITY, ApiDriver
+from vigil.audit.known_issues import QUERY_AHEAD_OF_TASK, updates_accepted_after_other_commands
 from vigil.db.tables import (
     ApprovalRow,
     EnforcementRow,
@@ -132,51 +132,8 @@ async def _fail(client: Client, ids: list[str], message: str) -> NoReturn:
     evidence = ", ".join(f"{i} at event {marked[i]}" for i in ids if marked[i])
     message += f"\n(histories in {directory})"
     if all(marked.values()):
-        pytest.xfail(f"{KNOWN_SDK_ISSUE}: {evidence}\n{message}")
+        pytest.xfail(f"{QUERY_AHEAD_OF_TASK}: {evidence}\n{message}")
     raise AssertionError(message + (f"\nmarked by the known SDK issue: {evidence}" if evidence else ""))
-
-
-# What a query answered before its workflow task ran leaves in history (TEMPORAL_NOTES in README):
-# a worker answering a query applies events no workflow task has processed yet (an activity's
-# completion) and keeps the commands they caused; the caller, shown that state, sends an update,
-# and the next task completes with those commands first and the update's acceptance after them.
-# A replay delivers the update and the completion in one activation, update first: another order.
-KNOWN_SDK_ISSUE = ("known Temporal SDK issue: a query applied events ahead of their workflow task, and an "
-                   "update accepted after commands of that task no longer replays")
-_UPDATE_EVENTS = {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-                  EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED}
-_COMMAND_EVENTS = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_STARTED,
-    EventType.EVENT_TYPE_TIMER_CANCELED, EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-    EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
-    EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, EventType.EVENT_TYPE_MARKER_RECORDED,
-}
-
-
-def updates_accepted_after_other_commands(history: WorkflowHistory) -> list[int]:
-    """Event ids of updates accepted, within one workflow task's completion, after a command that
-    no update handler issued. Vigil's handlers are synchronous, so a task's updates come first,
-    each as accepted / its own commands / completed, unless the task was split as described above."""
-    found: list[int] = []
-    in_task = other_command = False
-    open_updates = 0
-    for event in history.events:
-        kind = event.event_type
-        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            in_task, other_command, open_updates = True, False, 0
-        elif not in_task:
-            continue
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            if other_command:
-                found.append(event.event_id)
-            open_updates += 1
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            open_updates = max(0, open_updates - 1)
-        elif kind in _COMMAND_EVENTS:
-            other_command = other_command or open_updates == 0
-        else:  # an event that no command of this task wrote: the task's commands have ended
-            in_task = False
-    return found
 
 
 def _check_one(incident_id: str, kind: str, state: Incident, status: Any, row: IncidentRow | None,

@@ -1,6 +1,6 @@
-"""The known SDK issue that the reliability checks recognise (checks.KNOWN_SDK_ISSUE), on the
-history that showed it: INC-2026-000024 of a dev-server restart run (2026-11-25), kept in
-evidence/ with the run's throwaway test key.
+"""The known SDK issue that replay reports and the reliability checks recognise
+(vigil.audit.known_issues), on the history that showed it: INC-2026-000024 of a dev-server
+restart run (2026-11-25), kept in evidence/ with the run's throwaway test key.
 
 What happened: the project activity (event 68) and the enforcement (71) completed while the
 server was coming back; the workflow task that would process them only started at event 72. Yet
@@ -16,8 +16,8 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 
 from tests.histories import recorded
-from tests.reliability.checks import updates_accepted_after_other_commands
 from vigil.audit.history import IncidentHistory, read_documents
+from vigil.audit.known_issues import QUERY_AHEAD_OF_TASK, updates_accepted_after_other_commands
 from vigil.audit.replay import replay
 from vigil.codec import EncryptionCodec, KeyRing
 from vigil.temporal import data_converter
@@ -38,6 +38,7 @@ async def test_the_history_no_longer_replays_where_the_update_follows_other_comm
     assert report.result == "nondeterministic", report
     assert report.divergence is not None and report.divergence.event_id == 74
     assert "Update machine does not handle" in report.divergence.message
+    assert report.divergence.known_cause == QUERY_AHEAD_OF_TASK
     assert updates_accepted_after_other_commands(history.runs[0]) == [76]
 
 

@@ -14,11 +14,11 @@ from tests.reliability.conftest import System
 INCIDENTS = 100
 
 
-# In some runs here (1 in 6 to 1 in 2), one incident meets the known SDK issue (checks.KNOWN_SDK_ISSUE,
-# test_known_sdk_issue.py): after the restart a query applies an activity's completion ahead of
-# its workflow task, and that incident's history then no longer replays. The checks report such a
-# run as an expected failure only when every incident in trouble bears that issue's mark in its
-# history; any other problem fails the test.
+# In some runs here (1 in 6 to 1 in 2), one incident meets the known SDK issue
+# (vigil.audit.known_issues, test_known_sdk_issue.py): after the restart a query applies an
+# activity's completion ahead of its workflow task, and that incident's history then no longer
+# replays. The checks report such a run as an expected failure only when every incident in
+# trouble bears that issue's mark in its history; any other problem fails the test.
 async def test_incidents_survive_a_temporal_server_restart(system: System, temporal_server: TemporalDevServer) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)

@@ -19,6 +19,7 @@ from temporalio.workflow import NondeterminismError
 
 from vigil.audit.decode import event_type_name
 from vigil.audit.history import IncidentHistory
+from vigil.audit.known_issues import known_cause
 from vigil.workflows.sandbox import WORKFLOW_RUNNER
 
 # How core names the event it could not match: "... does not handle HistoryEvent(id: 6, ActivityTaskScheduled)".
@@ -34,6 +35,7 @@ class Divergence:
     event: int | None  # for the incident's own runs: the event number across runs
     event_type: str | None
     message: str
+    known_cause: str | None = None  # a cause outside Vigil's code, recognised in the history (known_issues)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ def _divergence(history: IncidentHistory, run: WorkflowHistory, error: BaseExcep
     index = next((i for i, r in enumerate(history.runs) if r.run_id == run.run_id), None)
     if event_id is not None and index is not None and run.workflow_id == history.incident_id:
         number = sum(len(r.events) for r in history.runs[:index]) + event_id
-    return Divergence(run.workflow_id, run.run_id, event_id, number, event_type, _first_line(error))
+    cause = known_cause(run, event_id) if isinstance(error, NondeterminismError) else None
+    return Divergence(run.workflow_id, run.run_id, event_id, number, event_type, _first_line(error), cause)
 
 
 async def replay(

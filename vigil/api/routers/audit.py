@@ -363,6 +363,7 @@ class DivergenceOut(BaseModel):
     event: int | None = Field(description="For the incident's own runs: the number across runs")
     event_type: str | None
     message: str
+    known_cause: str | None = Field(None, description="A cause outside Vigil's code that the history shows, if any")
 
 
 class ReplayReportOut(BaseModel):
