@@ -67,6 +67,12 @@ def _refusal_error(refusal: Refusal) -> ApplicationError:
 _CARRY_JOURNAL = "continue-as-new-carries-journal"
 # Retries of an update arrive within seconds; remembering the last thousand ids is plenty.
 _UPDATE_IDS_KEPT = 1000
+# The projector schedules its next batch after the commands of whatever woke with it (the main
+# loop's timer). Without this, their order depended on whether the last batch's completion and
+# the next action reached the worker in one activation or two, and a query answered ahead of its
+# workflow task (README: What it survives) splits them where a replay does not: another order.
+# Histories recorded before this schedule the batch first and replay that way.
+_PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
 
 
 @workflow.defn
@@ -300,6 +306,8 @@ class IncidentWorkflow:
         """Writes the journal to the SQL projection in order, in batches, retrying until it can."""
         while True:
             await workflow.wait_condition(lambda: bool(self._unprojected))
+            if workflow.patched(_PROJECT_AFTER_WAKERS):
+                await asyncio.sleep(0)  # one turn of the loop: a timer set by the same wake-up goes first
             batch, self._unprojected = self._unprojected, []
             self._projecting, self._in_flight = True, batch
             await workflow.execute_activity_method(
