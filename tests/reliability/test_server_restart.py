@@ -15,15 +15,15 @@ from tests.reliability.conftest import System
 INCIDENTS = 100
 
 
-# A known SDK issue, not an allowance: in some runs here (3 in 20 on 2026-11-25), one incident's
-# history no longer replays after the restart (vigil.audit.known_issues; the evidence is in
-# test_known_sdk_issue.py). A query answered after the restart applied events ahead of the
-# workflow task that carries them, so the worker's activations no longer follow the workflow
-# tasks that a replay follows. When an update was accepted in that task, its history shows it
-# and the failure names the cause; when the order of the workflow's own coroutines moved
-# instead, the replay fails later with no mark to point at (seen once: 'Timer machine does not
-# handle ... ActivityTaskScheduled'). Vigil's code cannot restore that order, so this scenario
-# is an expected failure; every assertion still runs, and a clean run reports XPASS.
+# A known SDK issue, not an allowance (vigil.audit.known_issues; the evidence is in
+# test_known_sdk_issue.py): after the restart a query can apply an activity's completion ahead
+# of the workflow task that carries it, and the worker then meets it and the next action in two
+# activations where a replay meets them in one. In 4 of 23 runs on 2026-11-25 an incident's
+# history then no longer replayed. The form where the workflow's coroutines woke in another
+# order is fixed (incident.py, _PROJECT_AFTER_WAKERS; 20 runs passed since); the form where the
+# caller acted on the ahead-of-task state, and its update was accepted after that task's other
+# commands, cannot be fixed in workflow code, so this scenario stays an expected failure. Every
+# assertion still runs, and a clean run reports XPASS.
 @pytest.mark.xfail(reason="known Temporal SDK issue after a server restart: a query applies events ahead of "
                           "their workflow task (README: What it survives)", strict=False)
 async def test_incidents_survive_a_temporal_server_restart(system: System, temporal_server: TemporalDevServer) -> None:
