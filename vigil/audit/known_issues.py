@@ -6,7 +6,8 @@ workflow task had processed yet (an activity's completion) and kept the commands
 caller, shown that state, sent an update; the next workflow task then completed with those
 commands first and the update's acceptance after them. A replay delivers the update and the
 completion in one activation, update first, and so issues another order: `nondeterministic`,
-though neither the code nor the history was changed.
+though neither the code nor the history was changed. (The same split could also reorder the
+workflow's own coroutines; IncidentWorkflow prevents that form, see _PROJECT_AFTER_WAKERS.)
 """
 
 from temporalio.api.enums.v1 import EventType
