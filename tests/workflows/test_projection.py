@@ -16,6 +16,7 @@ from vigil.db.tables import (
     IncidentRow,
     OutboxRow,
 )
+from vigil.db.upsert import insert_ignore
 from vigil.incident_client import act, live_state
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import (
@@ -121,3 +122,17 @@ def test_the_incident_row_only_moves_forward(any_engine, policy):
                                                                   state=third))
     assert (projected().seq, projected().status) == (third.seq, third.status.value)
     assert len(rows(any_engine, EscalationRow, incident_id=incident_id)) == 1
+
+
+def test_an_insert_that_meets_an_existing_row_says_it_inserted_nothing(any_engine):
+    """The ask for approvers and the projection write the same approval row, concurrently: each
+    UPDATEs, then INSERTs if nothing was there, and UPDATEs again if its insert met the other's row
+    (db/upsert.py). That hinges on this count, which psycopg 3 reported as -1 ("inserted"): an
+    approval row then kept asked_round 0 though its approvers had been asked (seen in CI)."""
+    row = {"id": "INC-X-A1", "incident_id": "INC-X", "action": "remove_content", "rationale": "r",
+           "proposed_by": "bea", "requested_at": datetime.now(UTC), "severity": "SEV1", "region": "EU",
+           "quorum": 2, "status": "pending", "approvers": [], "votes": [], "seq": 1}
+    with Session(any_engine) as session, session.begin():
+        assert insert_ignore(session, ApprovalRow, [row]) == 1
+        assert insert_ignore(session, ApprovalRow, [row, {**row, "id": "INC-X-A2"}]) == 1
+        assert insert_ignore(session, ApprovalRow, [row]) == 0

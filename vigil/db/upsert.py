@@ -17,11 +17,14 @@ def _insert(session: Session, model: type[SQLModel]):  # noqa: ANN202
 
 
 def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> int:
-    """Insert rows; rows whose key already exists are left as they are. Returns rows inserted."""
+    """Insert rows; rows whose key already exists are left as they are. Returns rows inserted,
+    counted from RETURNING: psycopg 3 reports a rowcount of -1 for these inserts, which read as
+    "inserted" and let a concurrent writer's row go un-updated (see `upsert`)."""
     if not rows:
         return 0
-    result = session.execute(_insert(session, model).values(list(rows)).on_conflict_do_nothing())
-    return result.rowcount or 0
+    keys = model.__table__.primary_key.columns  # type: ignore[attr-defined]
+    statement = _insert(session, model).values(list(rows)).on_conflict_do_nothing().returning(*keys)
+    return len(session.execute(statement).all())
 
 
 def upsert(
