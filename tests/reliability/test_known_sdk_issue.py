@@ -11,11 +11,13 @@ update's acceptance after (76). A replay delivers the update and the completions
 activation, update first, and no longer matches.
 """
 
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 
 from tests.histories import recorded
+from tests.reliability.checks import clock_ran_behind
 from vigil.audit.history import IncidentHistory, read_documents
 from vigil.audit.known_issues import QUERY_AHEAD_OF_TASK, updates_accepted_after_other_commands
 from vigil.audit.replay import replay
@@ -59,3 +61,20 @@ def test_no_history_recorded_by_the_scenarios_bears_the_mark() -> None:
             for run in history.all_workflows()]
     assert len(runs) > 30
     assert [run.workflow_id for run in runs if updates_accepted_after_other_commands(run)] == []
+
+
+async def test_a_state_whose_only_difference_is_an_earlier_task_clock_bears_the_stale_clock_mark() -> None:
+    """The form with no replay error (seen 2026-11-25, INC-2026-000135: enforced_at 18:35:58.201286,
+    the start of the task before, where its replay says 18:36:00.276661): times move, nothing else."""
+    history, converter = evidence()
+    run = history.runs[0]
+    events = {e.event_id: e for e in run.events}
+    proposed = events[64].workflow_execution_update_completed_event_attributes
+    [state] = await converter.decode(proposed.outcome.success.payloads, [Incident])  # type: ignore[attr-defined]
+    earlier, later = (events[i].event_time.ToDatetime(tzinfo=UTC) for i in (60, 72))  # two task starts
+    projected = state.model_copy(update={"updated_at": earlier})
+    assert clock_ran_behind(run, projected, state.model_copy(update={"updated_at": later}))
+    assert not clock_ran_behind(run, projected, state.model_copy(update={"updated_at": later + timedelta(seconds=1)}))
+    assert not clock_ran_behind(run, state.model_copy(update={"updated_at": later}), projected)  # never ahead
+    assert not clock_ran_behind(run, projected, state.model_copy(update={"updated_at": later, "seq": 99}))
+    assert not clock_ran_behind(run, state, state)

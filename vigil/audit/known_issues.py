@@ -7,7 +7,8 @@ caller, shown that state, sent an update; the next workflow task then completed 
 commands first and the update's acceptance after them. A replay delivers the update and the
 completion in one activation, update first, and so issues another order: `nondeterministic`,
 though neither the code nor the history was changed. (The same split could also reorder the
-workflow's own coroutines; IncidentWorkflow prevents that form, see _PROJECT_AFTER_WAKERS.)
+workflow's own coroutines; IncidentWorkflow prevents that form, see _PROJECT_AFTER_WAKERS. Or it
+moves only times, which replays without error: tests/reliability/checks.py recognises that form.)
 """
 
 from temporalio.api.enums.v1 import EventType
