@@ -120,11 +120,12 @@ async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str,
                                approvals.get(incident_id, []))
     if problems:
         troubled = sorted({p.split(" ", 1)[0].rstrip(":") for p in problems})
+        replayed = dict(zip(ids, states, strict=True))
         only_differ = {}  # the projected and the replayed state, where nothing else is wrong
         for i in troubled:
             mine = [p for p in problems if p.startswith(f"{i} ")]
             if len(mine) == 1 and "projection state differs" in mine[0]:
-                only_differ[i] = (Incident.model_validate(rows[i].state), states[ids.index(i)])
+                only_differ[i] = (Incident.model_validate(rows[i].state), replayed[i])
         await _fail(client, troubled, f"{len(problems)} problems, first 20:\n" + "\n".join(problems[:20]),
                     only_differ)
 

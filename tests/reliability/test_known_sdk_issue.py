@@ -34,6 +34,14 @@ def evidence() -> tuple[IncidentHistory, object]:
     return history, converter
 
 
+async def proposed_state(history: IncidentHistory, converter: object) -> Incident:
+    """The state `propose_action` answered with (event 64): the last one a completed task made."""
+    proposed = next(e for e in history.runs[0].events if e.event_id == 64)
+    outcome = proposed.workflow_execution_update_completed_event_attributes.outcome
+    [state] = await converter.decode(outcome.success.payloads, [Incident])  # type: ignore[attr-defined]
+    return state
+
+
 async def test_the_history_no_longer_replays_where_the_update_follows_other_commands() -> None:
     history, converter = evidence()
     [report] = await replay([history], converter)  # type: ignore[arg-type]
@@ -47,8 +55,7 @@ async def test_the_history_no_longer_replays_where_the_update_follows_other_comm
 async def test_the_update_was_sent_from_a_state_no_workflow_task_had_made() -> None:
     history, converter = evidence()
     events = {e.event_id: e for e in history.runs[0].events}
-    proposed = events[64].workflow_execution_update_completed_event_attributes
-    [state] = await converter.decode(proposed.outcome.success.payloads, [Incident])  # type: ignore[attr-defined]
+    state = await proposed_state(history, converter)
     assert state.seq == 6  # the last state a completed workflow task had answered with
     completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
     assert [i for i in range(65, 73) if events[i].event_type == completed] == []  # none until 72 started
@@ -69,8 +76,7 @@ async def test_a_state_whose_only_difference_is_an_earlier_task_clock_bears_the_
     history, converter = evidence()
     run = history.runs[0]
     events = {e.event_id: e for e in run.events}
-    proposed = events[64].workflow_execution_update_completed_event_attributes
-    [state] = await converter.decode(proposed.outcome.success.payloads, [Incident])  # type: ignore[attr-defined]
+    state = await proposed_state(history, converter)
     earlier, later = (events[i].event_time.ToDatetime(tzinfo=UTC) for i in (60, 72))  # two task starts
     projected = state.model_copy(update={"updated_at": earlier})
     assert clock_ran_behind(run, projected, state.model_copy(update={"updated_at": later}))
