@@ -135,3 +135,24 @@ def any_engine(request: pytest.FixtureRequest) -> Engine:
 @pytest.fixture
 def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:8]}"
+
+
+# The suite's own process runs Temporal clients and workers: end it the way `vigil` ends its
+# processes (vigil.cli._exit_now), without the interpreter's finalization, which the SDK's Rust
+# threads can abort (temporalio/sdk-python#300) after every test has passed.
+_exit_status = 0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if os.environ.get("VIGIL_TEST_FINALIZE"):  # to finalize as usual, e.g. under a debugger
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(_exit_status)

@@ -14,6 +14,7 @@ token in $VIGIL_TOKEN, so they obey the same roles and rules as every other clie
 import asyncio
 import json
 import logging
+import os
 import sys
 from typing import Annotated, Any
 
@@ -394,13 +395,34 @@ def main() -> None:
         app(prog_name="vigil")
     except OperationalError as error:
         err.print(f"[red]error:[/red] cannot reach the database at {_safe_url()}: {error.orig}")
-        sys.exit(3)
+        _exit_now(3)
     except RuntimeError as error:
         if "client connect" not in str(error).lower():
             raise
         err.print(f"[red]error:[/red] cannot reach Temporal at {settings().temporal_address}: is it running? "
                   "(vigil up starts one; or set TEMPORAL_ADDRESS)")
-        sys.exit(3)
+        _exit_now(3)
+    except SystemExit as done:  # click ends every command this way, success included
+        if isinstance(done.code, str):
+            err.print(done.code)
+        _exit_now(1 if isinstance(done.code, str) else done.code or 0)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's finalization, once everything written is flushed.
+
+    The Temporal SDK's Rust threads can still call into Python while the interpreter finalizes,
+    which aborts a process that had finished cleanly ("Fatal Python error: PyGILState_Release",
+    temporalio/sdk-python#300; seen in CI as a worker killed by SIGABRT after its SIGTERM
+    shutdown). Every command has done its work by now, so there is nothing left to finalize.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nobody is reading any more
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
