@@ -26,7 +26,7 @@ from vigil.policy import Policy, load_policy
 from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.incident import IncidentWorkflow
-from vigil.workflows.sandbox import WORKFLOW_RUNNER
+from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 
 log = logging.getLogger("vigil.worker")
 
@@ -45,6 +45,7 @@ def build_worker(
 ) -> Worker:
     engine = engine or default_engine()
     policy = policy or load_policy()
+    write_bytecode()
     public_url = settings().public_url
     projection = ProjectionActivities(engine, public_url)
     approvals = ApprovalActivities(engine, public_url)

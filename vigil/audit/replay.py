@@ -20,7 +20,7 @@ from temporalio.workflow import NondeterminismError
 from vigil.audit.decode import event_type_name
 from vigil.audit.history import IncidentHistory
 from vigil.audit.known_issues import known_cause
-from vigil.workflows.sandbox import WORKFLOW_RUNNER
+from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 
 # How core names the event it could not match: "... does not handle HistoryEvent(id: 6, ActivityTaskScheduled)".
 _EVENT_IN_MESSAGE = [re.compile(r"HistoryEvent\(id: (\d+)"), re.compile(r"event[ _]id[:= ]+(\d+)", re.I)]
@@ -97,6 +97,7 @@ async def replay(
 
     first_failure: dict[str, Divergence] = {}
     kinds: dict[str, str] = {}
+    write_bytecode()
     replayer = Replayer(workflows=list(workflows), data_converter=converter, workflow_runner=WORKFLOW_RUNNER)
     async with replayer.workflow_replay_iterator(each()) as results:
         async for result in results:
