@@ -1,6 +1,7 @@
 """Whatever a client sends, the answer is the right status with a JSON error, never a 500,
 and a refused request changes nothing."""
 
+import base64
 import json
 
 import pytest
@@ -195,6 +196,20 @@ async def test_bad_new_user_is_422(sqlite_stack: Stack, body: dict) -> None:
 )
 async def test_bad_list_parameters_are_422(sqlite_stack: Stack, query: str) -> None:
     _assert_error(await sqlite_stack.get(f"/api/incidents?{query}", "ana"), 422, "invalid")
+
+
+def _cursor(document: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("query", [
+    "text=a%00b", "assignee=ana%00", "text=%1b[31m",
+    "cursor=" + _cursor({"s": "opened_at", "o": "desc", "v": None, "id": "INC-2026-000001\u0000"}),
+    "sort=severity&cursor=" + _cursor({"s": "severity", "o": "desc", "v": "a\u0000", "id": "INC-2026-000001"}),
+])
+async def test_control_characters_in_list_parameters_are_422_on_both_databases(stack: Stack, query: str) -> None:
+    """PostgreSQL cannot take NUL in a parameter: refused before the query, never a 500."""
+    _assert_error(await stack.get(f"/api/incidents?{query}", "ana"), 422, "invalid")
 
 
 @pytest.mark.parametrize("query", ["start=2026-02-30", "by=colour", "start=2026-05-01&end=2026-04-01",

@@ -5,10 +5,10 @@ from datetime import timedelta
 from temporalio.client import WorkflowExecutionStatus
 
 from tests.helpers import ANA, BEA, LEA, LEO, eventually, open_new, refusal, rows, running_worker
-from vigil.activities.enforcement import EnforcementRefused
+from vigil.activities.enforcement import EnforcementRefused, RecordingAdapter
 from vigil.db.tables import ApprovalRow, EnforcementRow, IncidentEventRow, OutboxRow
 from vigil.incident_client import act, live_state, send_action
-from vigil.workflows.actions import Acknowledge, Approve, ProposeAction, Reject, SetSeverity
+from vigil.workflows.actions import Acknowledge, Approve, ProposeAction, Reject, Resolve, SetSeverity
 from vigil.workflows.approval import ApprovalWorkflow
 
 SEV3 = {"channel": "user_report", "category": "hate_speech", "reach": 10, "region": "NA"}
@@ -118,6 +118,15 @@ async def test_severity_change_expires_the_pending_approval(ts_client, task_queu
     assert late.code == "conflict"
 
 
+async def test_resolving_expires_the_pending_approval_and_closes_its_request(ts_client, task_queue, worker):
+    state, approval = await _proposed(ts_client, task_queue)
+    state = await act(ts_client, state.id, Resolve(resolution="duplicate", summary="same as INC-1"), ANA)
+    assert state.status == "resolved" and state.proposals[-1].status == "expired"
+    assert await eventually(lambda: _request_closed_as(ts_client, approval)) == "expired"
+    late = await refusal(act(ts_client, state.id, Approve(approval_id=approval), LEA))
+    assert late.code == "conflict"
+
+
 async def test_action_needing_no_approval_is_enforced_at_once(ts_client, task_queue, worker, sqlite_engine):
     _, state = await open_new(ts_client, task_queue, **SEV3)
     await act(ts_client, state.id, Acknowledge(), ANA)
@@ -145,3 +154,37 @@ async def test_enforcement_the_platform_refuses_is_recorded_and_not_retried(
         back = await eventually(lambda: _status(ts_client, state.id, "investigating"))
     assert back.proposals[-1].status == "failed"
     assert "acct:7 no longer exists" in back.notes[-1].text
+
+
+class _CrashAfterActing:
+    """The platform acts, then the worker dies before the activity reports back: the first
+    attempt's action has happened, its completion is lost, and Temporal retries."""
+
+    name = "crash-after-acting"
+
+    def __init__(self, engine):
+        self._recording = RecordingAdapter(engine)
+        self.calls = 0
+
+    def execute(self, request):
+        self.calls += 1
+        result = self._recording.execute(request)
+        if self.calls == 1:
+            raise RuntimeError("worker lost before reporting the enforcement")
+        return result
+
+
+async def test_enforcement_retried_after_acting_happens_once(
+    ts_client, ts_worker_client, task_queue, sqlite_engine, policy
+):
+    adapter = _CrashAfterActing(sqlite_engine)
+    async with running_worker(ts_worker_client, task_queue, sqlite_engine, policy, adapter=adapter):
+        _, state = await open_new(ts_client, task_queue, **SEV3)
+        await act(ts_client, state.id, Acknowledge(), ANA)
+        await act(ts_client, state.id, ProposeAction(action="suspend_account", rationale="spam", target="acct:8"), ANA)
+        back = await eventually(lambda: _status(ts_client, state.id, "investigating"), timeout=30)
+    assert adapter.calls == 2
+    assert back.proposals[-1].status == "done"
+    enforced = rows(sqlite_engine, EnforcementRow, incident_id=state.id)
+    assert len(enforced) == 1 and enforced[0].attempts == 2
+    assert back.proposals[-1].enforcement_reference == enforced[0].reference

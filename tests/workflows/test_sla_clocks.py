@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from tests.helpers import ANA, LEA, LEO, eventually, open_new, rows
-from vigil.db.tables import OutboxRow, SlaBreachRow
+from vigil.db.tables import IncidentEventRow, OutboxRow, SlaBreachRow
 from vigil.incident_client import act, live_state
 from vigil.workflows.actions import (
     Acknowledge,
@@ -109,7 +109,7 @@ async def test_severity_change_rearms_the_clocks(ts_env, ts_client, task_queue, 
     assert len(ack.breaches) == 1
 
 
-async def test_enforcement_result_is_recorded_by_vigil_not_by_people(ts_client, task_queue, worker):
+async def test_enforcement_result_is_recorded_by_vigil_not_by_people(ts_client, task_queue, worker, sqlite_engine):
     """EnforcementCompleted is Vigil's own action: a person cannot send it."""
     _, state = await open_new(ts_client, task_queue)
     handle = ts_client.get_workflow_handle(state.id)
@@ -117,8 +117,12 @@ async def test_enforcement_result_is_recorded_by_vigil_not_by_people(ts_client, 
             "actor": ANA.model_dump(mode="json")}
     from vigil.workflows.incident import IncidentWorkflow
     await handle.signal(IncidentWorkflow.act_signal, fake)
+    refused = await eventually(lambda: [e for e in rows(sqlite_engine, IncidentEventRow, incident_id=state.id)
+                                        if e.refused])
+    # Not a person's action at all: refused as malformed, naming the type it does not know.
+    assert [e.type for e in refused] == ["malformed"] and "enforcement_completed" in refused[0].reason
     after = await live_state(ts_client, state.id)
-    assert after.seq == state.seq
+    assert after.seq == state.seq and not after.proposals
 
 
 async def _status_is(client, incident_id, status):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from vigil.api.errors import invalid
 from vigil.db.tables import IncidentRow
 from vigil.domain import Category, Channel, Region, Severity, Status
+from vigil.workflows.state import no_control_characters
 
 SortKey = Literal["opened_at", "updated_at", "severity", "next_deadline"]
 Order = Literal["asc", "desc"]
@@ -69,6 +70,9 @@ def decode_cursor(cursor: str, sort: str, order: str) -> tuple[Any, str]:
             value = datetime.fromisoformat(value)
         elif value is not None and not isinstance(value, str):
             raise ValueError
+        for text in (incident_id, value):  # PostgreSQL refuses NUL: a crafted cursor must not reach it
+            if isinstance(text, str):
+                no_control_characters(text)
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
         raise invalid("cursor is not one this API issued: start again without it") from None
     return value, incident_id

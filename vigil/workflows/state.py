@@ -23,7 +23,7 @@ from vigil.domain import (
 )
 
 
-def _no_control_characters(value: str) -> str:
+def no_control_characters(value: str) -> str:
     """Free text may hold newlines and tabs, never NUL or other control characters: PostgreSQL
     cannot store NUL, and a signal from another system must not stall the projection."""
     bad = next((c for c in value if (ord(c) < 32 and c not in "\n\r\t") or ord(c) == 127), None)
@@ -32,7 +32,7 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-Printable = AfterValidator(_no_control_characters)
+Printable = AfterValidator(no_control_characters)
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), Printable]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), Printable]
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{1,64}$")]

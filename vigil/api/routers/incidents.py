@@ -35,7 +35,7 @@ from vigil.incident_client import ActionRefused, IncidentNotFound
 from vigil.intake import reserve_incident
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import HumanAction, RefusalCode
-from vigil.workflows.state import Incident, Intake
+from vigil.workflows.state import Incident, Intake, Printable
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
@@ -169,8 +169,10 @@ def list_(
     category: Annotated[list[Category], Query()] = [],  # noqa: B006
     channel: Annotated[list[Channel], Query()] = [],  # noqa: B006
     region: Annotated[list[Region], Query()] = [],  # noqa: B006
-    assignee: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006
-    text: Annotated[str | None, Query(max_length=200, description="Words in the title or external_ref")] = None,
+    assignee: Annotated[list[Annotated[str, Printable]], Query(max_length=64)] = [],  # noqa: B006
+    text: Annotated[
+        Annotated[str, Printable] | None, Query(max_length=200, description="Words in the title or external_ref")
+    ] = None,
     opened_from: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601)")] = None,
     opened_to: Annotated[datetime | None, Query(description="Opened before (ISO 8601)")] = None,
     sort: SortKey = "opened_at",
