@@ -99,6 +99,23 @@ async def test_a_changed_encrypted_payload_is_caught_too(world: World, tmp_path)
     assert result.exit_code == 1 and json.loads(result.stdout)["first_altered_event"] == number
 
 
+async def test_an_action_added_after_the_seal_is_caught(world: World, tmp_path) -> None:  # noqa: ANN001
+    """The chain ends where the seal was computed; what follows may only be the close itself."""
+    incident_id = world.one("rejected")
+    document = (await world.get(f"/api/incidents/{incident_id}/history", "audrey")).json()
+    events = document["runs"][-1]["history"]["events"]
+    accepted = next(e for e in events if "workflowExecutionUpdateAcceptedEventAttributes" in e)
+    forged = {**json.loads(json.dumps(accepted)), "eventId": str(len(events))}
+    events[-1]["eventId"] = str(len(events) + 1)
+    events.insert(len(events) - 1, forged)  # an approval "recorded" just before the close
+    (tmp_path / "forged.json").write_text(json.dumps(document))
+    result = await asyncio.to_thread(world.audit_cli, "verify", str(tmp_path / "forged.json"), "--output-json")
+    assert result.exit_code == 1, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["first_altered_event"] == sum(len(r["history"]["events"]) for r in document["runs"]) - 1
+    assert "WORKFLOW_EXECUTION_UPDATE_ACCEPTED" in verdict["detail"] and "follows the seal" in verdict["detail"]
+
+
 async def test_cli_verify_of_nonsense_says_what_it_expected(world: World, tmp_path) -> None:  # noqa: ANN001
     result = await asyncio.to_thread(world.audit_cli, "verify", "yesterday")
     assert result.exit_code == 1 and "neither an incident id" in result.output
