@@ -32,6 +32,20 @@ async def test_every_recorded_history_replays_against_todays_workflows(histories
     assert sum(r.workflows for r in reports) > len(reports)  # approval requests and continued runs too
 
 
+async def test_the_gate_fails_on_the_recorded_histories_when_commands_are_swapped(
+    histories: list[IncidentHistory],
+) -> None:
+    """The gate's own proof, offline: today's code with two commands swapped (scratch_workflow)
+    fails every recorded history at the event where it diverges."""
+    from tests.audit.scratch_workflow import SearchAttributesBeforeTriage
+    from vigil.workflows.approval import ApprovalWorkflow
+
+    some = histories[:5]
+    reports = await replay(some, CONVERTER, workflows=[SearchAttributesBeforeTriage, ApprovalWorkflow])
+    assert [r.result for r in reports] == ["nondeterministic"] * len(some)
+    assert {(r.divergence.event_type, r.divergence.known_cause) for r in reports} == {("ACTIVITY_TASK_SCHEDULED", None)}
+
+
 async def test_every_recorded_history_still_reads_and_rebuilds_what_the_workflow_recorded(
     histories: list[IncidentHistory],
 ) -> None:
