@@ -40,3 +40,26 @@ async def test_malformed_idempotency_key_is_422(sqlite_stack: Stack, key: str | 
     assert response.json()["error"] == "invalid"
     state = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()
     assert state["status"] == "triage"
+
+
+
+async def test_an_ended_incident_is_read_from_the_projection(stack: Stack) -> None:
+    """An ended workflow may be deleted by Temporal's retention: ended incidents are read from
+    the projection, never from the workflow, and read the same as the workflow last said."""
+    from tests.helpers import eventually
+
+    target = await stack.open(title="The first report")
+    duplicate = await stack.open(title="The same, reported again")
+    merged = await stack.act(duplicate["id"], {"type": "merge_into", "incident_id": target["id"]}, "ana")
+    assert merged.status_code == 200 and merged.json()["status"] == "merged", merged.text
+
+    async def from_projection():
+        response = await stack.get(f"/api/incidents/{duplicate['id']}", "audrey")
+        return response if response.headers.get("X-Vigil-Source") == "projection" else None
+
+    read = await eventually(from_projection)
+    assert read.status_code == 200
+    assert read.json()["status"] == "merged" and read.json()["merged_into"] == target["id"]
+    assert read.json()["seq"] == merged.json()["seq"]
+    live = await stack.get(f"/api/incidents/{target['id']}", "audrey")
+    assert live.headers["X-Vigil-Source"] == "workflow"
