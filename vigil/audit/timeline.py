@@ -286,16 +286,25 @@ def _item(step: Step, incident_id: str, kind: str, text: str, **fields: Any) -> 
                         event=step.number, run=step.run + 1, workflow_id=incident_id, **fields)
 
 
-def _event_items(w: _Writer, journal: Journal) -> list[TimelineItem]:
+def _timer_fired(w: _Writer, summary: str, duration: timedelta, clocks: dict[str, Clock]) -> str:
+    """The alarm's summary names the clock ids it was set for ("clock sla.acknowledge"): name
+    them in the reader's language, as every other sentence does."""
+    took = w.how_long(duration.total_seconds())
+    ids = summary.removeprefix("clock ").split(", ") if summary.startswith("clock ") else []
+    if ids and all(i in clocks for i in ids):
+        return w(N_("Timer fired after %(duration)s for the %(clocks)s clock"), duration=took,
+                 clocks=", ".join(w.clock(clocks[i]) for i in ids))
+    return w(N_("Timer fired after %(duration)s: %(summary)s"), duration=took, summary=summary or "-")
+
+
+def _event_items(w: _Writer, journal: Journal, clocks: dict[str, Clock]) -> list[TimelineItem]:
     incident = journal.history.incident_id
     items = []
     for step in journal.steps:
         t = step.type
         if t == E.EVENT_TYPE_TIMER_FIRED:
-            duration = step.info.get("duration") or timedelta(0)
-            items.append(_item(step, incident, "timer", w(N_("Timer fired after %(duration)s: %(summary)s"),
-                                                          duration=w.how_long(duration.total_seconds()),
-                                                          summary=step.info.get("summary") or "-")))
+            text = _timer_fired(w, step.info.get("summary") or "", step.info.get("duration") or timedelta(0), clocks)
+            items.append(_item(step, incident, "timer", text))
         elif t == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and isinstance(step.value, Seal):
             text = w(N_("History sealed: SHA-256 %(digest)s over %(events)s events"),
                      digest=step.value.digest, events=step.value.events)
@@ -382,7 +391,8 @@ def build_timeline(reconstruction: Reconstruction, language: str) -> Timeline:
             action=entry.action.model_dump(mode="json") if entry.action else (entry.raw or {}),
         )
         placed.append((recorded.applied, 1, item))
-    for item in _event_items(w, journal):
+    final = reconstruction.final
+    for item in _event_items(w, journal, {c.id: c for c in final.clocks} if final else {}):
         placed.append((item.event or 0, 0, item))
     placed.sort(key=lambda p: (p[0], p[1]))
     items = [item for _, _, item in placed]
