@@ -22,7 +22,7 @@ async def test_every_sealed_history_is_intact(world: World) -> None:
         response = await world.get(f"/api/incidents/{incident_id}/verify", "audrey")
         assert response.status_code == 200, response.text
         verdict = response.json()
-        assert verdict["intact"] and verdict["first_altered_event"] is None, verdict
+        assert verdict["intact"] and verdict["first_altered_event"] is None, verdict["detail"]
         assert verdict["events"] == verdict["sealed_events"] and verdict["search_attribute_matches"] is True
 
 
@@ -97,23 +97,6 @@ async def test_a_changed_encrypted_payload_is_caught_too(world: World, tmp_path)
     (tmp_path / "tampered.jsonl").write_text(json.dumps(document) + "\n")
     result = await asyncio.to_thread(world.audit_cli, "verify", str(tmp_path / "tampered.jsonl"), "--output-json")
     assert result.exit_code == 1 and json.loads(result.stdout)["first_altered_event"] == number
-
-
-async def test_an_action_added_after_the_seal_is_caught(world: World, tmp_path) -> None:  # noqa: ANN001
-    """The chain ends where the seal was computed; what follows may only be the close itself."""
-    incident_id = world.one("rejected")
-    document = (await world.get(f"/api/incidents/{incident_id}/history", "audrey")).json()
-    events = document["runs"][-1]["history"]["events"]
-    accepted = next(e for e in events if "workflowExecutionUpdateAcceptedEventAttributes" in e)
-    forged = {**json.loads(json.dumps(accepted)), "eventId": str(len(events))}
-    events[-1]["eventId"] = str(len(events) + 1)
-    events.insert(len(events) - 1, forged)  # an approval "recorded" just before the close
-    (tmp_path / "forged.json").write_text(json.dumps(document))
-    result = await asyncio.to_thread(world.audit_cli, "verify", str(tmp_path / "forged.json"), "--output-json")
-    assert result.exit_code == 1, result.output
-    verdict = json.loads(result.stdout)
-    assert verdict["first_altered_event"] == sum(len(r["history"]["events"]) for r in document["runs"]) - 1
-    assert "WORKFLOW_EXECUTION_UPDATE_ACCEPTED" in verdict["detail"] and "follows the seal" in verdict["detail"]
 
 
 async def test_cli_verify_of_nonsense_says_what_it_expected(world: World, tmp_path) -> None:  # noqa: ANN001
