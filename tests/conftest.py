@@ -138,7 +138,7 @@ def task_queue() -> str:
 
 
 # The suite's own process runs Temporal clients and workers: end it the way `vigil` ends its
-# processes (vigil.cli._exit_now), without the interpreter's finalization, which the SDK's Rust
+# processes (vigil.cli.exit_now), without the interpreter's finalization, which the SDK's Rust
 # threads can abort (temporalio/sdk-python#300) after every test has passed.
 _exit_status = 0
 
@@ -153,6 +153,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if os.environ.get("VIGIL_TEST_FINALIZE"):  # to finalize as usual, e.g. under a debugger
         return
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(_exit_status)
+    from vigil.cli import exit_now
+
+    exit_now(_exit_status)

@@ -395,20 +395,20 @@ def main() -> None:
         app(prog_name="vigil")
     except OperationalError as error:
         err.print(f"[red]error:[/red] cannot reach the database at {_safe_url()}: {error.orig}")
-        _exit_now(3)
+        exit_now(3)
     except RuntimeError as error:
         if "client connect" not in str(error).lower():
             raise
         err.print(f"[red]error:[/red] cannot reach Temporal at {settings().temporal_address}: is it running? "
                   "(vigil up starts one; or set TEMPORAL_ADDRESS)")
-        _exit_now(3)
+        exit_now(3)
     except SystemExit as done:  # click ends every command this way, success included
         if isinstance(done.code, str):
             err.print(done.code)
-        _exit_now(1 if isinstance(done.code, str) else done.code or 0)
+        exit_now(1 if isinstance(done.code, str) else done.code or 0)
 
 
-def _exit_now(code: int) -> None:
+def exit_now(code: int) -> None:
     """Exit without the interpreter's finalization, once everything written is flushed.
 
     The Temporal SDK's Rust threads can still call into Python while the interpreter finalizes,

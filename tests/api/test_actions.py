@@ -3,6 +3,7 @@
 import pytest
 
 from tests.api.conftest import Stack
+from tests.helpers import eventually
 
 
 async def test_retried_action_with_the_same_idempotency_key_is_applied_once(stack: Stack) -> None:
@@ -42,12 +43,9 @@ async def test_malformed_idempotency_key_is_422(sqlite_stack: Stack, key: str | 
     assert state["status"] == "triage"
 
 
-
 async def test_an_ended_incident_is_read_from_the_projection(stack: Stack) -> None:
     """An ended workflow may be deleted by Temporal's retention: ended incidents are read from
     the projection, never from the workflow, and read the same as the workflow last said."""
-    from tests.helpers import eventually
-
     target = await stack.open(title="The first report")
     duplicate = await stack.open(title="The same, reported again")
     merged = await stack.act(duplicate["id"], {"type": "merge_into", "incident_id": target["id"]}, "ana")
