@@ -213,7 +213,9 @@ async def test_control_characters_in_list_parameters_are_422_on_both_databases(s
 
 
 @pytest.mark.parametrize("query", ["start=2026-02-30", "by=colour", "start=2026-05-01&end=2026-04-01",
-                                   "start=2020-01-01&end=2026-01-01"])
+                                   "start=2020-01-01&end=2026-01-01",
+                                   # the calendar's ends: the day after `end`, the 29 days before it
+                                   "start=9999-12-31&end=9999-12-31", "end=0001-01-05", "end=0001-01-01&by=region"])
 async def test_bad_trend_parameters_are_422(sqlite_stack: Stack, query: str) -> None:
     _assert_error(await sqlite_stack.get(f"/api/trends?{query}", "ana"), 422, "invalid")
 

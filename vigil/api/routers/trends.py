@@ -108,7 +108,12 @@ def trends(
     by: GroupBy = "severity",
 ) -> Trends | Response:
     end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=29)
+    if end >= date.max:  # the day after `end` bounds the query
+        raise invalid(f"end: must be before {date.max.isoformat()}")
+    if start is None:
+        if end - date.min < timedelta(days=29):
+            raise invalid(f"end: without start, must be at least 29 days after {date.min.isoformat()}")
+        start = end - timedelta(days=29)
     if start > end:
         raise invalid("start: must not be after end")
     if (end - start).days >= MAX_DAYS:
