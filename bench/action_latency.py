@@ -34,8 +34,11 @@ ANA = Actor(user="ana", role=Role.ANALYST)
 
 async def open_api_incidents(http: httpx.AsyncClient, url: str, token: str, n: int) -> list[str]:
     async def one(index: int) -> str:
-        response = await http.post(f"{url}/api/incidents", json=intake_body("sev3", f"LAT-{index}"),
-                                   headers={"Authorization": f"Bearer {token}"})
+        response = await http.post(
+            f"{url}/api/incidents",
+            json=intake_body("sev3", f"LAT-{index}"),
+            headers={"Authorization": f"Bearer {token}"},
+        )
         response.raise_for_status()
         return response.json()["id"]
 
@@ -44,8 +47,13 @@ async def open_api_incidents(http: httpx.AsyncClient, url: str, token: str, n: i
 
 async def open_bare(client: Client, n: int) -> list[str]:
     async def one(index: int) -> str:
-        start = WithStartWorkflowOperation(BareIncident.run, {"kind": "sev3"}, id=f"BARE-LAT-{index}",
-                                           task_queue="bare", id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+        start = WithStartWorkflowOperation(
+            BareIncident.run,
+            {"kind": "sev3"},
+            id=f"BARE-LAT-{index}",
+            task_queue="bare",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
         await client.execute_update_with_start_workflow(BareIncident.opened, start_workflow_operation=start)
         return f"BARE-LAT-{index}"
 
@@ -74,15 +82,19 @@ async def main(args: argparse.Namespace) -> Report:
             for index in range(total):
                 await asyncio.sleep(args.pause)  # the previous actions' projections run meanwhile, not during
                 started = time.perf_counter()
-                response = await http.post(f"{current.api.url}/api/incidents/{via_api[index]}/actions",
-                                           json={"type": "acknowledge"}, headers=headers)
+                response = await http.post(
+                    f"{current.api.url}/api/incidents/{via_api[index]}/actions",
+                    json={"type": "acknowledge"},
+                    headers=headers,
+                )
                 api_seconds = time.perf_counter() - started
                 assert response.status_code == 200, response.text
 
                 await asyncio.sleep(args.pause)
                 started = time.perf_counter()
                 await bare_client.get_workflow_handle(bare_ids[index]).execute_update(
-                    BareIncident.act, {"type": "acknowledge"})
+                    BareIncident.act, {"type": "acknowledge"}
+                )
                 bare_seconds = time.perf_counter() - started
 
                 await asyncio.sleep(args.pause)
@@ -96,13 +108,28 @@ async def main(args: argparse.Namespace) -> Report:
             profiling.__exit__(None, None, None)
     for p in (50, 99):
         vigil, bare = percentile(api_times, p) * 1000, percentile(bare_times, p) * 1000
-        report.add(Row(f"(b) action latency p{p}", "ms", vigil, bare, "bare SDK update", vigil / bare, "<= 1.5",
-                       vigil / bare <= 1.5))
-    report.details.update({
-        "actions": args.n, "action": f"acknowledge, one at a time, {args.pause}s apart",
-        "vigil via SDK (no HTTP) p50/p99 ms": (round(percentile(sdk_times, 50) * 1000, 1),
-                                               round(percentile(sdk_times, 99) * 1000, 1)),
-    })
+        report.add(
+            Row(
+                f"(b) action latency p{p}",
+                "ms",
+                vigil,
+                bare,
+                "bare SDK update",
+                vigil / bare,
+                "<= 1.5",
+                vigil / bare <= 1.5,
+            )
+        )
+    report.details.update(
+        {
+            "actions": args.n,
+            "action": f"acknowledge, one at a time, {args.pause}s apart",
+            "vigil via SDK (no HTTP) p50/p99 ms": (
+                round(percentile(sdk_times, 50) * 1000, 1),
+                round(percentile(sdk_times, 99) * 1000, 1),
+            ),
+        }
+    )
     return report
 
 
@@ -110,6 +137,10 @@ if __name__ == "__main__":
     parser = common_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     parser.add_argument("--n", type=int, default=300, help="actions measured per side")
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--pause", type=float, default=0.2,
-                        help="seconds between actions, so one action's background work is not the next one's wait")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.2,
+        help="seconds between actions, so one action's background work is not the next one's wait",
+    )
     asyncio.run(main(parser.parse_args())).save_and_print()

@@ -76,8 +76,14 @@ class BareIncident:
     @workflow.run
     async def run(self, intake: dict) -> dict:
         triaged = await workflow.execute_activity(triage, intake, start_to_close_timeout=_TIMEOUT)
-        self.state = {"id": workflow.info().workflow_id, "kind": intake["kind"], "status": "triage",
-                      "severity": triaged["severity"], "votes": [], "proposal": None}
+        self.state = {
+            "id": workflow.info().workflow_id,
+            "kind": intake["kind"],
+            "status": "triage",
+            "severity": triaged["severity"],
+            "votes": [],
+            "proposal": None,
+        }
         self._journal("open")
         asyncio.create_task(self._project_forever())
         asyncio.create_task(workflow.sleep(timedelta(days=1)))  # an SLA clock
@@ -87,14 +93,17 @@ class BareIncident:
             if self.state["status"] == "pending_approval" and not self.asked:
                 self.asked = True
                 await workflow.start_child_workflow(
-                    BareApproval.run, {"incident": self.state["id"]}, id=f"{self.state['id']}-A1",
+                    BareApproval.run,
+                    {"incident": self.state["id"]},
+                    id=f"{self.state['id']}-A1",
                     parent_close_policy=workflow.ParentClosePolicy.ABANDON,
                 )
             if self.state["status"] == "actioning" and not self.enforcing:
                 self.enforcing = True
                 if self.asked:
                     await workflow.get_external_workflow_handle(f"{self.state['id']}-A1").signal(
-                        BareApproval.close, "approved")
+                        BareApproval.close, "approved"
+                    )
                 asyncio.create_task(self._enforce())
 
     @workflow.update
@@ -162,8 +171,17 @@ WORKFLOWS = [BareIncident, BareApproval, BareTimer]
 # The same steps the API driver takes (bench.workload.next_step), as raw updates.
 STEPS = {
     "sev3": ["acknowledge", "assign", "escalate", "team_response", "propose_action", "wait", "resolve"],
-    "sev1": ["acknowledge", "assign", "escalate", "team_response", "propose_action", "approve", "approve", "wait",
-             "resolve"],
+    "sev1": [
+        "acknowledge",
+        "assign",
+        "escalate",
+        "team_response",
+        "propose_action",
+        "approve",
+        "approve",
+        "wait",
+        "resolve",
+    ],
 }
 
 
@@ -176,11 +194,15 @@ class SdkDriver:
 
     async def run(self, kind: str, workflow_id: str) -> dict:
         start = WithStartWorkflowOperation(
-            BareIncident.run, {"kind": kind}, id=workflow_id, task_queue=self.task_queue,
+            BareIncident.run,
+            {"kind": kind},
+            id=workflow_id,
+            task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
-        state = await self.client.execute_update_with_start_workflow(BareIncident.opened,
-                                                                     start_workflow_operation=start)
+        state = await self.client.execute_update_with_start_workflow(
+            BareIncident.opened, start_workflow_operation=start
+        )
         handle = self.client.get_workflow_handle(workflow_id)
         votes = iter(("leo", "lucia"))
         for step in STEPS[kind]:
@@ -201,8 +223,9 @@ async def _serve() -> None:
     task_queue = os.environ.get("VIGIL_TASK_QUEUE", "bare")
     client = await Client.connect(address, namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
     max_cached = int(os.environ.get("BENCH_MAX_CACHED_WORKFLOWS", "2000"))  # bench.stage passes Vigil's
-    worker = Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES,
-                    max_cached_workflows=max_cached)
+    worker = Worker(
+        client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES, max_cached_workflows=max_cached
+    )
     logging.getLogger("bench.bare").info("worker on task queue %s at %s", task_queue, address)
     await worker.run()
 

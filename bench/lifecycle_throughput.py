@@ -48,8 +48,7 @@ class Run:
     latencies: list[float]  # seconds per action (update round trip)
 
     def latency(self) -> str:
-        return (f"p50 {percentile(self.latencies, 50) * 1000:.0f} ms, "
-                f"p99 {percentile(self.latencies, 99) * 1000:.0f} ms")
+        return f"p50 {percentile(self.latencies, 50) * 1000:.0f} ms, p99 {percentile(self.latencies, 99) * 1000:.0f} ms"
 
 
 async def run_vigil(current: Stage, n: int, concurrency: int, prefix: str, profile: Path | None = None) -> Run:
@@ -87,8 +86,12 @@ def _ids(results: list, n: int, what: str) -> list[str]:
 @contextlib.contextmanager
 def cpu_use(current: Stage) -> Iterator[dict[str, float]]:
     """CPU seconds used by each process of the stage (and this driver) while the block runs."""
-    processes = {"temporal": current.server, "vigil worker": current.vigil_worker, "vigil api": current.api,
-                 "bare worker": current.bare_worker}
+    processes = {
+        "temporal": current.server,
+        "vigil worker": current.vigil_worker,
+        "vigil api": current.api,
+        "bare worker": current.bare_worker,
+    }
     handles = {name: psutil.Process(p.pid) for name, p in processes.items() if p is not None}
     handles["driver"] = psutil.Process()
     before = {name: sum(h.cpu_times()[:2]) for name, h in handles.items()}
@@ -124,7 +127,7 @@ async def activity_timings(client: Client, ids: list[str], sample: int = 40) -> 
                         runs.setdefault(scheduled[key][0], []).append(at - started[key])
     return {
         name: f"wait p50 {_ms(waits[name], 50)} p99 {_ms(waits[name], 99)}, "
-              f"run p50 {_ms(runs.get(name, []), 50)} p99 {_ms(runs.get(name, []), 99)}"
+        f"run p50 {_ms(runs.get(name, []), 50)} p99 {_ms(runs.get(name, []), 99)}"
         for name in sorted(waits)
     }
 
@@ -149,8 +152,9 @@ async def events_per_incident(client: Client, ids: list[str], sample: int = 40) 
 
 
 async def main(args: argparse.Namespace) -> Report:
-    report = Report("lifecycle_throughput", f"python -m bench.lifecycle_throughput --n {args.n} "
-                    f"--concurrency {args.concurrency}")
+    report = Report(
+        "lifecycle_throughput", f"python -m bench.lifecycle_throughput --n {args.n} --concurrency {args.concurrency}"
+    )
     with stage("throughput", keep=args.keep, max_cached=args.max_cached) as current:
         bare_client = await Client.connect(current.server.address)
         vigil_client = await current.vigil.client()
@@ -160,18 +164,35 @@ async def main(args: argparse.Namespace) -> Report:
         bare = await run_bare(current, bare_client, args.n, args.concurrency, "BARE")
         vigil = await run_vigil(current, args.n, args.concurrency, "RUN", args.profile)
         vigil_rate, bare_rate = args.n / vigil.seconds, args.n / bare.seconds
-        report.add(Row("(a) lifecycle throughput", "incidents/s", vigil_rate, bare_rate, "bare SDK workflow",
-                       vigil_rate / bare_rate, ">= 0.8", vigil_rate / bare_rate >= 0.8))
-        report.details.update({
-            "incidents": args.n, "concurrency": args.concurrency, "mix": "1 SEV1 (2 approvals) : 3 SEV3 (none)",
-            "vigil seconds": round(vigil.seconds, 1), "bare seconds": round(bare.seconds, 1),
-            "vigil CPU seconds": vigil.cpu, "bare CPU seconds": bare.cpu,
-            "vigil action latency": vigil.latency(), "bare action latency": bare.latency(),
-            "vigil events/incident": await events_per_incident(vigil_client, vigil.ids),
-            "bare events/incident": await events_per_incident(bare_client, bare.ids),
-            "vigil activities (ms)": await activity_timings(vigil_client, vigil.ids),
-            "bare activities (ms)": await activity_timings(bare_client, bare.ids),
-        })
+        report.add(
+            Row(
+                "(a) lifecycle throughput",
+                "incidents/s",
+                vigil_rate,
+                bare_rate,
+                "bare SDK workflow",
+                vigil_rate / bare_rate,
+                ">= 0.8",
+                vigil_rate / bare_rate >= 0.8,
+            )
+        )
+        report.details.update(
+            {
+                "incidents": args.n,
+                "concurrency": args.concurrency,
+                "mix": "1 SEV1 (2 approvals) : 3 SEV3 (none)",
+                "vigil seconds": round(vigil.seconds, 1),
+                "bare seconds": round(bare.seconds, 1),
+                "vigil CPU seconds": vigil.cpu,
+                "bare CPU seconds": bare.cpu,
+                "vigil action latency": vigil.latency(),
+                "bare action latency": bare.latency(),
+                "vigil events/incident": await events_per_incident(vigil_client, vigil.ids),
+                "bare events/incident": await events_per_incident(bare_client, bare.ids),
+                "vigil activities (ms)": await activity_timings(vigil_client, vigil.ids),
+                "bare activities (ms)": await activity_timings(bare_client, bare.ids),
+            }
+        )
     return report
 
 

@@ -44,16 +44,27 @@ from vigil.workflows.state import SYSTEM, Intake
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ANALYSTS = [f"analyst{i:02d}" for i in range(40)]
 STATUS_MIX = {  # most incidents of a year are closed; a working set is open
-    Status.CLOSED: 70, Status.RESOLVED: 8, Status.MERGED: 3, Status.INVESTIGATING: 10, Status.ESCALATED: 4,
-    Status.PENDING_APPROVAL: 2, Status.ACTIONING: 0.5, Status.TRIAGE: 2.5,
+    Status.CLOSED: 70,
+    Status.RESOLVED: 8,
+    Status.MERGED: 3,
+    Status.INVESTIGATING: 10,
+    Status.ESCALATED: 4,
+    Status.PENDING_APPROVAL: 2,
+    Status.ACTIONING: 0.5,
+    Status.TRIAGE: 2.5,
 }
 SEVERITY_MIX = {Severity.SEV1: 3, Severity.SEV2: 12, Severity.SEV3: 35, Severity.SEV4: 50}
 TITLES = [
-    "Livestream announcing an attack on a school", "Coordinated slurs against a streamer",
-    "Self-harm challenge spreading among teenagers", "Scam ads impersonating a bank",
-    "Doxxing of a journalist's home address", "Graphic video of an execution re-uploaded",
-    "Removal order for terrorist propaganda", "Animal cruelty video with high reach",
-    "Fake health cure promoted by a network of pages", "Harassment campaign against a teacher",
+    "Livestream announcing an attack on a school",
+    "Coordinated slurs against a streamer",
+    "Self-harm challenge spreading among teenagers",
+    "Scam ads impersonating a bank",
+    "Doxxing of a journalist's home address",
+    "Graphic video of an execution re-uploaded",
+    "Removal order for terrorist propaganda",
+    "Animal cruelty video with high reach",
+    "Fake health cure promoted by a network of pages",
+    "Harassment campaign against a teacher",
 ]
 
 # Queries as the console sends them: (name, params); each is followed through PAGES pages.
@@ -76,12 +87,28 @@ def incident_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     policy = load_policy()
     now = datetime.now(UTC)
-    intake = Intake(title=TITLES[0], channel=Channel.LAW_ENFORCEMENT, category=Category.VIOLENT_EXTREMISM,
-                    region=Region.LATAM, language="es", content=[{"url": "https://video.example/live/8841"}],
-                    reporter={"name": "Unidad de Policía Cibernética", "email": "ciber@policia.example"})
-    template = lifecycle.apply(None, Open(incident_id="INC-2026-000000", intake=intake, severity=Severity.SEV1,
-                                          triage_reasons=["bench"], policy_version=policy.version),
-                               SYSTEM, now, policy)
+    intake = Intake(
+        title=TITLES[0],
+        channel=Channel.LAW_ENFORCEMENT,
+        category=Category.VIOLENT_EXTREMISM,
+        region=Region.LATAM,
+        language="es",
+        content=[{"url": "https://video.example/live/8841"}],
+        reporter={"name": "Unidad de Policía Cibernética", "email": "ciber@policia.example"},
+    )
+    template = lifecycle.apply(
+        None,
+        Open(
+            incident_id="INC-2026-000000",
+            intake=intake,
+            severity=Severity.SEV1,
+            triage_reasons=["bench"],
+            policy_version=policy.version,
+        ),
+        SYSTEM,
+        now,
+        policy,
+    )
     state_json = _incident_row(template)["state"]
     rows = []
     for number in range(1, count + 1):
@@ -89,22 +116,32 @@ def incident_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
         opened = now - timedelta(seconds=rng.randint(0, 365 * 86400))
         updated = min(now, opened + timedelta(seconds=rng.randint(60, 10 * 86400)))
         open_ = status not in (Status.CLOSED, Status.RESOLVED, Status.MERGED)
-        rows.append({
-            "id": f"INC-{opened.year}-{number:06d}", "title": f"{rng.choice(TITLES)} #{number}",
-            "channel": rng.choice(list(Channel)).value, "category": rng.choice(list(Category)).value,
-            "region": rng.choice(list(Region)).value, "language": rng.choice(["en", "es"]),
-            "severity": severity.value, "status": status.value,
-            "assignee": None if status == Status.TRIAGE else rng.choice(ANALYSTS),
-            "external_ref": f"REF-{number}" if rng.random() < 0.3 else None,
-            "opened_at": opened, "updated_at": updated,
-            "acknowledged_at": None if status == Status.TRIAGE else opened + timedelta(minutes=rng.randint(1, 600)),
-            "resolved_at": updated if status in (Status.CLOSED, Status.RESOLVED) else None,
-            "closed_at": updated if status in (Status.CLOSED, Status.MERGED) else None,
-            "resolution": "actioned" if status in (Status.CLOSED, Status.RESOLVED) else None,
-            "merged_into": None, "breaches": rng.choice([0, 0, 0, 1, 2]),
-            "next_deadline": opened + timedelta(hours=rng.randint(1, 72)) if open_ else None,
-            "seq": rng.randint(2, 20), "state": state_json, "history_digest": None,
-        })
+        rows.append(
+            {
+                "id": f"INC-{opened.year}-{number:06d}",
+                "title": f"{rng.choice(TITLES)} #{number}",
+                "channel": rng.choice(list(Channel)).value,
+                "category": rng.choice(list(Category)).value,
+                "region": rng.choice(list(Region)).value,
+                "language": rng.choice(["en", "es"]),
+                "severity": severity.value,
+                "status": status.value,
+                "assignee": None if status == Status.TRIAGE else rng.choice(ANALYSTS),
+                "external_ref": f"REF-{number}" if rng.random() < 0.3 else None,
+                "opened_at": opened,
+                "updated_at": updated,
+                "acknowledged_at": None if status == Status.TRIAGE else opened + timedelta(minutes=rng.randint(1, 600)),
+                "resolved_at": updated if status in (Status.CLOSED, Status.RESOLVED) else None,
+                "closed_at": updated if status in (Status.CLOSED, Status.MERGED) else None,
+                "resolution": "actioned" if status in (Status.CLOSED, Status.RESOLVED) else None,
+                "merged_into": None,
+                "breaches": rng.choice([0, 0, 0, 1, 2]),
+                "next_deadline": opened + timedelta(hours=rng.randint(1, 72)) if open_ else None,
+                "seq": rng.randint(2, 20),
+                "state": state_json,
+                "history_digest": None,
+            }
+        )
     return rows
 
 
@@ -112,7 +149,7 @@ def bulk_load(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000) -> 
     started = time.perf_counter()
     with Session(engine) as session:
         for start in range(0, len(rows), chunk):
-            session.execute(insert(IncidentRow.__table__), rows[start:start + chunk])
+            session.execute(insert(IncidentRow.__table__), rows[start : start + chunk])
             session.commit()
         if engine.dialect.name == "postgresql":
             session.execute(text("ANALYZE incidents"))  # what autovacuum does after a bulk load
@@ -128,8 +165,7 @@ def captured_sql(engine: Engine, params: dict[str, Any], cursor: str | None) -> 
         statements.append((statement, parameters))
 
     listify = {k: (v if isinstance(v, list) else [v]) for k, v in params.items() if k not in ("sort", "order", "text")}
-    query = IncidentQuery(**listify, text=params.get("text"), sort=params["sort"], order=params["order"],
-                          cursor=cursor)
+    query = IncidentQuery(**listify, text=params.get("text"), sort=params["sort"], order=params["order"], cursor=cursor)
     event.listen(engine, "before_cursor_execute", capture)
     try:
         with Session(engine) as session:
@@ -149,8 +185,9 @@ def run_raw(raw_connection: Any, statements: list[tuple[str, Any]]) -> int:
     return fetched
 
 
-async def measure(backend: str, url: str, engine: Engine, api_url: str, token: str, requests: int,
-                  warmup: int) -> tuple[list[float], list[float], int]:
+async def measure(
+    backend: str, url: str, engine: Engine, api_url: str, token: str, requests: int, warmup: int
+) -> tuple[list[float], list[float], int]:
     headers = {"Authorization": f"Bearer {token}"}
     plan: list[tuple[dict[str, Any], str | None, list[tuple[str, Any]]]] = []
     async with httpx.AsyncClient(timeout=60) as http:
@@ -158,8 +195,13 @@ async def measure(backend: str, url: str, engine: Engine, api_url: str, token: s
             cursor = None
             for _ in range(PAGES):
                 plan.append((params, cursor, captured_sql(engine, params, cursor)))
-                page = (await http.get(f"{api_url}/api/incidents", params={**params, **({"cursor": cursor} if
-                        cursor else {})}, headers=headers)).json()
+                page = (
+                    await http.get(
+                        f"{api_url}/api/incidents",
+                        params={**params, **({"cursor": cursor} if cursor else {})},
+                        headers=headers,
+                    )
+                ).json()
                 cursor = page["next_cursor"]
                 if cursor is None:
                     break
@@ -204,15 +246,28 @@ async def one_backend(backend: str, args: argparse.Namespace, report: Report, ro
         load_seconds = bulk_load(engine, rows)
         api = deployment.api(name=f"api-{backend}", ready_path="/healthz")
         with py_spy({f"api-{backend}": api.pid}, args.profile):
-            api_times, sql_times, rows_seen = await measure(backend, url, engine, api.url, tokens["ana"],
-                                                            args.requests, args.warmup)
+            api_times, sql_times, rows_seen = await measure(
+                backend, url, engine, api.url, tokens["ana"], args.requests, args.warmup
+            )
         for p in (50, 99):
             vigil, raw = percentile(api_times, p) * 1000, percentile(sql_times, p) * 1000
             target = "<= 2" if p == 99 else "(p99 only)"
-            report.add(Row(f"(c) list {backend} p{p}", "ms", vigil, raw, "same SQL, raw driver", vigil / raw,
-                           target, vigil / raw <= 2 if p == 99 else True))
-        report.details[f"{backend}"] = (f"{len(rows):,} rows bulk-loaded in {load_seconds:.0f}s; {len(api_times)} "
-                                        f"requests, {rows_seen / max(len(api_times), 1):.0f} rows/page on average")
+            report.add(
+                Row(
+                    f"(c) list {backend} p{p}",
+                    "ms",
+                    vigil,
+                    raw,
+                    "same SQL, raw driver",
+                    vigil / raw,
+                    target,
+                    vigil / raw <= 2 if p == 99 else True,
+                )
+            )
+        report.details[f"{backend}"] = (
+            f"{len(rows):,} rows bulk-loaded in {load_seconds:.0f}s; {len(api_times)} "
+            f"requests, {rows_seen / max(len(api_times), 1):.0f} rows/page on average"
+        )
         engine.dispose()
     finally:
         deployment.stop_all()
@@ -231,7 +286,7 @@ async def main(args: argparse.Namespace) -> Report:
     report = Report("list_at_scale", f"python -m bench.list_at_scale --rows {args.rows} --requests {args.requests}")
     rows = incident_rows(args.rows)
     report.details["queries"] = ", ".join(name for name, _ in QUERIES) + f"; up to {PAGES} pages each, 50 rows a page"
-    for backend in (["sqlite", "postgresql"] if args.backend == "both" else [args.backend]):
+    for backend in ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]:
         await one_backend(backend, args, report, rows)
     return report
 

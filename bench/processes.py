@@ -49,8 +49,9 @@ def wait_until(what: str, ready: Callable[[], bool], timeout: float, process: "P
     deadline = time.monotonic() + timeout
     while not ready():
         if process is not None and not process.alive:
-            raise RuntimeError(f"{process.name} exited with {process.returncode} while waiting for {what}:\n"
-                               f"{process.log_tail()}")
+            raise RuntimeError(
+                f"{process.name} exited with {process.returncode} while waiting for {what}:\n{process.log_tail()}"
+            )
         if time.monotonic() > deadline:
             tail = f":\n{process.log_tail()}" if process else ""
             raise TimeoutError(f"{what} not ready within {timeout:.0f}s{tail}")
@@ -67,8 +68,14 @@ class Process:
     def start(self) -> "Process":
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
-            self.popen = subprocess.Popen(self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -122,11 +129,24 @@ class TemporalDevServer(Process):
         self.port = port or free_port()
         self.db_file = directory / "temporal.db"
         command = [
-            temporal_binary(), "server", "start-dev",
-            "--db-filename", str(self.db_file),
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-            "--ip", HOST, "--port", str(self.port), "--ui-port", str(free_port()), "--headless",
-            "--log-level", "error",
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_file),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--ip",
+            HOST,
+            "--port",
+            str(self.port),
+            "--ui-port",
+            str(free_port()),
+            "--headless",
+            "--log-level",
+            "error",
         ]
         for namespace in namespaces:
             command += ["--namespace", namespace]
@@ -176,9 +196,13 @@ class Deployment:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "TEMPORAL_", "DATABASE_URL"))}
         env.update(
-            VIGIL_HOME=str(self.home), TEMPORAL_ADDRESS=self.temporal_address, TEMPORAL_NAMESPACE=self.namespace,
-            DATABASE_URL=self.database_url, VIGIL_ENCRYPTION_KEYS=self.encryption_keys,
-            VIGIL_TASK_QUEUE=self.task_queue, PYTHONUNBUFFERED="1",
+            VIGIL_HOME=str(self.home),
+            TEMPORAL_ADDRESS=self.temporal_address,
+            TEMPORAL_NAMESPACE=self.namespace,
+            DATABASE_URL=self.database_url,
+            VIGIL_ENCRYPTION_KEYS=self.encryption_keys,
+            VIGIL_TASK_QUEUE=self.task_queue,
+            PYTHONUNBUFFERED="1",
             PATH=f"{BIN}:{env.get('PATH', '')}",
         )
         if self.policy:
@@ -214,8 +238,9 @@ class Deployment:
 
     # ------------------------------------------------------------------ processes
 
-    def worker(self, name: str = "worker", command: list[str] | None = None, timeout: float = 60,
-               **env: str) -> Process:
+    def worker(
+        self, name: str = "worker", command: list[str] | None = None, timeout: float = 60, **env: str
+    ) -> Process:
         """`vigil worker` (or `command`), started, and polling once this returns."""
         process = Process(name, command or [VIGIL, "worker"], self.env(**env), self.home / "logs" / f"{name}.log")
         return self._start_worker(process, timeout)
@@ -228,19 +253,27 @@ class Deployment:
     def _start_worker(self, process: Process, timeout: float) -> Process:
         started_before = _count(process.log, WORKER_READY)
         process.start()
-        wait_until(f"{process.name} polling", lambda: _count(process.log, WORKER_READY) > started_before,
-                   timeout, process)
+        wait_until(
+            f"{process.name} polling", lambda: _count(process.log, WORKER_READY) > started_before, timeout, process
+        )
         self.processes.append(process)
         return process
 
-    def api(self, port: int | None = None, name: str | None = None, timeout: float = 60,
-            ready_path: str = "/readyz") -> "Api":
+    def api(
+        self, port: int | None = None, name: str | None = None, timeout: float = 60, ready_path: str = "/readyz"
+    ) -> "Api":
         """`vigil api` (uvicorn), started, and answering `ready_path` with 200 once this returns."""
         port = port or free_port()
         name = name or f"api-{port}"
         command = [VIGIL, "api", "--host", HOST, "--port", str(port), "--no-migrate", "--no-access-log"]
-        process = Api(name, command, self.env(VIGIL_PUBLIC_URL=f"http://{HOST}:{port}"),
-                      self.home / "logs" / f"{name}.log", port, ready_path)
+        process = Api(
+            name,
+            command,
+            self.env(VIGIL_PUBLIC_URL=f"http://{HOST}:{port}"),
+            self.home / "logs" / f"{name}.log",
+            port,
+            ready_path,
+        )
         process.start()
         wait_until(f"{name} ready", process.ready, timeout, process)
         self.processes.append(process)
@@ -253,8 +286,9 @@ class Deployment:
 
 
 class Api(Process):
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path, port: int,
-                 ready_path: str = "/readyz"):
+    def __init__(
+        self, name: str, command: list[str], env: dict[str, str], log: Path, port: int, ready_path: str = "/readyz"
+    ):
         super().__init__(name, command, env, log)
         self.port, self.ready_path = port, ready_path
 

@@ -29,9 +29,24 @@ def py_spy(processes: dict[str, int], directory: Path | None, rate: int = 100) -
         return
     directory.mkdir(parents=True, exist_ok=True)
     recorders = [
-        subprocess.Popen([binary, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw", "--gil",
-                          "--output", str(directory / f"{name}.txt"), "--nonblocking"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [
+                binary,
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                str(rate),
+                "--format",
+                "raw",
+                "--gil",
+                "--output",
+                str(directory / f"{name}.txt"),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for name, pid in processes.items()
     ]
     try:

@@ -53,8 +53,9 @@ async def main(args: argparse.Namespace) -> Report:
         driver, bare_driver = SdkVigilDriver(vigil_client), bare.SdkDriver(bare_client, "bare")
         made = time.perf_counter()
         outcomes = await bounded(args.concurrency, [driver.run(kind_of(i), id_) for i, id_ in enumerate(vigil_ids)])
-        outcomes += await bounded(args.concurrency, [bare_driver.run(kind_of(i), id_)
-                                                     for i, id_ in enumerate(bare_ids)])
+        outcomes += await bounded(
+            args.concurrency, [bare_driver.run(kind_of(i), id_) for i, id_ in enumerate(bare_ids)]
+        )
         failed = [o for o in outcomes if isinstance(o, BaseException)]
         if failed:
             raise RuntimeError(f"{len(failed)} incidents failed; first: {failed[0]!r}")
@@ -70,14 +71,29 @@ async def main(args: argparse.Namespace) -> Report:
     vigil_seconds, vigil_failures = await replay(vigil_replayer, vigil_histories)
     bare_seconds, bare_failures = await replay(bare_replayer, bare_histories)
     vigil_rate, bare_rate = len(vigil_histories) / vigil_seconds, len(bare_histories) / bare_seconds
-    report.add(Row("(d) replay rate", "histories/s", vigil_rate, bare_rate, "bare workflow histories",
-                   vigil_rate / bare_rate, ">= 50/s", vigil_rate >= 50 and vigil_failures == 0))
-    report.details.update({
-        "histories": args.n, "replay failures (vigil, bare)": (vigil_failures, bare_failures),
-        "events per history (vigil, bare)": (round(sum(len(h.events) for h in vigil_histories) / args.n, 1),
-                                             round(sum(len(h.events) for h in bare_histories) / args.n, 1)),
-        "seconds to make the histories": round(made),
-    })
+    report.add(
+        Row(
+            "(d) replay rate",
+            "histories/s",
+            vigil_rate,
+            bare_rate,
+            "bare workflow histories",
+            vigil_rate / bare_rate,
+            ">= 50/s",
+            vigil_rate >= 50 and vigil_failures == 0,
+        )
+    )
+    report.details.update(
+        {
+            "histories": args.n,
+            "replay failures (vigil, bare)": (vigil_failures, bare_failures),
+            "events per history (vigil, bare)": (
+                round(sum(len(h.events) for h in vigil_histories) / args.n, 1),
+                round(sum(len(h.events) for h in bare_histories) / args.n, 1),
+            ),
+            "seconds to make the histories": round(made),
+        }
+    )
     return report
 
 

@@ -51,8 +51,12 @@ class Report:
     def save_and_print(self) -> None:
         RESULTS.mkdir(exist_ok=True)
         payload = {
-            "name": self.name, "command": self.command, "rows": [asdict(r) for r in self.rows],
-            "details": self.details, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(),
+            "name": self.name,
+            "command": self.command,
+            "rows": [asdict(r) for r in self.rows],
+            "details": self.details,
+            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "machine": machine(),
         }
         (RESULTS / f"{self.name}.json").write_text(json.dumps(payload, indent=2, default=str))
         print_table(self.rows)
@@ -77,8 +81,15 @@ def fmt(value: float) -> str:
 def print_table(rows: Sequence[Row]) -> None:
     header = ("benchmark", "metric", "vigil", "baseline", "ratio", "target", "")
     lines = [header] + [
-        (r.bench, r.metric, fmt(r.vigil), f"{fmt(r.baseline)} ({r.baseline_name})", f"{r.ratio:.2f}", r.target,
-         "met" if r.met else "MISSED")
+        (
+            r.bench,
+            r.metric,
+            fmt(r.vigil),
+            f"{fmt(r.baseline)} ({r.baseline_name})",
+            f"{r.ratio:.2f}",
+            r.target,
+            "met" if r.met else "MISSED",
+        )
         for r in rows
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

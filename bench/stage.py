@@ -36,18 +36,36 @@ class Stage:
 
 
 @contextlib.contextmanager
-def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool = True,
-          vigil_worker: bool = True, bare_worker: bool = True, max_cached: int | None = None) -> Iterator[Stage]:
+def stage(
+    name: str,
+    policy: Path | None = None,
+    keep: bool = False,
+    api: bool = True,
+    vigil_worker: bool = True,
+    bare_worker: bool = True,
+    max_cached: int | None = None,
+) -> Iterator[Stage]:
     """`max_cached`: run `vigil worker` with this workflow cache size (VIGIL_WORKER_CACHE) instead
     of its default; the bare worker gets the same."""
     root = Path(tempfile.mkdtemp(prefix=f"vigil-bench-{name}-"))
     server = TemporalDevServer(root / "temporal")
-    vigil = Deployment(home=root / "vigil", temporal_address=server.address,
-                       database_url=f"sqlite:///{root / 'vigil' / 'vigil.db'}", task_queue="vigil", policy=policy)
-    bare = Deployment(home=root / "bare", temporal_address=server.address, database_url="sqlite://",
-                      task_queue="bare", extra_env={"PYTHONPATH": PYTHONPATH})
-    current = Stage(root=root, server=server, vigil=vigil, bare=bare,
-                    worker_cache=max_cached or settings().worker_cache)
+    vigil = Deployment(
+        home=root / "vigil",
+        temporal_address=server.address,
+        database_url=f"sqlite:///{root / 'vigil' / 'vigil.db'}",
+        task_queue="vigil",
+        policy=policy,
+    )
+    bare = Deployment(
+        home=root / "bare",
+        temporal_address=server.address,
+        database_url="sqlite://",
+        task_queue="bare",
+        extra_env={"PYTHONPATH": PYTHONPATH},
+    )
+    current = Stage(
+        root=root, server=server, vigil=vigil, bare=bare, worker_cache=max_cached or settings().worker_cache
+    )
     try:
         server.start()
         vigil.migrate()
@@ -57,8 +75,9 @@ def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool =
         if api:
             current.api = vigil.api(name="vigil-api")
         if bare_worker:  # the same workflow cache as the Vigil worker's
-            current.bare_worker = bare.worker("bare-worker", BARE_WORKER,
-                                              BENCH_MAX_CACHED_WORKFLOWS=str(current.worker_cache))
+            current.bare_worker = bare.worker(
+                "bare-worker", BARE_WORKER, BENCH_MAX_CACHED_WORKFLOWS=str(current.worker_cache)
+            )
         yield current
     finally:
         vigil.stop_all()
@@ -72,8 +91,18 @@ def stage(name: str, policy: Path | None = None, keep: bool = False, api: bool =
 
 def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
-    parser.add_argument("--max-cached", type=int, default=None, metavar="N",
-                        help="both workers keep this many workflows cached (default: VIGIL_WORKER_CACHE, 2000)")
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="sample Vigil's processes with py-spy while measuring (bench/profiling.py)")
+    parser.add_argument(
+        "--max-cached",
+        type=int,
+        default=None,
+        metavar="N",
+        help="both workers keep this many workflows cached (default: VIGIL_WORKER_CACHE, 2000)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="sample Vigil's processes with py-spy while measuring (bench/profiling.py)",
+    )
     return parser

@@ -64,19 +64,25 @@ async def wait_for_rows(engine, model, count: int, timeout: float) -> None:  # n
 
 
 async def main(args: argparse.Namespace) -> Report:
-    report = Report("timer_lateness", f"python -m bench.timer_lateness --n {args.n} --due {args.due} "
-                    f"--window {args.window}")
+    report = Report(
+        "timer_lateness", f"python -m bench.timer_lateness --n {args.n} --due {args.due} --window {args.window}"
+    )
     policy_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-policy-"))
     policy = short_sla_policy(policy_dir, {})  # to begin with, the default SLAs (hours)
     year = datetime.now(UTC).year
     with stage("timers", keep=args.keep, max_cached=args.max_cached, policy=policy, api=False) as current:
         client = await current.vigil.client()
         engine = current.vigil.engine()
+
         async def open_one(index: int, wave: int) -> None:
             incident_id = f"INC-{year}-{index:06d}"
             intake = Intake.model_validate({**intake_body("sev3"), **WAVES[wave][1]})
-            await client.start_workflow(IncidentWorkflow.run, IncidentStart(incident_id=incident_id, intake=intake),
-                                        id=incident_id, task_queue="vigil")
+            await client.start_workflow(
+                IncidentWorkflow.run,
+                IncidentStart(incident_id=incident_id, intake=intake),
+                id=incident_id,
+                task_queue="vigil",
+            )
 
         # Opening 2,000 takes longer than a minute here (each is triaged and projected), so their
         # deadlines would spread over that time. Instead: measure how fast incidents open (100, under
@@ -109,15 +115,24 @@ async def main(args: argparse.Namespace) -> Report:
         assert opening < due, f"opening took {opening:.0f}s, longer than the SLA: give a longer --due"
         await wait_for_rows(engine, SlaBreachRow, args.n, timeout=due + 600)
         with Session(engine) as session:
-            breaches = session.execute(select(SlaBreachRow.incident_id, SlaBreachRow.due_at, SlaBreachRow.breached_at)
-                                       .where(SlaBreachRow.clock_id == "sla.acknowledge")).all()
-            notified = dict(session.execute(select(OutboxRow.incident_id, func.min(OutboxRow.created_at))
-                                            .where(OutboxRow.kind == "breach").group_by(OutboxRow.incident_id)).all())
+            breaches = session.execute(
+                select(SlaBreachRow.incident_id, SlaBreachRow.due_at, SlaBreachRow.breached_at).where(
+                    SlaBreachRow.clock_id == "sla.acknowledge"
+                )
+            ).all()
+            notified = dict(
+                session.execute(
+                    select(OutboxRow.incident_id, func.min(OutboxRow.created_at))
+                    .where(OutboxRow.kind == "breach")
+                    .group_by(OutboxRow.incident_id)
+                ).all()
+            )
         engine.dispose()
         dues = sorted(row.due_at for row in breaches)
         recorded = [(row.breached_at - row.due_at).total_seconds() for row in breaches]
-        notified_late = [(notified[row.incident_id] - row.due_at).total_seconds() for row in breaches
-                         if row.incident_id in notified]
+        notified_late = [
+            (notified[row.incident_id] - row.due_at).total_seconds() for row in breaches if row.incident_id in notified
+        ]
 
         # The baseline: bare workflows due at the same spread of moments, shifted to start now + the lead time.
         bare_client = await Client.connect(current.server.address)
@@ -125,28 +140,52 @@ async def main(args: argparse.Namespace) -> Report:
         bare_dues = [_aware(moment) + shift for moment in dues]
 
         async def start_bare(index: int) -> None:
-            await bare_client.start_workflow(BareTimer.run, bare_dues[index].isoformat(), id=f"BARE-TIMER-{index}",
-                                             task_queue="bare")
+            await bare_client.start_workflow(
+                BareTimer.run, bare_dues[index].isoformat(), id=f"BARE-TIMER-{index}", task_queue="bare"
+            )
 
         await bounded(32, [start_bare(i) for i in range(len(bare_dues))])
-        bare_late = list(await bounded(64, [bare_client.get_workflow_handle(f"BARE-TIMER-{i}").result()
-                                            for i in range(len(bare_dues))]))
+        bare_late = list(
+            await bounded(
+                64, [bare_client.get_workflow_handle(f"BARE-TIMER-{i}").result() for i in range(len(bare_dues))]
+            )
+        )
     shutil.rmtree(policy_dir, ignore_errors=True)
     vigil_p99, bare_p99 = percentile(recorded, 99), percentile(bare_late, 99)
-    report.add(Row("(f) timer lateness p99", "s", vigil_p99, bare_p99, "bare workflow timer",
-                   vigil_p99 / bare_p99 if bare_p99 else float("nan"), "<= 2 s", vigil_p99 <= 2))
-    report.details.update({
-        "incidents": len(recorded),
-        "acknowledge SLAs": f"SEV4..SEV1 waves: {due}s less {wave_seconds - step:.0f}s per wave before",
-        "seconds to open them": round(opening, 1),
-        "deadlines spread over (s)": round((dues[-1] - dues[0]).total_seconds(), 1),
-        "breach recorded p50/p99/max (s)": (round(percentile(recorded, 50), 2), round(vigil_p99, 2),
-                                            round(max(recorded), 2)),
-        "breach notice in outbox p50/p99 (s)": (round(percentile(notified_late, 50), 2),
-                                                round(percentile(notified_late, 99), 2)),
-        "bare woke p50/p99/max (s)": (round(percentile(bare_late, 50), 2), round(bare_p99, 2),
-                                      round(max(bare_late), 2)),
-    })
+    report.add(
+        Row(
+            "(f) timer lateness p99",
+            "s",
+            vigil_p99,
+            bare_p99,
+            "bare workflow timer",
+            vigil_p99 / bare_p99 if bare_p99 else float("nan"),
+            "<= 2 s",
+            vigil_p99 <= 2,
+        )
+    )
+    report.details.update(
+        {
+            "incidents": len(recorded),
+            "acknowledge SLAs": f"SEV4..SEV1 waves: {due}s less {wave_seconds - step:.0f}s per wave before",
+            "seconds to open them": round(opening, 1),
+            "deadlines spread over (s)": round((dues[-1] - dues[0]).total_seconds(), 1),
+            "breach recorded p50/p99/max (s)": (
+                round(percentile(recorded, 50), 2),
+                round(vigil_p99, 2),
+                round(max(recorded), 2),
+            ),
+            "breach notice in outbox p50/p99 (s)": (
+                round(percentile(notified_late, 50), 2),
+                round(percentile(notified_late, 99), 2),
+            ),
+            "bare woke p50/p99/max (s)": (
+                round(percentile(bare_late, 50), 2),
+                round(bare_p99, 2),
+                round(max(bare_late), 2),
+            ),
+        }
+    )
     return report
 
 

@@ -57,8 +57,11 @@ async def open_vigil(current: Stage, client: Client, n: int, samples: dict[int, 
 
     async def one(index: int) -> None:
         await client.start_workflow(
-            IncidentWorkflow.run, IncidentStart(incident_id=f"INC-{year}-{index:06d}", intake=intake),
-            id=f"INC-{year}-{index:06d}", task_queue="vigil", id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            IncidentWorkflow.run,
+            IncidentStart(incident_id=f"INC-{year}-{index:06d}", intake=intake),
+            id=f"INC-{year}-{index:06d}",
+            task_queue="vigil",
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
     step = max(n // 10, 1)
@@ -94,8 +97,10 @@ async def open_bare(current: Stage, client: Client, n: int, samples: dict[int, f
 
 
 async def main(args: argparse.Namespace) -> Report:
-    report = Report("worker_memory", f"python -m bench.worker_memory --n {args.n}"
-                    + (f" --max-cached {args.max_cached}" if args.max_cached else ""))
+    report = Report(
+        "worker_memory",
+        f"python -m bench.worker_memory --n {args.n}" + (f" --max-cached {args.max_cached}" if args.max_cached else ""),
+    )
     with stage("memory", keep=args.keep, api=False, max_cached=args.max_cached) as current:
         assert current.vigil_worker is not None and current.bare_worker is not None
         idle = {"vigil": round(rss(current.vigil_worker), 1), "bare": round(rss(current.bare_worker), 1)}
@@ -107,13 +112,27 @@ async def main(args: argparse.Namespace) -> Report:
         await open_bare(current, await Client.connect(current.server.address), args.n, bare_samples)
         settle(current.bare_worker)
         bare_rss = rss(current.bare_worker)
-    report.add(Row("(e) worker RSS", "MB", vigil_rss, bare_rss, "bare worker", vigil_rss / bare_rss, "<= 300 MB",
-                   vigil_rss <= 300))
-    report.details.update({
-        "open incidents": args.n, "max_cached_workflows (both workers)": current.worker_cache,
-        "RSS idle before (vigil, bare)": (idle["vigil"], idle["bare"]),
-        "vigil RSS by open incidents": vigil_samples, "bare RSS by open workflows": bare_samples,
-    })
+    report.add(
+        Row(
+            "(e) worker RSS",
+            "MB",
+            vigil_rss,
+            bare_rss,
+            "bare worker",
+            vigil_rss / bare_rss,
+            "<= 300 MB",
+            vigil_rss <= 300,
+        )
+    )
+    report.details.update(
+        {
+            "open incidents": args.n,
+            "max_cached_workflows (both workers)": current.worker_cache,
+            "RSS idle before (vigil, bare)": (idle["vigil"], idle["bare"]),
+            "vigil RSS by open incidents": vigil_samples,
+            "bare RSS by open workflows": bare_samples,
+        }
+    )
     return report
 
 

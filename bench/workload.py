@@ -31,14 +31,20 @@ INTAKES: dict[str, dict[str, Any]] = {
     "sev3": {
         "title": "Coordinated slurs against a streamer after a match",
         "description": "Dozens of accounts repeat the same slur in the streamer's comments.",
-        "channel": "user_report", "category": "hate_speech", "region": "NA", "language": "en",
+        "channel": "user_report",
+        "category": "hate_speech",
+        "region": "NA",
+        "language": "en",
         "content": [{"url": "https://video.example/c/5521", "graphic": False}],
         "reach": 12000,
     },
     "sev1": {
         "title": "Livestream announcing an attack on a school in Monterrey",
         "description": "Policía de Nuevo León reports a livestream naming a school and a date.",
-        "channel": "law_enforcement", "category": "violent_extremism", "region": "LATAM", "language": "es",
+        "channel": "law_enforcement",
+        "category": "violent_extremism",
+        "region": "LATAM",
+        "language": "es",
         "content": [{"url": "https://video.example/live/8841", "graphic": False}],
         "reporter": {"name": "Unidad de Policía Cibernética", "email": "ciber@policia.example"},
         "reach": 48000,
@@ -81,8 +87,12 @@ def next_step(state: dict[str, Any]) -> tuple[str, dict[str, Any]] | str | None:
     if waiting:
         return "bea", {"type": "team_response", "team": waiting[0], "text": "remove it and preserve the evidence"}
     if not state["proposals"]:
-        return "bea", {"type": "propose_action", "action": "remove_content",
-                       "rationale": "violates the policy; legal agrees", "statement_of_reasons": "policy violation"}
+        return "bea", {
+            "type": "propose_action",
+            "action": "remove_content",
+            "rationale": "violates the policy; legal agrees",
+            "statement_of_reasons": "policy violation",
+        }
     proposal = state["proposals"][-1]
     if proposal["status"] == "pending":
         voted = {v["by"] for v in proposal["votes"]}
@@ -117,8 +127,9 @@ class ApiDriver:
     def _headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
-    async def _request(self, method: str, path: str, user: str, body: Any = None,
-                       idempotency_key: str | None = None) -> httpx.Response | None:
+    async def _request(
+        self, method: str, path: str, user: str, body: Any = None, idempotency_key: str | None = None
+    ) -> httpx.Response | None:
         """One request to the next replica; None if it never reached an answer (refused, dropped), or
         if it failed with a server error other than 503 (recorded in `server_errors`: never expected)."""
         headers = self._headers(user)

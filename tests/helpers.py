@@ -25,6 +25,7 @@ LEA = Actor(user="lea", role=Role.LEAD)
 LEO = Actor(user="leo", role=Role.LEAD)
 AUDREY = Actor(user="audrey", role=Role.AUDITOR)
 
+
 def new_incident_id() -> str:
     """Unique per test run: tests share servers and databases."""
     return f"INC-{datetime.now(UTC).year}-{uuid.uuid4().int % 10**6:06d}"

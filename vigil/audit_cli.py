@@ -29,15 +29,15 @@ from rich.table import Table
 
 from vigil.api_reply import api_error_message
 
-audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.",
-                        no_args_is_help=True)
+audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.", no_args_is_help=True)
 
 console = Console()
 err = Console(stderr=True)
 
 ApiOption = Annotated[str, typer.Option("--api", envvar="VIGIL_API", help="Vigil API base URL")]
-TokenOption = Annotated[str, typer.Option("--token", envvar="VIGIL_TOKEN", help="Your bearer token",
-                                          show_default=False)]
+TokenOption = Annotated[
+    str, typer.Option("--token", envvar="VIGIL_TOKEN", help="Your bearer token", show_default=False)
+]
 JsonOption = Annotated[bool, typer.Option("--output-json", help="Print the API's JSON")]
 DEFAULT_API = "http://127.0.0.1:8000"
 _INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{6}$")
@@ -97,14 +97,16 @@ def _write(document: Any, out: Path | None) -> None:
 def export(
     incident_id: str,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout")] = None,
-    approvals: Annotated[bool, typer.Option("--approvals/--no-approvals",
-                                            help="Include the approval requests' histories")] = True,
+    approvals: Annotated[
+        bool, typer.Option("--approvals/--no-approvals", help="Include the approval requests' histories")
+    ] = True,
     api_url: ApiOption = DEFAULT_API,
     token: TokenOption = "",
 ) -> None:
     """One incident's Temporal history, every run, payloads still encrypted."""
-    document = _call("GET", f"/api/incidents/{incident_id}/history", api_url, token,
-                     params={"approvals": str(approvals).lower()})
+    document = _call(
+        "GET", f"/api/incidents/{incident_id}/history", api_url, token, params={"approvals": str(approvals).lower()}
+    )
     _write(document, out)
 
 
@@ -126,8 +128,13 @@ async def _fetch_all(ids: list[str], api_url: str, token: str, out: Path, concur
     """Writes one line per incident, in the order given; returns (id, why) for those that failed."""
     failures: list[tuple[str, str]] = []
     limit = asyncio.Semaphore(concurrency)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("[progress.percentage]{task.percentage:>3.0f}%"), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[progress.percentage]{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(),
+    )
     async with httpx.AsyncClient(base_url=api_url.rstrip("/"), headers=_headers(token), timeout=300) as http:
 
         async def one(incident_id: str) -> str | None:
@@ -169,9 +176,19 @@ def bulk_export(
     if incident_ids:
         ids = list(dict.fromkeys(incident_ids))
     else:
-        filters = {k: v for k, v in (("status", status), ("severity", severity), ("region", region),
-                                     ("category", category), ("channel", channel), ("opened_from", opened_from),
-                                     ("opened_to", opened_to)) if v}
+        filters = {
+            k: v
+            for k, v in (
+                ("status", status),
+                ("severity", severity),
+                ("region", region),
+                ("category", category),
+                ("channel", channel),
+                ("opened_from", opened_from),
+                ("opened_to", opened_to),
+            )
+            if v
+        }
         ids = _list_ids(api_url, token, filters)
     if not ids:
         raise _fail("no incident matches")
@@ -199,8 +216,9 @@ def timeline(
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
-    console.print(f"[bold]{body['incident_id']}[/bold]: {body['events']} events in {body['runs']} run(s)",
-                  highlight=False)
+    console.print(
+        f"[bold]{body['incident_id']}[/bold]: {body['events']} events in {body['runs']} run(s)", highlight=False
+    )
     for entry in body["entries"]:
         event = f"#{entry['event']}" if entry["event"] else "  "
         line = f"{entry['at'][:19].replace('T', ' ')} {event:>5}  {entry['text']}"
@@ -210,8 +228,9 @@ def timeline(
 @audit_app.command()
 def state(
     incident_id: str,
-    after_event: Annotated[int | None, typer.Option("--after-event", "-n", min=1,
-                                                    help="Event number across runs (default: the last)")] = None,
+    after_event: Annotated[
+        int | None, typer.Option("--after-event", "-n", min=1, help="Event number across runs (default: the last)")
+    ] = None,
     as_json: JsonOption = False,
     api_url: ApiOption = DEFAULT_API,
     token: TokenOption = "",
@@ -223,23 +242,31 @@ def state(
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
     event, incident = body["event"], body["state"]
-    console.print(f"[bold]{incident_id}[/bold] after event {event['number']} of {body['events']} "
-                  f"({event['type']}, run {event['run']} event {event['event_id']}, {event['at'][:19]})")
+    console.print(
+        f"[bold]{incident_id}[/bold] after event {event['number']} of {body['events']} "
+        f"({event['type']}, run {event['run']} event {event['event_id']}, {event['at'][:19]})"
+    )
     last = body["last_entry"]
     if last:
-        console.print(f"  {body['entries']} journal entries applied; the last: #{last['entry_no']} {last['type']} "
-                      f"by {last['actor']} ({last['role']}) via {last['via']}, "
-                      f"caused by event {last['caused_by_event']}")
+        console.print(
+            f"  {body['entries']} journal entries applied; the last: #{last['entry_no']} {last['type']} "
+            f"by {last['actor']} ({last['role']}) via {last['via']}, "
+            f"caused by event {last['caused_by_event']}"
+        )
     if incident is None:
         console.print("  not yet opened: triage had not finished")
     else:
-        console.print(f"  {incident['severity']} [cyan]{incident['status']}[/cyan], assignee "
-                      f"{incident.get('assignee') or '-'}, {len(incident['proposals'])} proposal(s), "
-                      f"{sum(len(c['breaches']) for c in incident['clocks'])} breach(es)")
+        console.print(
+            f"  {incident['severity']} [cyan]{incident['status']}[/cyan], assignee "
+            f"{incident.get('assignee') or '-'}, {len(incident['proposals'])} proposal(s), "
+            f"{sum(len(c['breaches']) for c in incident['clocks'])} breach(es)"
+        )
     checks = body["checks"]
     mark = "[green]verified[/green]" if body["verified"] else "[red]MISMATCH[/red]"
-    console.print(f"  {mark}: {sum(c['matches'] for c in checks)} of {len(checks)} states the workflow recorded "
-                  "up to this event match the fold")
+    console.print(
+        f"  {mark}: {sum(c['matches'] for c in checks)} of {len(checks)} states the workflow recorded "
+        "up to this event match the fold"
+    )
     for problem in body["problems"]:
         console.print(f"  [yellow]note:[/yellow] {problem}", highlight=False)
 
@@ -258,8 +285,13 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
             where = f"{divergence['workflow_id']} {number} ({divergence['event_type']}): {divergence['message']}"
             if divergence.get("known_cause"):
                 where += f"\n{divergence['known_cause']}"
-        table.add_row(report["incident_id"], f"[{color}]{report['result']}[/{color}]", str(report["workflows"]),
-                      str(report["events"]), where)
+        table.add_row(
+            report["incident_id"],
+            f"[{color}]{report['result']}[/{color}]",
+            str(report["workflows"]),
+            str(report["events"]),
+            where,
+        )
     console.print(table)
 
 
@@ -276,8 +308,13 @@ def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
             raise _fail(f"{path}: {error}") from None
     reports = asyncio.run(replay(histories, data_converter()))
     return [
-        {"incident_id": r.incident_id, "result": r.result, "workflows": r.workflows, "events": r.events,
-         "divergence": r.divergence.__dict__ if r.divergence else None}
+        {
+            "incident_id": r.incident_id,
+            "result": r.result,
+            "workflows": r.workflows,
+            "events": r.events,
+            "divergence": r.divergence.__dict__ if r.divergence else None,
+        }
         for r in reports
     ]
 
@@ -285,8 +322,10 @@ def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
 @audit_app.command()
 def replay(
     incident_ids: Annotated[list[str] | None, typer.Argument(help="These incidents")] = None,
-    file: Annotated[list[Path] | None, typer.Option("--file", "-f", help="Replay exported files here instead "
-                                                                         "(repeat; needs the payload keys)")] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", "-f", help="Replay exported files here instead (repeat; needs the payload keys)"),
+    ] = None,
     status: Annotated[list[str] | None, typer.Option(help="Filter: e.g. closed (repeat for several)")] = None,
     region: Annotated[list[str] | None, typer.Option()] = None,
     severity: Annotated[list[str] | None, typer.Option()] = None,
@@ -309,8 +348,7 @@ def replay(
         elif closed_from or closed_to:
             request.update({k: v for k, v in (("closed_from", closed_from), ("closed_to", closed_to)) if v})
         else:
-            request["filter"] = {k: v for k, v in (("status", status), ("region", region), ("severity", severity))
-                                 if v}
+            request["filter"] = {k: v for k, v in (("status", status), ("region", region), ("severity", severity)) if v}
         body = _call("POST", "/api/audit/replay", api_url, token, json=request)
         reports = body["reports"]
     if as_json:
@@ -342,14 +380,21 @@ def _verify_file(path: Path, api_url: str, token: str) -> list[dict[str, Any]]:
         if verdict.first_altered is not None and verdict.first_altered < copy.event_count:
             numbered = list(copy.numbered())[verdict.first_altered]
             first = {"number": numbered.number, "run": numbered.run + 1, "event_id": numbered.event.event_id}
-        verdicts.append({
-            "incident_id": copy.incident_id, "intact": verdict.intact, "events": verdict.events,
-            "sealed_events": seal["events"], "digest": seal["digest"],
-            "first_altered_event": None if verdict.first_altered is None else verdict.first_altered + 1,
-            "first_altered": first, "detail": verdict.detail,
-            "search_attribute_matches": None if seal["search_attribute"] is None
-            else seal["search_attribute"] == seal["digest"],
-        })
+        verdicts.append(
+            {
+                "incident_id": copy.incident_id,
+                "intact": verdict.intact,
+                "events": verdict.events,
+                "sealed_events": seal["events"],
+                "digest": seal["digest"],
+                "first_altered_event": None if verdict.first_altered is None else verdict.first_altered + 1,
+                "first_altered": first,
+                "detail": verdict.detail,
+                "search_attribute_matches": None
+                if seal["search_attribute"] is None
+                else seal["search_attribute"] == seal["digest"],
+            }
+        )
     return verdicts
 
 
@@ -374,14 +419,19 @@ def verify(
     else:
         for v in verdicts:
             if v["intact"]:
-                console.print(f"[green]intact[/green]  {v['incident_id']}: {v['detail']} (SHA-256 {v['digest']})",
-                              soft_wrap=True)
+                console.print(
+                    f"[green]intact[/green]  {v['incident_id']}: {v['detail']} (SHA-256 {v['digest']})", soft_wrap=True
+                )
             else:
                 first = v.get("first_altered") or {}
-                where = (f"event {v['first_altered_event']} (run {first.get('run')}, event id {first.get('event_id')})"
-                         if first else f"event {v['first_altered_event']}")
-                console.print(f"[red]ALTERED[/red] {v['incident_id']}: first altered: {where}. {v['detail']}",
-                              soft_wrap=True)
+                where = (
+                    f"event {v['first_altered_event']} (run {first.get('run')}, event id {first.get('event_id')})"
+                    if first
+                    else f"event {v['first_altered_event']}"
+                )
+                console.print(
+                    f"[red]ALTERED[/red] {v['incident_id']}: first altered: {where}. {v['detail']}", soft_wrap=True
+                )
             if v.get("search_attribute_matches") is False:
                 console.print("[red]  Temporal's HistoryDigest search attribute disagrees with the stored seal[/red]")
     if not all(v["intact"] for v in verdicts):

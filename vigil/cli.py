@@ -73,8 +73,14 @@ def up(
     from vigil.stack import Stack
 
     raise typer.Exit(
-        Stack(host=host, port=port, temporal_port=temporal_port, ui_port=ui_port,
-              worker_metrics_port=worker_metrics_port, console=console).run()
+        Stack(
+            host=host,
+            port=port,
+            temporal_port=temporal_port,
+            ui_port=ui_port,
+            worker_metrics_port=worker_metrics_port,
+            console=console,
+        ).run()
     )
 
 
@@ -108,8 +114,14 @@ def api(
     if migrate_db:
         migrate()
     uvicorn.run(
-        "vigil.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        access_log=access_log, proxy_headers=True, log_level="info",
+        "vigil.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        proxy_headers=True,
+        log_level="info",
     )
 
 
@@ -196,8 +208,13 @@ def users_list() -> None:
     table = Table("name", "role", "language", "created", "disabled")
     with _session() as session:
         for user in auth.list_users(session):
-            table.add_row(user.name, user.role, user.language, f"{user.created_at:%Y-%m-%d}",
-                          f"{user.disabled_at:%Y-%m-%d}" if user.disabled_at else "")
+            table.add_row(
+                user.name,
+                user.role,
+                user.language,
+                f"{user.created_at:%Y-%m-%d}",
+                f"{user.disabled_at:%Y-%m-%d}" if user.disabled_at else "",
+            )
     console.print(table)
 
 
@@ -208,8 +225,9 @@ def _call(method: str, path: str, api_url: str, token: str, **kwargs: Any) -> An
     if not token:
         raise _fail("no token: set VIGIL_TOKEN or pass --token (vigil users add prints one)")
     try:
-        response = httpx.request(method, api_url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=60, **kwargs)
+        response = httpx.request(
+            method, api_url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs
+        )
     except httpx.HTTPError as error:
         raise _fail(f"cannot reach the API at {api_url}: {error}") from None
     if response.status_code >= 400:
@@ -219,17 +237,22 @@ def _call(method: str, path: str, api_url: str, token: str, **kwargs: Any) -> An
 
 def _print_incident(incident: dict[str, Any]) -> None:
     intake = incident["intake"]
-    console.print(f"[bold]{incident['id']}[/bold]  {incident['severity']}  [cyan]{incident['status']}[/cyan]  "
-                  f"{intake['title']}")
-    console.print(f"  {intake['channel']} · {intake['category']} · {intake['region']} · {intake['language']}"
-                  f" · assignee: {incident.get('assignee') or '-'}")
+    console.print(
+        f"[bold]{incident['id']}[/bold]  {incident['severity']}  [cyan]{incident['status']}[/cyan]  {intake['title']}"
+    )
+    console.print(
+        f"  {intake['channel']} · {intake['category']} · {intake['region']} · {intake['language']}"
+        f" · assignee: {incident.get('assignee') or '-'}"
+    )
     for team in incident.get("teams", []):
         answered = "answered" if team["responses"] else "waiting"
         console.print(f"  team {team['team']}: {answered}")
     for proposal in incident.get("proposals", []):
-        console.print(f"  {proposal['id']}: {proposal['action']} [{proposal['status']}] by {proposal['proposed_by']}"
-                      f" (approvals {len([v for v in proposal['votes'] if v['decision'] == 'approve'])}"
-                      f"/{proposal['quorum']})")
+        console.print(
+            f"  {proposal['id']}: {proposal['action']} [{proposal['status']}] by {proposal['proposed_by']}"
+            f" (approvals {len([v for v in proposal['votes'] if v['decision'] == 'approve'])}"
+            f"/{proposal['quorum']})"
+        )
     for clock in incident.get("clocks", []):
         if clock.get("met_at") is None and clock.get("cancelled_at") is None:
             breached = f", breached {len(clock['breaches'])}x" if clock["breaches"] else ""
@@ -259,12 +282,20 @@ def incidents_create(
         except ValueError as error:
             raise _fail(f"--json: not valid JSON ({error})") from None
     else:
-        missing = [n for n, v in (("title", title), ("channel", channel), ("category", category), ("region", region))
-                   if not v]
+        missing = [
+            n for n, v in (("title", title), ("channel", channel), ("category", category), ("region", region)) if not v
+        ]
         if missing:
             raise _fail(f"missing --{', --'.join(missing)} (or pass --json)")
-        body = {"title": title, "channel": channel, "category": category, "region": region, "language": language,
-                "description": description, "reach": reach}
+        body = {
+            "title": title,
+            "channel": channel,
+            "category": category,
+            "region": region,
+            "language": language,
+            "description": description,
+            "reach": reach,
+        }
         if external_ref:
             body["external_ref"] = external_ref
     incident = _call("POST", "/api/incidents", api_url, token, json=body)
@@ -291,8 +322,14 @@ def incidents_list(
 ) -> None:
     """List incidents, newest first (sort severity asc for the work queue)."""
     params: dict[str, Any] = {"sort": sort, "order": order, "limit": limit}
-    for key, value in (("status", status), ("severity", severity), ("region", region), ("category", category),
-                       ("assignee", assignee), ("text", text)):
+    for key, value in (
+        ("status", status),
+        ("severity", severity),
+        ("region", region),
+        ("category", category),
+        ("assignee", assignee),
+        ("text", text),
+    ):
         if value:
             params[key] = value
     page = _call("GET", "/api/incidents", api_url, token, params=params)
@@ -301,8 +338,16 @@ def incidents_list(
         return
     table = Table(Column("id", no_wrap=True), "sev", "status", "region", "category", "assignee", "opened", "title")
     for item in page["items"]:
-        table.add_row(item["id"], item["severity"], item["status"], item["region"], item["category"],
-                      item["assignee"] or "", item["opened_at"][:16].replace("T", " "), item["title"][:60])
+        table.add_row(
+            item["id"],
+            item["severity"],
+            item["status"],
+            item["region"],
+            item["category"],
+            item["assignee"] or "",
+            item["opened_at"][:16].replace("T", " "),
+            item["title"][:60],
+        )
     console.print(table)
     if page["next_cursor"]:
         console.print(f"(more: raise --limit, or use the API with cursor={page['next_cursor']})")
@@ -399,8 +444,10 @@ def main() -> None:
     except RuntimeError as error:
         if "client connect" not in str(error).lower():
             raise
-        err.print(f"[red]error:[/red] cannot reach Temporal at {settings().temporal_address}: is it running? "
-                  "(vigil up starts one; or set TEMPORAL_ADDRESS)")
+        err.print(
+            f"[red]error:[/red] cannot reach Temporal at {settings().temporal_address}: is it running? "
+            "(vigil up starts one; or set TEMPORAL_ADDRESS)"
+        )
         exit_now(3)
     except SystemExit as done:  # click ends every command this way, success included
         if isinstance(done.code, str):

@@ -17,36 +17,96 @@ from vigil.domain import REGION_INCIDENT_TEAM, Region
 
 # (category, channel, english title, spanish title)
 SCENARIOS = [
-    ("child_safety", "automated_detection", "Hash match on known abuse imagery in a group chat",
-     "Coincidencia de hash con material de abuso conocido en un chat grupal"),
-    ("child_safety", "trusted_flagger", "Adult account grooming minors via direct messages",
-     "Cuenta adulta contactando a menores por mensajes directos"),
-    ("violent_extremism", "regulator", "Removal order: attack video re-uploaded in three places",
-     "Orden de retirada: video de atentado resubido en tres lugares"),
-    ("violent_extremism", "law_enforcement", "Livestream announcing an attack on a school",
-     "Transmisión en vivo que anuncia un ataque a una escuela"),
-    ("self_harm_suicide", "user_report", "User posting a goodbye note and method details",
-     "Usuario publica una nota de despedida con detalles del método"),
-    ("hate_speech", "trusted_flagger", "Coordinated slurs against a migrant community",
-     "Insultos coordinados contra una comunidad migrante"),
-    ("bullying_harassment", "user_report", "Pile-on harassment of a teenager after a viral clip",
-     "Acoso masivo a una adolescente tras un video viral"),
-    ("sexual_violence", "user_report", "Non-consensual intimate images shared by an ex-partner",
-     "Imágenes íntimas compartidas sin consentimiento por una expareja"),
-    ("graphic_violence", "automated_detection", "Torture footage spreading in reposts",
-     "Video de tortura propagándose en republicaciones"),
-    ("animal_abuse", "user_report", "Animal cruelty videos sold through a channel",
-     "Videos de maltrato animal vendidos a través de un canal"),
-    ("dangerous_challenges", "press", "Journalist asks about a blackout challenge trending among kids",
-     "Periodista pregunta por un reto de asfixia popular entre niños"),
-    ("misinformation", "internal", "Fake polling-station closures ahead of an election",
-     "Cierres falsos de centros de votación antes de una elección"),
-    ("privacy", "user_report", "Doxxing of a public health official's home address",
-     "Publicación del domicilio de una funcionaria de salud"),
-    ("spam_scam", "automated_detection", "Crypto giveaway scam impersonating a bank",
-     "Estafa de sorteo cripto suplantando a un banco"),
-    ("other", "internal", "Unclear report forwarded by the support team",
-     "Reporte poco claro reenviado por el equipo de soporte"),
+    (
+        "child_safety",
+        "automated_detection",
+        "Hash match on known abuse imagery in a group chat",
+        "Coincidencia de hash con material de abuso conocido en un chat grupal",
+    ),
+    (
+        "child_safety",
+        "trusted_flagger",
+        "Adult account grooming minors via direct messages",
+        "Cuenta adulta contactando a menores por mensajes directos",
+    ),
+    (
+        "violent_extremism",
+        "regulator",
+        "Removal order: attack video re-uploaded in three places",
+        "Orden de retirada: video de atentado resubido en tres lugares",
+    ),
+    (
+        "violent_extremism",
+        "law_enforcement",
+        "Livestream announcing an attack on a school",
+        "Transmisión en vivo que anuncia un ataque a una escuela",
+    ),
+    (
+        "self_harm_suicide",
+        "user_report",
+        "User posting a goodbye note and method details",
+        "Usuario publica una nota de despedida con detalles del método",
+    ),
+    (
+        "hate_speech",
+        "trusted_flagger",
+        "Coordinated slurs against a migrant community",
+        "Insultos coordinados contra una comunidad migrante",
+    ),
+    (
+        "bullying_harassment",
+        "user_report",
+        "Pile-on harassment of a teenager after a viral clip",
+        "Acoso masivo a una adolescente tras un video viral",
+    ),
+    (
+        "sexual_violence",
+        "user_report",
+        "Non-consensual intimate images shared by an ex-partner",
+        "Imágenes íntimas compartidas sin consentimiento por una expareja",
+    ),
+    (
+        "graphic_violence",
+        "automated_detection",
+        "Torture footage spreading in reposts",
+        "Video de tortura propagándose en republicaciones",
+    ),
+    (
+        "animal_abuse",
+        "user_report",
+        "Animal cruelty videos sold through a channel",
+        "Videos de maltrato animal vendidos a través de un canal",
+    ),
+    (
+        "dangerous_challenges",
+        "press",
+        "Journalist asks about a blackout challenge trending among kids",
+        "Periodista pregunta por un reto de asfixia popular entre niños",
+    ),
+    (
+        "misinformation",
+        "internal",
+        "Fake polling-station closures ahead of an election",
+        "Cierres falsos de centros de votación antes de una elección",
+    ),
+    (
+        "privacy",
+        "user_report",
+        "Doxxing of a public health official's home address",
+        "Publicación del domicilio de una funcionaria de salud",
+    ),
+    (
+        "spam_scam",
+        "automated_detection",
+        "Crypto giveaway scam impersonating a bank",
+        "Estafa de sorteo cripto suplantando a un banco",
+    ),
+    (
+        "other",
+        "internal",
+        "Unclear report forwarded by the support team",
+        "Reporte poco claro reenviado por el equipo de soporte",
+    ),
 ]
 REGIONS = [r.value for r in Region]
 OTHER_TEAMS = ["legal", "public_policy", "product", "engineering"]
@@ -92,9 +152,16 @@ class Driver:
         return {
             "title": title_es if language == "es" else title_en,
             "description": "Synthetic incident created by `vigil demo`.",
-            "channel": channel, "category": category, "region": region, "language": language,
-            "content": [{"url": f"https://content.example/{self.rng.randrange(10**9)}",
-                         "graphic": category in ("graphic_violence", "animal_abuse")}],
+            "channel": channel,
+            "category": category,
+            "region": region,
+            "language": language,
+            "content": [
+                {
+                    "url": f"https://content.example/{self.rng.randrange(10**9)}",
+                    "graphic": category in ("graphic_violence", "animal_abuse"),
+                }
+            ],
             "reporter": {"name": "Demo Reporter", "email": "reporter@example.org"},
             "reach": int(self.rng.choice([50, 800, 12_000, 150_000, 2_500_000])),
         }
@@ -115,8 +182,9 @@ class Driver:
             except DemoError:
                 pass  # the other one closed or has a legal clock: carry on as a normal incident
         await self.act(iid, {"type": "acknowledge"}, analyst)
-        await self.act(iid, {"type": "add_note", "text": "Checked the account's history; notes in the case file."},
-                       analyst)
+        await self.act(
+            iid, {"type": "add_note", "text": "Checked the account's history; notes in the case file."}, analyst
+        )
         if target == "investigating":
             return "investigating"
         own_team = REGION_INCIDENT_TEAM[Region(body["region"])].value
@@ -126,13 +194,21 @@ class Driver:
             return "escalated"
         await self.act(iid, {"type": "team_response", "team": team, "text": "Reviewed: no objection."}, analyst)
         if target == "resolved_no_violation":
-            await self.act(iid, {"type": "resolve", "resolution": "no_violation",
-                                 "summary": "Reviewed against policy: no violation found."}, analyst)
+            await self.act(
+                iid,
+                {
+                    "type": "resolve",
+                    "resolution": "no_violation",
+                    "summary": "Reviewed against policy: no violation found.",
+                },
+                analyst,
+            )
             return "resolved"
         return await self._enforce(iid, incident, body, analyst, wait_for_approval=target == "pending_approval")
 
-    async def _enforce(self, iid: str, incident: dict[str, Any], body: dict[str, Any], analyst: dict[str, str],
-                       wait_for_approval: bool) -> str:
+    async def _enforce(
+        self, iid: str, incident: dict[str, Any], body: dict[str, Any], analyst: dict[str, str], wait_for_approval: bool
+    ) -> str:
         action = "regulator_report" if body["category"] == "child_safety" else "remove_content"
         if wait_for_approval:
             action = "terminate_account"  # always needs leadership approval
@@ -147,8 +223,9 @@ class Driver:
             proposer = analyst["Authorization"]
             for _ in range(pending["quorum"]):
                 lead = self._headers("lead", avoid=proposer.removeprefix("Bearer "))
-                state = await self.act(iid, {"type": "approve", "approval_id": pending["id"], "comment": "Agreed."},
-                                       lead)
+                state = await self.act(
+                    iid, {"type": "approve", "approval_id": pending["id"], "comment": "Agreed."}, lead
+                )
                 proposer = lead["Authorization"]  # the next approver must be another lead
         for _ in range(100):  # enforcement runs in the workflow; wait for it to report back
             if state["status"] in ("investigating", "escalated"):
@@ -156,8 +233,9 @@ class Driver:
             await asyncio.sleep(0.2)
             state = (await self.http.get(f"/api/incidents/{iid}", headers=analyst)).json()
         try:
-            await self.act(iid, {"type": "resolve", "resolution": "actioned", "summary": "Enforced and documented."},
-                           analyst)
+            await self.act(
+                iid, {"type": "resolve", "resolution": "actioned", "summary": "Enforced and documented."}, analyst
+            )
         except DemoError:
             return state["status"]  # e.g. a legal clock still needs another action: left for a person
         return "resolved"
@@ -172,8 +250,9 @@ async def run_demo(
     gate = asyncio.Semaphore(max(1, concurrency))
     async with httpx.AsyncClient(base_url=api_url.rstrip("/"), timeout=60) as http:
         driver = Driver(http, tokens, rng)
-        with Progress(TextColumn("[bold]demo[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
+        with Progress(
+            TextColumn("[bold]demo[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
             task = progress.add_task("incidents", total=count)
 
             async def one(index: int, target: str) -> None:

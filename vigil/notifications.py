@@ -39,9 +39,7 @@ def _message(template: str, language: str, **context: object) -> tuple[str, str]
     return subject.strip(), body.strip() + "\n"
 
 
-def for_entry(
-    entry: JournalEntry, state: Incident, public_url: str, language_of: dict[str, str]
-) -> list[Notification]:
+def for_entry(entry: JournalEntry, state: Incident, public_url: str, language_of: dict[str, str]) -> list[Notification]:
     """The notifications an applied journal entry calls for (none for refused ones)."""
     if entry.refused or entry.action is None or entry.actor is None:
         return []
@@ -71,10 +69,13 @@ def for_entry(
             wanted.append(("breach", f"user:{state.assignee}", context))
     elif action.type == "escalate":
         clock = clocks.get(f"sla.first_response.{action.team}")
-        wanted.append((
-            "escalation", f"team:{action.team}",
-            {"actor": entry.actor.user, "reason": action.reason, "due_at": clock.due_at if clock else entry.at},
-        ))
+        wanted.append(
+            (
+                "escalation",
+                f"team:{action.team}",
+                {"actor": entry.actor.user, "reason": action.reason, "due_at": clock.due_at if clock else entry.at},
+            )
+        )
     elif action.type == "enforcement_completed":
         for proposal in entry.proposals:
             for recipient in {f"user:{proposal.proposed_by}", f"user:{state.assignee or proposal.proposed_by}"}:
@@ -88,10 +89,16 @@ def for_entry(
     for template, recipient, context in wanted:
         language = language_of.get(recipient.removeprefix("user:"), team_language)
         subject, body = _message(template, language, state=state, link=link, **context)
-        notifications.append(Notification(
-            key=f"{state.id}:{entry.entry_no}:{template}:{recipient}",
-            kind=template, recipient=recipient, language=language, subject=subject, body=body,
-        ))
+        notifications.append(
+            Notification(
+                key=f"{state.id}:{entry.entry_no}:{template}:{recipient}",
+                kind=template,
+                recipient=recipient,
+                language=language,
+                subject=subject,
+                body=body,
+            )
+        )
     return notifications
 
 
@@ -99,10 +106,17 @@ def for_approval_ask(ask: ApprovalAsk, public_url: str) -> Notification:
     request = ask.request
     language = REGION_LANGUAGE.get(request.region, "en")
     subject, body = _message(
-        "approval_requested", language, request=request, round=ask.round,
+        "approval_requested",
+        language,
+        request=request,
+        round=ask.round,
         link=f"{public_url}/incidents/{request.incident_id}",
     )
     return Notification(
-        key=f"{request.proposal.id}:ask:{ask.round}", kind="approval_requested",
-        recipient=tier_address(ask.tier, request.region), language=language, subject=subject, body=body,
+        key=f"{request.proposal.id}:ask:{ask.round}",
+        kind="approval_requested",
+        recipient=tier_address(ask.tier, request.region),
+        language=language,
+        subject=subject,
+        body=body,
     )

@@ -80,8 +80,18 @@ class Stack:
             self._spawn("worker", [sys.executable, "-m", "vigil.cli", "worker"], env)
             self._spawn(
                 "api",
-                [sys.executable, "-m", "vigil.cli", "api", "--host", self.host, "--port", str(self.port),
-                 "--no-migrate", "--no-access-log"],
+                [
+                    sys.executable,
+                    "-m",
+                    "vigil.cli",
+                    "api",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                    "--no-migrate",
+                    "--no-access-log",
+                ],
                 env,
             )
             self._wait(f"the API on port {self.port}", self._api_ready, timeout=60)
@@ -109,12 +119,24 @@ class Stack:
             if not port_is_free(self.host, port):
                 raise StackError(f"port {port} on {self.host} is in use: stop what holds it, or choose {name}")
         command = [
-            temporal_binary(), "server", "start-dev",
-            "--db-filename", str(home / "temporal.db"),
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(home / "temporal.db"),
             # 2x the throughput of the default journal on this SQLite file; survives a crash.
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-            "--ip", self.host, "--port", str(self.temporal_port), "--ui-port", str(self.ui_port),
-            "--log-level", "warn",
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--ip",
+            self.host,
+            "--port",
+            str(self.temporal_port),
+            "--ui-port",
+            str(self.ui_port),
+            "--log-level",
+            "warn",
         ]
         if settings().temporal_namespace != "default":  # "default" always exists
             command += ["--namespace", settings().temporal_namespace]
@@ -153,8 +175,9 @@ class Stack:
         return env
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str], stdout=None) -> None:  # noqa: ANN001
-        process = subprocess.Popen(command, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None, start_new_session=True
+        )
         self.children.append((name, process))
 
     def _wait(self, what: str, ready, timeout: float) -> None:  # noqa: ANN001

@@ -15,8 +15,11 @@ async def test_retried_action_with_the_same_idempotency_key_is_applied_once(stac
     assert first.status_code == again.status_code == 200, again.text
     assert again.json()["seq"] == first.json()["seq"]
     assert len(again.json()["notes"]) == 1
-    other = await stack.http.post(f"/api/incidents/{incident['id']}/actions", json=note,
-                                  headers={**stack.auth("ana"), "Idempotency-Key": "note-8b1c"})
+    other = await stack.http.post(
+        f"/api/incidents/{incident['id']}/actions",
+        json=note,
+        headers={**stack.auth("ana"), "Idempotency-Key": "note-8b1c"},
+    )
     assert len(other.json()["notes"]) == 2
 
 
@@ -24,8 +27,11 @@ async def test_the_same_key_from_two_people_is_two_actions(sqlite_stack: Stack) 
     incident = await sqlite_stack.open(title="Two people, one key")
     note = {"type": "add_note", "text": "Seen."}
     for user in ("ana", "bea"):
-        response = await sqlite_stack.http.post(f"/api/incidents/{incident['id']}/actions", json=note,
-                                                headers={**sqlite_stack.auth(user), "Idempotency-Key": "same"})
+        response = await sqlite_stack.http.post(
+            f"/api/incidents/{incident['id']}/actions",
+            json=note,
+            headers={**sqlite_stack.auth(user), "Idempotency-Key": "same"},
+        )
         assert response.status_code == 200, response.text
     assert [n["by"] for n in response.json()["notes"]] == ["ana", "bea"]
 
@@ -34,7 +40,8 @@ async def test_the_same_key_from_two_people_is_two_actions(sqlite_stack: Stack) 
 async def test_malformed_idempotency_key_is_422(sqlite_stack: Stack, key: str | bytes) -> None:
     incident = await sqlite_stack.open(title="Bad key")
     response = await sqlite_stack.http.post(
-        f"/api/incidents/{incident['id']}/actions", json={"type": "acknowledge"},
+        f"/api/incidents/{incident['id']}/actions",
+        json={"type": "acknowledge"},
         headers={**sqlite_stack.auth("ana"), "Idempotency-Key": key},
     )
     assert response.status_code == 422, response.text

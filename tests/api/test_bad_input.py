@@ -45,9 +45,7 @@ BAD_INTAKES = {
 @pytest.mark.parametrize("raw", list(BAD_INTAKES.values()), ids=list(BAD_INTAKES))
 async def test_bad_intake_is_422_and_changes_nothing(sqlite_stack: Stack, raw: bytes) -> None:
     before = sqlite_stack.counts()
-    response = await sqlite_stack.http.post(
-        "/api/incidents", content=raw, headers={**JSON, **sqlite_stack.auth("ana")}
-    )
+    response = await sqlite_stack.http.post("/api/incidents", content=raw, headers={**JSON, **sqlite_stack.auth("ana")})
     _assert_error(response, 422, "invalid")
     assert sqlite_stack.counts() == before
 
@@ -76,7 +74,8 @@ async def test_huge_body_without_length_is_413(sqlite_stack: Stack) -> None:
 
 async def test_body_that_is_not_json_says_how_to_send_it(sqlite_stack: Stack) -> None:
     response = await sqlite_stack.http.post(
-        "/api/incidents", content=json.dumps(intake_body()).encode(),
+        "/api/incidents",
+        content=json.dumps(intake_body()).encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded", **sqlite_stack.auth("ana")},
     )
     body = _assert_error(response, 422, "invalid")
@@ -130,9 +129,16 @@ async def test_well_formed_but_meaningless_action_is_422(sqlite_stack: Stack) ->
     _assert_error(response, 422, "invalid")
 
 
-@pytest.mark.parametrize("path", ["/api/incidents/INC-1999-999999", "/api/incidents/whatever",
-                                  "/api/incidents/" + "x" * 3000, "/api/incidents/INC-1999-999999/timeline",
-                                  "/api/incidents/%00/timeline"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/incidents/INC-1999-999999",
+        "/api/incidents/whatever",
+        "/api/incidents/" + "x" * 3000,
+        "/api/incidents/INC-1999-999999/timeline",
+        "/api/incidents/%00/timeline",
+    ],
+)
 async def test_unknown_incident_is_404(sqlite_stack: Stack, path: str) -> None:
     _assert_error(await sqlite_stack.get(path, "ana"), 404, "not_found")
 
@@ -183,16 +189,31 @@ async def test_duplicate_user_is_409(sqlite_stack: Stack) -> None:
     _assert_error(response, 409, "conflict")
 
 
-@pytest.mark.parametrize("body", [{"name": "vigil", "role": "system"}, {"name": "bad name!", "role": "analyst"},
-                                  {"name": "x", "role": "analyst", "password": "hunter2"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "vigil", "role": "system"},
+        {"name": "bad name!", "role": "analyst"},
+        {"name": "x", "role": "analyst", "password": "hunter2"},
+    ],
+)
 async def test_bad_new_user_is_422(sqlite_stack: Stack, body: dict) -> None:
     _assert_error(await sqlite_stack.post("/api/users", body, "adam"), 422, "invalid")
 
 
 @pytest.mark.parametrize(
     "query",
-    ["sort=title", "order=sideways", "limit=0", "limit=100000", "status=open", "severity=SEV9",
-     "cursor=not-a-cursor", "opened_from=yesterday", "region=mars"],
+    [
+        "sort=title",
+        "order=sideways",
+        "limit=0",
+        "limit=100000",
+        "status=open",
+        "severity=SEV9",
+        "cursor=not-a-cursor",
+        "opened_from=yesterday",
+        "region=mars",
+    ],
 )
 async def test_bad_list_parameters_are_422(sqlite_stack: Stack, query: str) -> None:
     _assert_error(await sqlite_stack.get(f"/api/incidents?{query}", "ana"), 422, "invalid")
@@ -202,25 +223,40 @@ def _cursor(document: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("query", [
-    "text=a%00b", "assignee=ana%00", "text=%1b[31m",
-    "cursor=" + _cursor({"s": "opened_at", "o": "desc", "v": None, "id": "INC-2026-000001\u0000"}),
-    "sort=severity&cursor=" + _cursor({"s": "severity", "o": "desc", "v": "a\u0000", "id": "INC-2026-000001"}),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "text=a%00b",
+        "assignee=ana%00",
+        "text=%1b[31m",
+        "cursor=" + _cursor({"s": "opened_at", "o": "desc", "v": None, "id": "INC-2026-000001\u0000"}),
+        "sort=severity&cursor=" + _cursor({"s": "severity", "o": "desc", "v": "a\u0000", "id": "INC-2026-000001"}),
+    ],
+)
 async def test_control_characters_in_list_parameters_are_422_on_both_databases(stack: Stack, query: str) -> None:
     """PostgreSQL cannot take NUL in a parameter: refused before the query, never a 500."""
     _assert_error(await stack.get(f"/api/incidents?{query}", "ana"), 422, "invalid")
 
 
-@pytest.mark.parametrize("query", ["start=2026-02-30", "by=colour", "start=2026-05-01&end=2026-04-01",
-                                   "start=2020-01-01&end=2026-01-01",
-                                   # the calendar's ends: the day after `end`, the 29 days before it
-                                   "start=9999-12-31&end=9999-12-31", "end=0001-01-05", "end=0001-01-01&by=region"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start=2026-02-30",
+        "by=colour",
+        "start=2026-05-01&end=2026-04-01",
+        "start=2020-01-01&end=2026-01-01",
+        # the calendar's ends: the day after `end`, the 29 days before it
+        "start=9999-12-31&end=9999-12-31",
+        "end=0001-01-05",
+        "end=0001-01-01&by=region",
+    ],
+)
 async def test_bad_trend_parameters_are_422(sqlite_stack: Stack, query: str) -> None:
     _assert_error(await sqlite_stack.get(f"/api/trends?{query}", "ana"), 422, "invalid")
 
 
 async def test_unknown_route_and_wrong_method_answer_in_json(sqlite_stack: Stack) -> None:
     _assert_error(await sqlite_stack.get("/api/nothing-here", "ana"), 404, "not_found")
-    _assert_error(await sqlite_stack.http.delete("/api/incidents", headers=sqlite_stack.auth("ana")), 405,
-                  "method_not_allowed")
+    _assert_error(
+        await sqlite_stack.http.delete("/api/incidents", headers=sqlite_stack.auth("ana")), 405, "method_not_allowed"
+    )

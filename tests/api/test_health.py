@@ -23,8 +23,13 @@ async def test_metrics_count_requests_by_route_template_and_status(sqlite_stack:
     await sqlite_stack.get("/api/incidents/INC-1999-000404", "ana")
     await sqlite_stack.get("/api/incidents/INC-1999-000405", "ana")
     text = (await sqlite_stack.http.get("/metrics")).text
-    line = next(line for line in text.splitlines() if line.startswith("vigil_http_requests_total{")
-                and 'route="/api/incidents/{incident_id}"' in line and 'status="404"' in line)
+    line = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("vigil_http_requests_total{")
+        and 'route="/api/incidents/{incident_id}"' in line
+        and 'status="404"' in line
+    )
     assert float(line.rsplit(" ", 1)[1]) >= 2
     assert "INC-1999-000404" not in text  # raw paths never become labels
     assert "vigil_http_request_duration_seconds_bucket" in text

@@ -34,33 +34,35 @@ def synthetic_rows(count: int, seed: int = 7, start: int = 1) -> list[dict[str, 
         status = rng.choice(STATUSES)
         acknowledged = opened + timedelta(minutes=rng.randrange(1, 120)) if status != "triage" else None
         resolved = opened + timedelta(hours=rng.randrange(1, 72)) if status in ("resolved", "closed") else None
-        rows.append({
-            "id": f"INC-2026-{n:06d}",
-            "title": f"{rng.choice(TITLES)} #{n}",
-            "channel": rng.choice(["user_report", "regulator", "press", "automated_detection"]),
-            "category": rng.choice(["hate_speech", "spam_scam", "child_safety", "privacy"]),
-            "region": rng.choice(["NA", "LATAM", "EMEA", "APAC"]),
-            "language": rng.choice(["en", "es"]),
-            "severity": rng.choice(["SEV1", "SEV2", "SEV3", "SEV4"]),
-            "status": status,
-            "assignee": rng.choice([None, "ana", "bea", "leo"]),
-            "external_ref": f"REF-{n}" if rng.random() < 0.3 else None,
-            "opened_at": opened,
-            "updated_at": opened + timedelta(hours=rng.randrange(0, 5)),
-            "acknowledged_at": acknowledged,
-            "resolved_at": resolved,
-            "breaches": rng.choice([0, 0, 0, 1, 2]),
-            "next_deadline": None if rng.random() < 0.3 else opened + timedelta(hours=rng.choice([1, 4, 24])),
-            "seq": 1,
-            "state": {},
-        })
+        rows.append(
+            {
+                "id": f"INC-2026-{n:06d}",
+                "title": f"{rng.choice(TITLES)} #{n}",
+                "channel": rng.choice(["user_report", "regulator", "press", "automated_detection"]),
+                "category": rng.choice(["hate_speech", "spam_scam", "child_safety", "privacy"]),
+                "region": rng.choice(["NA", "LATAM", "EMEA", "APAC"]),
+                "language": rng.choice(["en", "es"]),
+                "severity": rng.choice(["SEV1", "SEV2", "SEV3", "SEV4"]),
+                "status": status,
+                "assignee": rng.choice([None, "ana", "bea", "leo"]),
+                "external_ref": f"REF-{n}" if rng.random() < 0.3 else None,
+                "opened_at": opened,
+                "updated_at": opened + timedelta(hours=rng.randrange(0, 5)),
+                "acknowledged_at": acknowledged,
+                "resolved_at": resolved,
+                "breaches": rng.choice([0, 0, 0, 1, 2]),
+                "next_deadline": None if rng.random() < 0.3 else opened + timedelta(hours=rng.choice([1, 4, 24])),
+                "seq": 1,
+                "state": {},
+            }
+        )
     return rows
 
 
 def load(engine: Engine, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
     with engine.begin() as conn:
         for i in range(0, len(rows), chunk):
-            conn.execute(insert(IncidentRow.__table__), rows[i: i + chunk])
+            conn.execute(insert(IncidentRow.__table__), rows[i : i + chunk])
 
 
 class Listing:
@@ -122,10 +124,19 @@ async def test_pages_return_every_incident_once_in_order(listing: Listing, sort:
 
 
 async def test_filtered_pages_return_exactly_the_matches(listing: Listing) -> None:
-    wanted = [r for r in listing.rows
-              if r["status"] in ("investigating", "escalated") and r["region"] == "EMEA" and r["severity"] != "SEV4"]
-    ids = await listing.walk(status=["investigating", "escalated"], region="EMEA",
-                             severity=["SEV1", "SEV2", "SEV3"], sort="severity", order="asc", limit=7)
+    wanted = [
+        r
+        for r in listing.rows
+        if r["status"] in ("investigating", "escalated") and r["region"] == "EMEA" and r["severity"] != "SEV4"
+    ]
+    ids = await listing.walk(
+        status=["investigating", "escalated"],
+        region="EMEA",
+        severity=["SEV1", "SEV2", "SEV3"],
+        sort="severity",
+        order="asc",
+        limit=7,
+    )
     assert ids == expected_order(wanted, "severity", "asc")
 
 
@@ -136,15 +147,26 @@ async def test_filtered_pages_return_exactly_the_matches(listing: Listing) -> No
         ({"channel": ["press", "regulator"]}, lambda r: r["channel"] in ("press", "regulator")),
         ({"assignee": "bea"}, lambda r: r["assignee"] == "bea"),
         ({"severity": "SEV1", "status": "triage"}, lambda r: r["severity"] == "SEV1" and r["status"] == "triage"),
-        ({"opened_from": "2026-11-10T00:00:00Z", "opened_to": "2026-11-15T00:00:00+00:00"},
-         lambda r: datetime(2026, 11, 10, tzinfo=UTC) <= r["opened_at"] < datetime(2026, 11, 15, tzinfo=UTC)),
+        (
+            {"opened_from": "2026-11-10T00:00:00Z", "opened_to": "2026-11-15T00:00:00+00:00"},
+            lambda r: datetime(2026, 11, 10, tzinfo=UTC) <= r["opened_at"] < datetime(2026, 11, 15, tzinfo=UTC),
+        ),
         ({"text": "100%"}, lambda r: "100%" in r["title"]),
         ({"text": "a_b"}, lambda r: "a_b" in r["title"]),
         ({"text": "threat VIDEO"}, lambda r: "threat video" in r["title"].lower()),
         ({"text": "REF-12"}, lambda r: (r["external_ref"] or "").startswith("REF-12")),
     ],
-    ids=["category", "two channels", "assignee", "severity+status", "opened range", "percent sign",
-         "underscore", "any case", "external ref"],
+    ids=[
+        "category",
+        "two channels",
+        "assignee",
+        "severity+status",
+        "opened range",
+        "percent sign",
+        "underscore",
+        "any case",
+        "external ref",
+    ],
 )
 async def test_filters_select_exactly_the_matching_incidents(listing: Listing, params: dict, keep) -> None:  # noqa: ANN001
     ids = await listing.walk(**params, limit=200)
@@ -161,8 +183,17 @@ async def test_cursor_made_for_another_sort_is_refused(listing: Listing) -> None
 
 async def test_list_items_carry_what_a_queue_shows(listing: Listing) -> None:
     item = (await listing.get("/api/incidents", limit=1)).json()["items"][0]
-    assert set(item) >= {"id", "title", "status", "severity", "region", "assignee", "opened_at", "next_deadline",
-                         "breaches"}
+    assert set(item) >= {
+        "id",
+        "title",
+        "status",
+        "severity",
+        "region",
+        "assignee",
+        "opened_at",
+        "next_deadline",
+        "breaches",
+    }
     assert item["opened_at"].endswith("Z") or item["opened_at"].endswith("+00:00")
     assert "state" not in item
 
@@ -174,8 +205,11 @@ async def test_trends_count_by_day_and_group_with_rates_and_medians(listing: Lis
     response = await listing.get("/api/trends", start="2026-10-20", end="2026-11-20", by="region")
     assert response.status_code == 200, response.text
     trends = response.json()
-    window = [r for r in listing.rows if datetime(2026, 10, 20, tzinfo=UTC) <= r["opened_at"]
-              < datetime(2026, 11, 21, tzinfo=UTC)]
+    window = [
+        r
+        for r in listing.rows
+        if datetime(2026, 10, 20, tzinfo=UTC) <= r["opened_at"] < datetime(2026, 11, 21, tzinfo=UTC)
+    ]
     assert trends["overall"]["opened"] == len(window)
     assert sum(r["opened"] for r in trends["rows"]) == len(window)
     emea = [r for r in window if r["region"] == "EMEA"]
@@ -195,15 +229,19 @@ async def test_trends_count_by_day_and_group_with_rates_and_medians(listing: Lis
 
 async def test_trends_as_csv(listing: Listing) -> None:
     response = await listing.http.get(
-        "/api/trends", params={"start": "2026-11-01", "end": "2026-11-20", "by": "severity"},
+        "/api/trends",
+        params={"start": "2026-11-01", "end": "2026-11-20", "by": "severity"},
         headers={**listing.headers, "Accept": "text/csv"},
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert list(rows[0]) == ["day", "severity", "opened", "resolved", "breached"]
-    window = [r for r in listing.rows if datetime(2026, 11, 1, tzinfo=UTC) <= r["opened_at"]
-              < datetime(2026, 11, 21, tzinfo=UTC)]
+    window = [
+        r
+        for r in listing.rows
+        if datetime(2026, 11, 1, tzinfo=UTC) <= r["opened_at"] < datetime(2026, 11, 21, tzinfo=UTC)
+    ]
     assert sum(int(r["opened"]) for r in rows) == len(window)
 
 

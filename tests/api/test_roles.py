@@ -97,8 +97,10 @@ async def test_endpoint_role_matrix(
 @pytest.mark.parametrize("role", list(ROLE_USER))
 @pytest.mark.parametrize("action_type", list(ACTIONS))
 async def test_action_role_matrix(sqlite_stack: Stack, merged: dict[str, str], role: str, action_type: str) -> None:
-    body = {"type": action_type, **{k: v.format(**merged) if isinstance(v, str) else v
-                                    for k, v in ACTIONS[action_type].items()}}
+    body = {
+        "type": action_type,
+        **{k: v.format(**merged) if isinstance(v, str) else v for k, v in ACTIONS[action_type].items()},
+    }
     before = (await sqlite_stack.get(f"/api/incidents/{merged['iid']}", "audrey")).json()
     response = await sqlite_stack.act(merged["iid"], body, ROLE_USER[role])
     if lifecycle.permitted(Role(role), action_type):
@@ -148,8 +150,11 @@ async def test_proposer_cannot_approve_own_action(sqlite_stack: Stack) -> None:
     incident = await sqlite_stack.open(title="Lead proposes, then tries to approve")
     iid = incident["id"]
     await sqlite_stack.act(iid, {"type": "acknowledge"}, "lena")
-    state = (await sqlite_stack.act(iid, {"type": "propose_action", "action": "terminate_account",
-                                          "rationale": "Threats."}, "lena")).json()
+    state = (
+        await sqlite_stack.act(
+            iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threats."}, "lena"
+        )
+    ).json()
     approval_id = state["proposals"][0]["id"]
     response = await sqlite_stack.act(iid, {"type": "approve", "approval_id": approval_id}, "lena")
     assert response.status_code == 403

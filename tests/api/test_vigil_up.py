@@ -63,7 +63,10 @@ class Up:
         self.output: list[str] = []
         self.process = subprocess.Popen(
             [VIGIL, "up", "--port", str(port), "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -136,8 +139,14 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         # The README's walk, as written (bash, curl, the venv's `vigil`).
         scratch = tmp_path / "walk"
         scratch.mkdir()
-        walk = subprocess.run(["bash", "-euo", "pipefail", "-c", readme_walk(base, scratch)], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=120)
+        walk = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", readme_walk(base, scratch)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert walk.returncode == 0, walk.stdout + walk.stderr
         assert '"error"' not in walk.stdout, walk.stdout
         walked_id = json.loads((scratch / "incident.json").read_text())["id"]
@@ -150,8 +159,22 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         token = cli(env, "users", "add", "bea", "--role", "analyst", "-q").strip()
         api = ["--api", base, "--token", token]
         body = intake_body()
-        created = cli(env, "incidents", "create", "--title", body["title"], "--channel", body["channel"],
-                      "--category", body["category"], "--region", body["region"], "--language", "es", *api)
+        created = cli(
+            env,
+            "incidents",
+            "create",
+            "--title",
+            body["title"],
+            "--channel",
+            body["channel"],
+            "--category",
+            body["category"],
+            "--region",
+            body["region"],
+            "--language",
+            "es",
+            *api,
+        )
         assert "INC-" in created and "SEV1" in created and "triage" in created
         incident_id = created.split()[0]
         assert "investigating" in cli(env, "incidents", "act", incident_id, "acknowledge", *api)
@@ -187,8 +210,12 @@ async def test_vigil_up_uses_the_temporal_server_named_by_temporal_address(tmp_p
     namespace = "vigil-up-external"
     await namespace_client(dev_env, namespace)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIGIL_ENCRYPTION_KEYS")}
-    env.update(VIGIL_HOME=str(tmp_path / "home"), TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
-               TEMPORAL_NAMESPACE=namespace, PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    env.update(
+        VIGIL_HOME=str(tmp_path / "home"),
+        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+        TEMPORAL_NAMESPACE=namespace,
+        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+    )
     up = await asyncio.to_thread(Up.start, env, "Vigil is up")
     try:
         await asyncio.to_thread(wait_ready, up.base)

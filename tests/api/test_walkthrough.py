@@ -20,17 +20,33 @@ async def test_readme_sev1_incident_from_intake_to_resolution(stack: Stack) -> N
     assert (state["status"], state["assignee"], state["acknowledged_by"]) == ("investigating", "ana", "ana")
 
     # Escalate to Legal, then record Legal's answer.
-    state = (await stack.act(iid, {"type": "escalate", "team": "legal", "reason": "Police ask for account data"},
-                             "ana")).json()
+    state = (
+        await stack.act(iid, {"type": "escalate", "team": "legal", "reason": "Police ask for account data"}, "ana")
+    ).json()
     assert state["status"] == "escalated"
-    state = (await stack.act(iid, {"type": "team_response", "team": "legal",
-                                   "text": "Disclose under the emergency exception; terminate the account."},
-                             "ana")).json()
+    state = (
+        await stack.act(
+            iid,
+            {
+                "type": "team_response",
+                "team": "legal",
+                "text": "Disclose under the emergency exception; terminate the account.",
+            },
+            "ana",
+        )
+    ).json()
     assert state["status"] == "investigating"
 
     # Propose terminating the account: SEV1 needs two leads' approval.
-    response = await stack.act(iid, {"type": "propose_action", "action": "terminate_account",
-                                     "rationale": "Credible threat of violence against a school."}, "ana")
+    response = await stack.act(
+        iid,
+        {
+            "type": "propose_action",
+            "action": "terminate_account",
+            "rationale": "Credible threat of violence against a school.",
+        },
+        "ana",
+    )
     assert response.status_code == 200, response.text
     state = response.json()
     proposal = state["proposals"][0]
@@ -66,8 +82,11 @@ async def test_readme_sev1_incident_from_intake_to_resolution(stack: Stack) -> N
     assert state["proposals"][0]["enforcement_reference"]
 
     # Resolve as actioned.
-    response = await stack.act(iid, {"type": "resolve", "resolution": "actioned",
-                                     "summary": "Account terminated; data disclosed to police."}, "ana")
+    response = await stack.act(
+        iid,
+        {"type": "resolve", "resolution": "actioned", "summary": "Account terminated; data disclosed to police."},
+        "ana",
+    )
     assert response.status_code == 200, response.text
     assert (response.json()["status"], response.json()["resolution"]) == ("resolved", "actioned")
 

@@ -33,8 +33,13 @@ from vigil.policy import Policy
 from vigil.temporal import data_converter, register_search_attributes
 from vigil.worker import build_worker
 
-PEOPLE = {"ana": ("analyst", "en"), "leo": ("lead", "en"), "audrey": ("auditor", "en"),
-          "aurora": ("auditor", "es"), "adam": ("admin", "en")}
+PEOPLE = {
+    "ana": ("analyst", "en"),
+    "leo": ("lead", "en"),
+    "audrey": ("auditor", "en"),
+    "aurora": ("auditor", "es"),
+    "adam": ("admin", "en"),
+}
 
 
 @dataclass
@@ -115,14 +120,22 @@ async def world(dev_env: WorkflowEnvironment, tmp_path_factory, policy: Policy) 
     client = await namespace_client(dev_env, f"vigil-audit-{uuid.uuid4().hex[:6]}")
     task_queue = "audit"
     app = create_app(temporal=client, engine=engine, task_queue=task_queue)
-    worker = build_worker(client, task_queue=task_queue, engine=engine, policy=scenario_policy(policy),
-                          adapter=PlatformAdapter(engine))
+    worker = build_worker(
+        client, task_queue=task_queue, engine=engine, policy=scenario_policy(policy), adapter=PlatformAdapter(engine)
+    )
     async with worker, app.router.lifespan_context(app), serving(app) as base_url:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test", timeout=120) as http:
-            world = World(client=client, engine=engine, task_queue=task_queue, app=app, http=http,
-                          base_url=base_url, temporal_address=dev_env.client.service_client.config.target_host,
-                          tokens=tokens)
+            world = World(
+                client=client,
+                engine=engine,
+                task_queue=task_queue,
+                app=app,
+                http=http,
+                base_url=base_url,
+                temporal_address=dev_env.client.service_client.config.target_host,
+                tokens=tokens,
+            )
             world.incidents = await run_scenarios(Driver(client, task_queue))
             yield world
     engine.dispose()

@@ -55,22 +55,30 @@ WAIT = 45.0  # seconds a scenario waits for a clock or a close, at most
 def scenario_policy(base: Policy) -> Policy:
     """The default policy with clocks in seconds; a small history limit, so long incidents continue-as-new."""
     fast = {
-        severity: clocks.model_copy(update={"acknowledge": timedelta(seconds=2), "first_response": timedelta(seconds=2),
-                                            "resolve": timedelta(hours=1), "reminder": timedelta(hours=1)})
+        severity: clocks.model_copy(
+            update={
+                "acknowledge": timedelta(seconds=2),
+                "first_response": timedelta(seconds=2),
+                "resolve": timedelta(hours=1),
+                "reminder": timedelta(hours=1),
+            }
+        )
         for severity, clocks in base.sla.items()
     }
     regulatory = [
         rule.model_copy(update={"due": timedelta(seconds=3)}) if rule.id == "eu_tco_removal_order" else rule
         for rule in base.regulatory
     ]
-    return base.model_copy(update={
-        "version": "audit-scenarios-1",
-        "sla": fast,
-        "regulatory": regulatory,
-        "approval": base.approval.model_copy(update={"timeout": timedelta(seconds=3)}),
-        "reopen": base.reopen.model_copy(update={"window": REOPEN_WINDOW}),
-        "history_events_limit": 100,
-    })
+    return base.model_copy(
+        update={
+            "version": "audit-scenarios-1",
+            "sla": fast,
+            "regulatory": regulatory,
+            "approval": base.approval.model_copy(update={"timeout": timedelta(seconds=3)}),
+            "reopen": base.reopen.model_copy(update={"window": REOPEN_WINDOW}),
+            "history_events_limit": 100,
+        }
+    )
 
 
 class PlatformAdapter(RecordingAdapter):
@@ -183,10 +191,15 @@ async def legal_deadline_missed(d: Driver) -> list[str]:
     iid = await d.open(**TCO_ORDER)
     await d.act(iid, Acknowledge(), ANA)
     await d.until_breached(iid, "regulatory.eu_tco_removal_order")
-    state = await d.act(iid, ProposeAction(
-        action="remove_content", rationale="Named in the removal order.",
-        statement_of_reasons="Removed under Regulation (EU) 2021/784 art. 3 removal order TCO-2026-0042.",
-    ), ANA)
+    state = await d.act(
+        iid,
+        ProposeAction(
+            action="remove_content",
+            rationale="Named in the removal order.",
+            statement_of_reasons="Removed under Regulation (EU) 2021/784 art. 3 removal order TCO-2026-0042.",
+        ),
+        ANA,
+    )
     await d.act(iid, Approve(approval_id=_proposal(state)), LEA)
     await d.act(iid, Approve(approval_id=_proposal(state)), LEO)
     await d.until(iid, lambda s: s.proposals[-1].status == "done")
@@ -199,8 +212,9 @@ async def signals_refused(d: Driver) -> list[str]:
     """Fire-and-forget actions: refused ones are recorded as refused, never applied."""
     iid = await d.open(**SEV3)
     await d.signal(iid, Escalate(team="legal", reason="before acknowledging"), ANA)
-    await d.raw_signal(iid, {"action": {"type": "escalate", "team": "the_moon"}, "actor": {"user": "ana",
-                                                                                         "role": "analyst"}})
+    await d.raw_signal(
+        iid, {"action": {"type": "escalate", "team": "the_moon"}, "actor": {"user": "ana", "role": "analyst"}}
+    )
     await d.signal(iid, Acknowledge(), AUDREY)
     await d.signal(iid, Acknowledge(), ANA)
     await d.signal(iid, AddNote(text="Seen by the night shift."), BEA)
@@ -294,8 +308,12 @@ async def signal_before_triage(d: Driver) -> list[str]:
     iid = new_incident_id()
     early = ActionRequest(action=Acknowledge(), actor=ANA).model_dump(mode="json")
     await d.client.start_workflow(
-        IncidentWorkflow.run, IncidentStart(incident_id=iid, intake=intake(**SEV3)), id=iid,
-        task_queue=d.task_queue, start_signal="act_signal", start_signal_args=[early],
+        IncidentWorkflow.run,
+        IncidentStart(incident_id=iid, intake=intake(**SEV3)),
+        id=iid,
+        task_queue=d.task_queue,
+        start_signal="act_signal",
+        start_signal_args=[early],
     )
     await eventually(lambda: _state_or_none(d, iid), timeout=WAIT)
     await d.until_status(iid, "investigating")
@@ -374,8 +392,11 @@ def _random_action(rng: random.Random, state: Incident) -> Any:
         lambda: SetSeverity(severity=rng.choice(list(Severity)), reason="Reassessed."),
         lambda: Escalate(team=rng.choice([t for t in Team if not t.startswith("incident_")]), reason="Needs a view."),
         lambda: RecordTeamResponse(team=rng.choice(["legal", "product", "public_policy"]), text="Our view."),
-        lambda: ProposeAction(action=rng.choice(list(EnforcementAction)), rationale="Seems right.",
-                              statement_of_reasons="Statement of reasons for the user."),
+        lambda: ProposeAction(
+            action=rng.choice(list(EnforcementAction)),
+            rationale="Seems right.",
+            statement_of_reasons="Statement of reasons for the user.",
+        ),
         lambda: Approve(approval_id=approval),
         lambda: Reject(approval_id=approval, reason="Not yet."),
         lambda: Resolve(resolution=rng.choice(list(Resolution)), summary="Done for now."),

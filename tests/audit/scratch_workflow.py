@@ -21,8 +21,11 @@ class SearchAttributesBeforeTriage(IncidentWorkflow):
 
     async def _triage(self, start: IncidentStart) -> None:
         intake = start.intake
-        workflow.upsert_search_attributes([
-            CATEGORY.value_set(intake.category.value), REGION.value_set(intake.region.value),
-            CHANNEL.value_set(intake.channel.value),
-        ])
+        workflow.upsert_search_attributes(
+            [
+                CATEGORY.value_set(intake.category.value),
+                REGION.value_set(intake.region.value),
+                CHANNEL.value_set(intake.channel.value),
+            ]
+        )
         await super()._triage(start)

@@ -30,14 +30,21 @@ from vigil.worker import build_worker
 from vigil.workflows.actions import Acknowledge, AddNote
 
 # What must never be readable in Temporal without the key (see tests.helpers.intake and the scenarios).
-SECRETS = ["Agencia Nacional", "orders@regulator.example", "video.example/v/123", "Seen by the night shift",
-           "Second wave from the same account"]
+SECRETS = [
+    "Agencia Nacional",
+    "orders@regulator.example",
+    "video.example/v/123",
+    "Seen by the night shift",
+    "Second wave from the same account",
+]
 UI_ORIGIN = "http://localhost:8233"
 
 
 def _payload_json(payload) -> dict:  # noqa: ANN001
-    return {"metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
-            "data": base64.b64encode(payload.data).decode()}
+    return {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
+        "data": base64.b64encode(payload.data).decode(),
+    }
 
 
 async def _started_input(world: World, incident_id: str) -> dict:
@@ -72,8 +79,10 @@ async def test_an_auditor_decodes_through_the_codec_endpoint(world: World) -> No
 
 
 async def test_encode_uses_the_active_key_and_decode_reverses_it(world: World) -> None:
-    plain = {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
-             "data": base64.b64encode(b'{"note": "only for auditors"}').decode()}
+    plain = {
+        "metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
+        "data": base64.b64encode(b'{"note": "only for auditors"}').decode(),
+    }
     encoded = (await world.post("/codec/encode", {"payloads": [plain]}, "audrey")).json()["payloads"][0]
     active = KeyRing.parse(os.environ["VIGIL_ENCRYPTION_KEYS"]).active
     assert base64.b64decode(encoded["metadata"][KEY_ID]).decode() == active
@@ -95,19 +104,27 @@ async def test_the_codec_refuses_what_it_cannot_read(world: World) -> None:
     payload = await _started_input(world, world.one("rejected"))
     altered = {**payload, "data": base64.b64encode(base64.b64decode(payload["data"])[:-1] + b"x").decode()}
     foreign = {**payload, "metadata": {**payload["metadata"], KEY_ID: base64.b64encode(b"k0").decode()}}
-    cases = [({"payloads": [altered]}, "cannot be decrypted"), ({"payloads": [foreign]}, "'k0'"),
-             ({"payloads": [{"data": "not base64!"}]}, "not valid base64"), ({"payloads": "x"}, "")]
+    cases = [
+        ({"payloads": [altered]}, "cannot be decrypted"),
+        ({"payloads": [foreign]}, "'k0'"),
+        ({"payloads": [{"data": "not base64!"}]}, "not valid base64"),
+        ({"payloads": "x"}, ""),
+    ]
     for body, words in cases:
         response = await world.post("/codec/decode", body, "audrey")
         assert response.status_code == 422 and words in response.json()["detail"], response.text
-    other = await world.http.post("/codec/decode", json={"payloads": [payload]},
-                                  headers={**world.auth("audrey"), "X-Namespace": "somebody-else"})
+    other = await world.http.post(
+        "/codec/decode", json={"payloads": [payload]}, headers={**world.auth("audrey"), "X-Namespace": "somebody-else"}
+    )
     assert other.status_code == 403 and "serves namespace" in other.json()["detail"]
 
 
 async def test_cors_lets_the_temporal_web_ui_call_the_codec_only(world: World) -> None:
-    preflight = {"Origin": UI_ORIGIN, "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type,x-namespace"}
+    preflight = {
+        "Origin": UI_ORIGIN,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+    }
     response = await world.http.options("/codec/decode", headers=preflight)
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == UI_ORIGIN
@@ -130,9 +147,20 @@ def _temporal_cli() -> str:
 
 async def _workflow_show(world: World, incident_id: str, *codec: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        _temporal_cli(), "workflow", "show", "--workflow-id", incident_id, "--output", "json",
-        "--address", world.temporal_address, "--namespace", world.client.namespace, *codec,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        _temporal_cli(),
+        "workflow",
+        "show",
+        "--workflow-id",
+        incident_id,
+        "--output",
+        "json",
+        "--address",
+        world.temporal_address,
+        "--namespace",
+        world.client.namespace,
+        *codec,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
@@ -143,8 +171,9 @@ async def test_temporal_cli_shows_decoded_payloads_through_the_codec_endpoint(wo
     incident_id = world.one("signals-refused")
     endpoint = f"{world.base_url}/codec"
 
-    code, out, err = await _workflow_show(world, incident_id, "--codec-endpoint", endpoint,
-                                          "--codec-auth", f"Bearer {world.tokens['audrey']}")
+    code, out, err = await _workflow_show(
+        world, incident_id, "--codec-endpoint", endpoint, "--codec-auth", f"Bearer {world.tokens['audrey']}"
+    )
     assert code == 0, err
     shown = _everything_readable(json.loads(out))
     assert "orders@regulator.example" in shown and "Seen by the night shift." in shown
@@ -153,27 +182,44 @@ async def test_temporal_cli_shows_decoded_payloads_through_the_codec_endpoint(wo
     assert code == 0 and "orders@regulator.example" not in _everything_readable(json.loads(out))
 
     # An analyst's token: the codec answers 403, and the CLI (which retries) gives up showing nothing.
-    code, out, err = await _workflow_show(world, incident_id, "--codec-endpoint", endpoint, "--command-timeout",
-                                          "2s", "--codec-auth", f"Bearer {world.tokens['ana']}")
+    code, out, err = await _workflow_show(
+        world,
+        incident_id,
+        "--codec-endpoint",
+        endpoint,
+        "--command-timeout",
+        "2s",
+        "--codec-auth",
+        f"Bearer {world.tokens['ana']}",
+    )
     assert code != 0 and "orders@regulator.example" not in out + err
 
 
 def _everything_readable(document: object) -> str:
     """The JSON as text, plus every payload's data decoded from base64."""
     return json.dumps(document, ensure_ascii=False) + "".join(
-        data.decode("utf-8", "replace") for _, data in payloads_in(document))
+        data.decode("utf-8", "replace") for _, data in payloads_in(document)
+    )
 
 
 async def test_a_history_written_under_an_old_key_reads_after_a_new_key_is_put_first(world: World) -> None:
     old_keys = os.environ["VIGIL_ENCRYPTION_KEYS"]  # what the world's client and worker use (tests/conftest.py)
     old_id = KeyRing.parse(old_keys).active.encode()
     new_key = "k2:" + base64.b64encode(b"n" * 32).decode()
-    rotated = Client(**{**world.client.config(),
-                        "data_converter": data_converter(EncryptionCodec(KeyRing.parse(f"{new_key},{old_keys}")))})
+    rotated = Client(
+        **{
+            **world.client.config(),
+            "data_converter": data_converter(EncryptionCodec(KeyRing.parse(f"{new_key},{old_keys}"))),
+        }
+    )
     incident_id, queue = new_incident_id(), "rotation"
     async with build_worker(world.client, task_queue=queue, engine=world.engine):  # before: the old key only
-        await open_incident(world.client, incident_id, intake(channel="user_report", category="spam_scam",
-                                                              region="NA", reach=1), task_queue=queue)
+        await open_incident(
+            world.client,
+            incident_id,
+            intake(channel="user_report", category="spam_scam", region="NA", reach=1),
+            task_queue=queue,
+        )
         await act(world.client, incident_id, Acknowledge(), ANA)
     async with build_worker(rotated, task_queue=queue, engine=world.engine):  # after: k2 first, the old one kept
         await act(rotated, incident_id, AddNote(text="Written after the rotation."), ANA)
@@ -183,8 +229,10 @@ async def test_a_history_written_under_an_old_key_reads_after_a_new_key_is_put_f
         keys = {m[KEY_ID] for m, _ in payloads_in(history.to_document()) if KEY_ID in m}
         assert keys == {old_id, b"k2"}
 
-        texts = [e.text for e in build_timeline(Reconstruction(await read_journal(history, rotated.data_converter)),
-                                                "en").entries]
+        texts = [
+            e.text
+            for e in build_timeline(Reconstruction(await read_journal(history, rotated.data_converter)), "en").entries
+        ]
         assert "ana (analyst) acknowledged the incident." in texts
         assert "ana (analyst) added a note: Written after the rotation." in texts
         with pytest.raises(Undecodable, match="'k2'"):
@@ -193,14 +241,15 @@ async def test_a_history_written_under_an_old_key_reads_after_a_new_key_is_put_f
         app = create_app(temporal=rotated, engine=world.engine)
         async with serving(app) as base:
             token = {"Authorization": f"Bearer {world.tokens['audrey']}"}
-            old_payload = _payload_json(history.runs[0].events[0].workflow_execution_started_event_attributes
-                                        .input.payloads[0])
+            old_payload = _payload_json(
+                history.runs[0].events[0].workflow_execution_started_event_attributes.input.payloads[0]
+            )
             async with httpx.AsyncClient(base_url=base) as http:
                 decoded = await http.post("/codec/decode", json={"payloads": [old_payload]}, headers=token)
                 assert decoded.status_code == 200 and b"orders@regulator.example" in base64.b64decode(
-                    decoded.json()["payloads"][0]["data"])
-                encoded = await http.post("/codec/encode", json={"payloads": decoded.json()["payloads"]},
-                                          headers=token)
+                    decoded.json()["payloads"][0]["data"]
+                )
+                encoded = await http.post("/codec/encode", json={"payloads": decoded.json()["payloads"]}, headers=token)
                 assert base64.b64decode(encoded.json()["payloads"][0]["metadata"][KEY_ID]) == b"k2"
 
 

@@ -51,16 +51,28 @@ async def test_every_recorded_history_still_reads_and_rebuilds_what_the_workflow
 ) -> None:
     for history in histories:
         reconstruction = Reconstruction(await read_journal(history, CONVERTER))
-        assert reconstruction.verified, (history.incident_id, reconstruction.problems,
-                                         [c for c in reconstruction.checks if not c.matches])
+        assert reconstruction.verified, (
+            history.incident_id,
+            reconstruction.problems,
+            [c for c in reconstruction.checks if not c.matches],
+        )
         for language in ("en", "es"):
             assert build_timeline(reconstruction, language).entries
 
 
 def test_the_recorded_histories_cover_the_paths_that_matter(histories: list[IncidentHistory]) -> None:
     names = {path.stem for path in recorded()}
-    for scenario in ("approved-by-two-leads", "rejected", "sla-breached", "legal-deadline-missed", "signals-refused",
-                     "reopened", "continued-as-new", "enforcement-refused", "approval-asks-next-tier"):
+    for scenario in (
+        "approved-by-two-leads",
+        "rejected",
+        "sla-breached",
+        "legal-deadline-missed",
+        "signals-refused",
+        "reopened",
+        "continued-as-new",
+        "enforcement-refused",
+        "approval-asks-next-tier",
+    ):
         assert scenario in names
     assert any(len(h.runs) >= 3 for h in histories)  # continue-as-new, more than once
     assert sum(len(h.approvals) for h in histories) >= 8

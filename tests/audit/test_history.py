@@ -51,7 +51,6 @@ async def test_history_needs_a_token(world: World) -> None:
     assert response.status_code == 401
 
 
-
 async def test_cli_exports_one_history_to_a_file(world: World, tmp_path) -> None:  # noqa: ANN001
     out = tmp_path / "one.json"
     result = await asyncio.to_thread(world.audit_cli, "export", world.one("reopened"), "--out", str(out))

@@ -22,8 +22,10 @@ def auditing_walk(scratch: Path) -> str:
 
 async def test_the_readme_auditing_walk_works_as_written(world: World, tmp_path: Path) -> None:
     incident_id = world.one("approval-asks-next-tier")  # open, like the walk's: a duplicate can merge into it
-    prelude = (f'API={world.base_url}\nINC={incident_id}\nANA="Authorization: Bearer {world.tokens["ana"]}"\n'
-               'JSON="Content-Type: application/json"\n')
+    prelude = (
+        f'API={world.base_url}\nINC={incident_id}\nANA="Authorization: Bearer {world.tokens["ana"]}"\n'
+        'JSON="Content-Type: application/json"\n'
+    )
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -34,8 +36,15 @@ async def test_the_readme_auditing_walk_works_as_written(world: World, tmp_path:
         "COLUMNS": "200",
     }
     process = await asyncio.create_subprocess_exec(
-        "bash", "-euo", "pipefail", "-c", prelude + auditing_walk(tmp_path), cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "bash",
+        "-euo",
+        "pipefail",
+        "-c",
+        prelude + auditing_walk(tmp_path),
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out = (await asyncio.wait_for(process.communicate(), timeout=150))[0].decode()
     assert process.returncode == 0, out

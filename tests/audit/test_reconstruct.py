@@ -84,8 +84,12 @@ async def test_a_continued_run_starts_from_the_state_it_carried(world: World) ->
     history = (await world.get(f"/api/incidents/{incident_id}/history?approvals=false", "audrey")).json()
     first_run_events = len(history["runs"][0]["history"]["events"])
     second_run_start = await _state(world, incident_id, first_run_events + 1)
-    assert second_run_start["event"] == {**second_run_start["event"], "run": 2, "event_id": 1,
-                                         "type": "WORKFLOW_EXECUTION_STARTED"}
+    assert second_run_start["event"] == {
+        **second_run_start["event"],
+        "run": 2,
+        "event_id": 1,
+        "type": "WORKFLOW_EXECUTION_STARTED",
+    }
     carried = [c for c in second_run_start["checks"] if c["source"] == "carried into a new run"]
     assert carried and carried[-1]["event"] == first_run_events + 1 and carried[-1]["matches"]
     end_of_first_run = await _state(world, incident_id, first_run_events)

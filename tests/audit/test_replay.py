@@ -20,7 +20,11 @@ async def test_every_scenario_incident_replays_against_todays_code(world: World)
     assert response.status_code == 200, response.text
     result = response.json()
     assert (result["replayed"], result["ok"], result["nondeterministic"], result["failed"]) == (
-        len(world.all_ids), len(world.all_ids), 0, 0)
+        len(world.all_ids),
+        len(world.all_ids),
+        0,
+        0,
+    )
     approvals = next(r for r in result["reports"] if r["incident_id"] == world.one("approved-by-two-leads"))
     assert approvals["workflows"] >= 2  # the incident's runs and its approval request
 
@@ -38,12 +42,21 @@ async def test_replay_by_filter_and_by_closing_time(world: World) -> None:
 
 async def test_an_unknown_incident_is_reported_missing(world: World) -> None:
     result = (await world.post("/api/audit/replay", {"ids": ["INC-1999-999999"]}, "audrey")).json()
-    assert result["reports"] == [{"incident_id": "INC-1999-999999", "result": "missing", "workflows": 0,
-                                  "events": 0, "divergence": None}]
+    assert result["reports"] == [
+        {"incident_id": "INC-1999-999999", "result": "missing", "workflows": 0, "events": 0, "divergence": None}
+    ]
 
 
-@pytest.mark.parametrize("body", [{}, {"ids": ["INC-2026-000001"], "closed_from": "2026-01-01T00:00:00Z"},
-                                  {"ids": ["nope"]}, {"filter": {"status": ["lost"]}}, {"ids": [], "limit": 0}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"ids": ["INC-2026-000001"], "closed_from": "2026-01-01T00:00:00Z"},
+        {"ids": ["nope"]},
+        {"filter": {"status": ["lost"]}},
+        {"ids": [], "limit": 0},
+    ],
+)
 async def test_a_replay_request_must_choose_one_selection(world: World, body: dict) -> None:
     response = await world.post("/api/audit/replay", body, "audrey")
     assert response.status_code == 422 and response.json()["error"] == "invalid"
@@ -71,10 +84,12 @@ async def test_swapped_commands_fail_the_replay_at_the_first_diverging_event(wor
         events = history.runs[0].events
         triage = next(e.event_id for e in events if e.HasField("activity_task_scheduled_event_attributes"))
         assert (divergence.workflow_id, divergence.event, divergence.event_type) == (
-            report.incident_id, triage, "ACTIVITY_TASK_SCHEDULED")
+            report.incident_id,
+            triage,
+            "ACTIVITY_TASK_SCHEDULED",
+        )
         assert "UpsertWorkflowSearchAttributes" in divergence.message and "ActivityTaskScheduled" in divergence.message
         assert divergence.known_cause is None  # a code change, not the known SDK issue
-
 
 
 async def test_cli_replays_through_the_api_and_exits_zero_when_all_is_well(world: World) -> None:

@@ -45,7 +45,7 @@ async def test_who_did_what_in_which_role_and_the_approvers(world: World) -> Non
     assert f"lea (lead) approved {approval} (1 of 2)." in texts
     assert f"leo (lead) approved {approval} (2 of 2). Approved by lea, leo: enforcement may run." in texts
     assert f"Asked the leads to decide on {approval}." in texts
-    assert (f"Enforcement of terminate account ({approval}) succeeded: reference ENF-{approval}." in texts)
+    assert f"Enforcement of terminate account ({approval}) succeeded: reference ENF-{approval}." in texts
     assert _one(texts, "resolved it").startswith("bea (analyst) resolved it as actioned")
     assert "The reopen window ended: the incident is closed." in texts
     by_actor = {(e["actor"], e["role"]) for e in timeline["entries"] if e["kind"] == "action"}
@@ -75,17 +75,20 @@ async def test_timers_fired_and_sla_breaches_with_how_late(world: World) -> None
     texts = _texts(await _timeline(world, "sla-breached"))
     assert "Timer fired after 2 seconds for the acknowledge clock." in texts
     breach = _one(texts, "acknowledge SLA was breached")
-    assert breach == ("The acknowledge SLA was breached: not met within 2 seconds; the region's on-call lead "
-                      "notified.")
-    assert re.search(r"^bea \(analyst\) acknowledged the incident\. The acknowledge clock was met \d+ seconds? late\.$",
-                     _one(texts, "acknowledged"))
+    assert breach == ("The acknowledge SLA was breached: not met within 2 seconds; the region's on-call lead notified.")
+    assert re.search(
+        r"^bea \(analyst\) acknowledged the incident\. The acknowledge clock was met \d+ seconds? late\.$",
+        _one(texts, "acknowledged"),
+    )
     assert _one(texts, "first response SLA was breached")
     assert re.search(r"The first response clock was met \d+ seconds? late\.$", _one(texts, "answer of Product"))
 
     spanish = _texts(await _timeline(world, "sla-breached", language="es"))
     assert "Venció el temporizador del reloj de confirmación tras 2 segundos." in spanish
-    assert ("Se incumplió el SLA de confirmación: no se cumplió en 2 segundos; se avisó a la persona responsable "
-            "de guardia de la región.") in spanish
+    assert (
+        "Se incumplió el SLA de confirmación: no se cumplió en 2 segundos; se avisó a la persona responsable "
+        "de guardia de la región."
+    ) in spanish
 
 
 async def test_a_missed_legal_deadline_says_which_law(world: World) -> None:
@@ -102,7 +105,9 @@ async def test_refused_signals_and_why(world: World) -> None:
     timeline = await _timeline(world, "signals-refused")
     refused = [e for e in timeline["entries"] if e["refused"]]
     assert [(e["actor"], e["type"], e["via"]) for e in refused] == [
-        ("ana", "escalate", "signal"), ("ana", "malformed", "signal"), ("audrey", "acknowledge", "signal"),
+        ("ana", "escalate", "signal"),
+        ("ana", "malformed", "signal"),
+        ("audrey", "acknowledge", "signal"),
         ("lea", "approve", "signal"),
     ]
     texts = [e["text"] for e in refused]
@@ -117,8 +122,7 @@ async def test_refused_signals_and_why(world: World) -> None:
 async def test_approval_requests_that_waited_ask_the_next_tier(world: World) -> None:
     texts = _texts(await _timeline(world, "approval-asks-next-tier"))
     approval = f"{world.one('approval-asks-next-tier')}-A1"
-    assert (f"Nobody decided on {approval} within 3 seconds: asked the region's on-call lead (request 2)."
-            in texts)
+    assert f"Nobody decided on {approval} within 3 seconds: asked the region's on-call lead (request 2)." in texts
     assert _one(texts, "Approval request .* closed").startswith(f"Approval request {approval} closed: approved, after")
 
 
@@ -132,8 +136,9 @@ async def test_enforcement_refused_by_the_platform(world: World) -> None:
 async def test_severity_change_expires_the_pending_approval(world: World) -> None:
     texts = _texts(await _timeline(world, "severity-raised"))
     incident = world.one("severity-raised")
-    assert (f"lea (lead) changed the severity from SEV3 to SEV2: A minor is the target. Approval {incident}-A1 "
-            "expired.") in texts
+    assert (
+        f"lea (lead) changed the severity from SEV3 to SEV2: A minor is the target. Approval {incident}-A1 expired."
+    ) in texts
 
 
 async def test_continue_as_new_and_the_seal_are_on_the_timeline(world: World) -> None:
@@ -142,8 +147,10 @@ async def test_continue_as_new_and_the_seal_are_on_the_timeline(world: World) ->
     assert timeline["runs"] >= 2
     continued = [e for e in timeline["entries"] if e["kind"] == "continued"]
     assert len(continued) == timeline["runs"] - 1
-    assert re.match(r"History continued in a new run after \d+ events; the state after entry \d+ was carried over\.",
-                    continued[0]["text"])
+    assert re.match(
+        r"History continued in a new run after \d+ events; the state after entry \d+ was carried over\.",
+        continued[0]["text"],
+    )
     assert {e["run"] for e in timeline["entries"] if e["kind"] == "action"} >= {1, 2}
     with Session(world.engine) as session:
         seal = session.get(HistorySealRow, incident)
@@ -165,8 +172,9 @@ async def test_the_timeline_comes_from_the_history_not_the_projection(world: Wor
         session.execute(delete(IncidentEventRow).where(IncidentEventRow.incident_id == incident))
     after = await _timeline(world, "merged")
     assert after == before
-    assert any(t.endswith("was merged into this incident.") and t.startswith("Vigil added a note")
-               for t in _texts(after))
+    assert any(
+        t.endswith("was merged into this incident.") and t.startswith("Vigil added a note") for t in _texts(after)
+    )
 
 
 @pytest.mark.parametrize("user", ["ana", "leo", "audrey", "adam"])

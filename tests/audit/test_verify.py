@@ -42,11 +42,18 @@ async def test_an_open_incident_is_not_sealed_yet(world: World) -> None:
         assert "sealed when the incident closes" in response.json()["detail"]
 
 
-@pytest.mark.parametrize(("user", "incident_id", "status"), [
-    ("ana", None, 403), ("leo", None, 403), ("audrey", "INC-1999-999999", 404), ("adam", "whatever", 404),
-])
-async def test_verify_is_for_auditors_and_known_incidents(world: World, user: str, incident_id: str | None,
-                                                         status: int) -> None:
+@pytest.mark.parametrize(
+    ("user", "incident_id", "status"),
+    [
+        ("ana", None, 403),
+        ("leo", None, 403),
+        ("audrey", "INC-1999-999999", 404),
+        ("adam", "whatever", 404),
+    ],
+)
+async def test_verify_is_for_auditors_and_known_incidents(
+    world: World, user: str, incident_id: str | None, status: int
+) -> None:
     response = await world.get(f"/api/incidents/{incident_id or world.one('rejected')}/verify", user)
     assert response.status_code == status
 
@@ -87,8 +94,11 @@ async def test_a_changed_encrypted_payload_is_caught_too(world: World, tmp_path)
     incident_id = world.one("rejected")
     document = (await world.get(f"/api/incidents/{incident_id}/history", "audrey")).json()
     events = document["runs"][0]["history"]["events"]
-    accepted = [(n, e["workflowExecutionUpdateAcceptedEventAttributes"]["acceptedRequest"]["input"])
-                for n, e in enumerate(events, start=1) if "workflowExecutionUpdateAcceptedEventAttributes" in e]
+    accepted = [
+        (n, e["workflowExecutionUpdateAcceptedEventAttributes"]["acceptedRequest"]["input"])
+        for n, e in enumerate(events, start=1)
+        if "workflowExecutionUpdateAcceptedEventAttributes" in e
+    ]
     number, request = next((n, r) for n, r in accepted if r["name"] == "act")  # an action someone took
     payload = request["args"]["payloads"][0]
     data = bytearray(base64.b64decode(payload["data"]))

@@ -38,8 +38,12 @@ async def test_a_refusal_shows_the_state_machines_own_reason(console: Console) -
     await console.act(iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threat."}, "leo")
     approval_id = (await console.state(iid))["proposals"][0]["id"]
     browser = await console.signed_in("leo")
-    response = await console.post_form(browser, f"/incidents/{iid}", f"/incidents/{iid}/actions",
-                                       {"type": "approve", "approval_id": approval_id, "comment": "mine"})
+    response = await console.post_form(
+        browser,
+        f"/incidents/{iid}",
+        f"/incidents/{iid}/actions",
+        {"type": "approve", "approval_id": approval_id, "comment": "mine"},
+    )
     assert response.status_code == 403
     assert "four-eyes: you proposed this action, another lead must decide" in response.text
     assert (await console.state(iid))["proposals"][0]["votes"] == []
@@ -57,8 +61,10 @@ async def test_auditors_and_admins_see_no_action_forms_and_cannot_act(console: C
         assert page.status_code == 200
         assert action_forms(page.text) == set()
         assert "reads incidents but takes no actions" in page.text
-        response = await browser.post(f"/incidents/{incident['id']}/actions",
-                                      data={"type": "acknowledge", "csrf": hidden_value(page.text, "csrf")})
+        response = await browser.post(
+            f"/incidents/{incident['id']}/actions",
+            data={"type": "acknowledge", "csrf": hidden_value(page.text, "csrf")},
+        )
         assert response.status_code == 403
         assert f"an {role} may not acknowledge" in response.text
     assert (await console.state(incident["id"]))["status"] == "triage"
@@ -86,8 +92,12 @@ async def test_a_form_the_models_refuse_keeps_what_was_typed(console: Console) -
     await console.act(iid, {"type": "acknowledge"}, "ana")
     browser = await console.signed_in("ana")
     rationale = "Credible threat against a named school <and> its pupils"
-    response = await console.post_form(browser, f"/incidents/{iid}", f"/incidents/{iid}/actions",
-                                       {"type": "propose_action", "action": "", "rationale": rationale})
+    response = await console.post_form(
+        browser,
+        f"/incidents/{iid}",
+        f"/incidents/{iid}/actions",
+        {"type": "propose_action", "action": "", "rationale": rationale},
+    )
     assert response.status_code == 422
     assert "Action: please fill this in" in response.text
     assert "Credible threat against a named school &lt;and&gt; its pupils</textarea>" in response.text

@@ -48,10 +48,19 @@ async def test_an_incident_walks_through_the_console(console: Console, browser: 
     )
     iid = incident["id"]
     # Something in the queue beside it: a SEV4 whose 2-second acknowledge clock breaches.
-    await console.open(category="misinformation", channel="user_report", region="NA", reach=40,
-                       title="Fake evacuation notice in a neighbourhood group")
-    await console.open(category="hate_speech", channel="trusted_flagger", region="EMEA",
-                       title="Coordinated slurs under a footballer's posts")
+    await console.open(
+        category="misinformation",
+        channel="user_report",
+        region="NA",
+        reach=40,
+        title="Fake evacuation notice in a neighbourhood group",
+    )
+    await console.open(
+        category="hate_speech",
+        channel="trusted_flagger",
+        region="EMEA",
+        title="Coordinated slurs under a footballer's posts",
+    )
 
     # The analyst finds it in the queue, acknowledges, escalates to Legal and proposes a termination.
     ana = await new_page(browser, timezone_id="America/Mexico_City")
@@ -96,8 +105,11 @@ async def test_an_incident_walks_through_the_console(console: Console, browser: 
     await expect(lucia.get_by_role("status")).to_have_text("Approved.")
 
     # Enforcement runs; the incident goes back to waiting for Legal.
-    await until(ana, f"{console.base_url}/incidents/{iid}",
-                lambda: ana.locator(f"#{approval_id} .badge").filter(has_text="carried out").is_visible())
+    await until(
+        ana,
+        f"{console.base_url}/incidents/{iid}",
+        lambda: ana.locator(f"#{approval_id} .badge").filter(has_text="carried out").is_visible(),
+    )
     await expect(ana.locator(".facts .status")).to_have_text("escalated")  # Legal has not answered yet
     await expect(ana.locator(".timeline li").filter(has_text=re.compile(r"lucia\b.*approved"))).to_have_count(1)
     await ana.screenshot(path=screenshots / "04-incident-enforced.png", full_page=True)
@@ -107,8 +119,9 @@ async def test_an_incident_walks_through_the_console(console: Console, browser: 
 
 
 async def test_graphic_content_stays_hidden_until_asked_and_is_never_loaded(console: Console, browser: Any) -> None:
-    incident = await console.open(category="graphic_violence", channel="user_report", region="APAC",
-                                  content=[{"url": GRAPHIC, "graphic": True}])
+    incident = await console.open(
+        category="graphic_violence", channel="user_report", region="APAC", content=[{"url": GRAPHIC, "graphic": True}]
+    )
     page = await new_page(browser)
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))

@@ -55,8 +55,13 @@ async def test_pages_forbid_loading_anything_from_elsewhere(console: Console) ->
 
 async def test_clocks_show_due_times_countdowns_and_breaches(console: Console) -> None:
     # SEV4 (misinformation from a user) acknowledges in 2 s under the console's test policy.
-    incident = await console.open(category="misinformation", channel="user_report", region="NA", reach=10,
-                                  title="Fake evacuation notice shared in a local group")
+    incident = await console.open(
+        category="misinformation",
+        channel="user_report",
+        region="NA",
+        reach=10,
+        title="Fake evacuation notice shared in a local group",
+    )
     assert incident["severity"] == "SEV4"
     iid = incident["id"]
 
@@ -66,7 +71,7 @@ async def test_clocks_show_due_times_countdowns_and_breaches(console: Console) -
 
     await eventually(breached)
     page = (await (await console.signed_in("ana")).get(f"/incidents/{iid}")).text
-    clocks = page[page.index('id="clocks"'):page.index('id="teams"')]
+    clocks = page[page.index('id="clocks"') : page.index('id="teams"')]
     assert re.search(r'<time class="ts" datetime="\d{4}-\d\d-\d\dT[\d:.]+Z">', clocks)
     assert "UTC</time>" in clocks
     assert 'class="countdown overdue"' in clocks and "overdue by" in clocks
@@ -86,7 +91,7 @@ async def test_teams_notes_proposals_and_timeline_are_on_the_page(console: Conso
     browser = await console.signed_in("audrey")
 
     def timeline_of(page: str) -> list[str]:
-        return re.findall(r"<li[^>]*>(.*?)</li>", page[page.index('id="timeline"'):], re.S)
+        return re.findall(r"<li[^>]*>(.*?)</li>", page[page.index('id="timeline"') :], re.S)
 
     async def timeline_complete() -> str | None:
         page = (await browser.get(f"/incidents/{iid}")).text
@@ -98,8 +103,9 @@ async def test_teams_notes_proposals_and_timeline_are_on_the_page(console: Conso
     assert "terminate account" in page and "Approvals: 1 of 2 needed" in page
     timeline = timeline_of(page)  # the API's timeline, whatever its wording: in order, each with its time
     assert "SEV1" in timeline[0] and all('<time class="ts"' in item for item in timeline)
-    assert [n for n, item in enumerate(timeline) if "acknowledged" in item] < \
-        [n for n, item in enumerate(timeline) if re.search(r"leo\b.*approved", item)]
+    assert [n for n, item in enumerate(timeline) if "acknowledged" in item] < [
+        n for n, item in enumerate(timeline) if re.search(r"leo\b.*approved", item)
+    ]
 
 
 async def test_an_unknown_or_malformed_incident_is_a_page_not_a_crash(console: Console) -> None:

@@ -17,8 +17,9 @@ def listed(html: str) -> list[str]:
 async def test_the_queue_puts_the_nearest_deadline_first_and_says_breaches_in_words(console: Console) -> None:
     tag = uuid.uuid4().hex[:8]
     sev1 = await console.open(title=f"School threat {tag}")
-    late = await console.open(category="misinformation", channel="user_report", region="NA", reach=5,
-                              title=f"Fake notice {tag}")
+    late = await console.open(
+        category="misinformation", channel="user_report", region="NA", reach=5, title=f"Fake notice {tag}"
+    )
     sev3 = await console.open(category="hate_speech", channel="user_report", region="NA", title=f"Slurs {tag}")
     browser = await console.signed_in("ana")
 
@@ -27,7 +28,7 @@ async def test_the_queue_puts_the_nearest_deadline_first_and_says_breaches_in_wo
         return page if listed(page) == [late["id"], sev1["id"], sev3["id"]] and "1 breach" in page else None
 
     page = await eventually(breached_first)
-    row = page[page.index(late["id"]):page.index(sev1["id"])]
+    row = page[page.index(late["id"]) : page.index(sev1["id"])]
     assert 'class="countdown overdue"' in row and "overdue by" in row
     assert '<span class="sev sev-sev4">SEV4</span>' in page and '<span class="sev sev-sev1">SEV1</span>' in page
     assert "nearest deadline" in page  # the sort the page says it uses
@@ -61,8 +62,10 @@ async def test_the_filters_are_the_apis_and_unknown_values_are_ignored(console: 
 
 async def test_pages_follow_one_another_without_repeats(console: Console) -> None:
     tag = uuid.uuid4().hex[:8]
-    opened = [(await console.open(category="privacy", channel="user_report", title=f"Doxxing {tag} {n}"))["id"]
-              for n in range(5)]
+    opened = [
+        (await console.open(category="privacy", channel="user_report", title=f"Doxxing {tag} {n}"))["id"]
+        for n in range(5)
+    ]
     browser = await console.signed_in("ana")
     await eventually(lambda: _count(browser, tag, 5))
 

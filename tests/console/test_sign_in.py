@@ -68,8 +68,9 @@ async def test_after_sign_in_the_next_page_is_always_one_of_vigils(console: Cons
         browser = console.client()
         form = await browser.get("/sign-in", params={"next": evil})
         assert hidden_value(form.text, "next") == "/"
-        response = await browser.post("/sign-in", data={"token": console.tokens["ana"], "next": evil,
-                                                        "nonce": hidden_value(form.text, "nonce")})
+        response = await browser.post(
+            "/sign-in", data={"token": console.tokens["ana"], "next": evil, "nonce": hidden_value(form.text, "nonce")}
+        )
         assert response.headers["location"] == "/", evil
 
 

@@ -46,9 +46,12 @@ async def test_a_lead_decides_from_the_inbox_and_the_decision_leaves_it(console:
     assert approval_id in analyst_page and f"Approve {approval_id}" not in analyst_page  # waiting on it, not deciding
     assert approval_id in (await auditor.get("/approvals")).text
 
-    response = await console.post_form(lena, "/approvals", f"/incidents/{iid}/actions",
-                                       {"type": "approve", "approval_id": approval_id, "comment": "Agreed.",
-                                        "next": "/approvals"})
+    response = await console.post_form(
+        lena,
+        "/approvals",
+        f"/incidents/{iid}/actions",
+        {"type": "approve", "approval_id": approval_id, "comment": "Agreed.", "next": "/approvals"},
+    )
     assert (response.status_code, response.headers["location"]) == (303, "/approvals?done=approve")
     assert "Approved." in (await lena.get(response.headers["location"])).text
     state = await console.state(iid)

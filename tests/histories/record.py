@@ -43,15 +43,22 @@ def _temporal() -> str:
 
 async def record(out: Path = HERE) -> list[Path]:
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_temporal(), search_attributes=SEARCH_ATTRIBUTES, data_converter=data_converter(),
+        dev_server_existing_path=_temporal(),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=data_converter(),
         dev_server_log_level="error",
     )
     engine = make_engine(f"sqlite:///{Path(os.environ['VIGIL_HOME']) / 'vigil.db'}")
     migrate(engine)
     written = []
     try:
-        worker = build_worker(env.client, task_queue="record", engine=engine,
-                              policy=scenario_policy(load_policy()), adapter=PlatformAdapter(engine))
+        worker = build_worker(
+            env.client,
+            task_queue="record",
+            engine=engine,
+            policy=scenario_policy(load_policy()),
+            adapter=PlatformAdapter(engine),
+        )
         async with worker:
             incidents = await run_scenarios(Driver(env.client, "record"))
             for old in out.glob("*.json"):  # the previous recording; files named otherwise are kept

@@ -68,8 +68,11 @@ async def drive(driver: ApiDriver, incidents: dict[str, str], concurrency: int, 
         stuck = sorted({i for error in unsettled for i in re.findall(r"INC-\d{4}-\d{6}", str(error))})
         if len(stuck) < len(unsettled):  # some failed before they had an id: nothing to look at
             raise AssertionError(f"{len(unsettled)} incidents not carried: {unsettled[:5]!r}")
-        await _fail(client, stuck, f"{len(unsettled)} incidents not carried to their end:\n"
-                    + "\n".join(map(str, unsettled[:5])))
+        await _fail(
+            client,
+            stuck,
+            f"{len(unsettled)} incidents not carried to their end:\n" + "\n".join(map(str, unsettled[:5])),
+        )
     return dict(zip(incidents, outcomes, strict=True))  # type: ignore[arg-type]
 
 
@@ -79,8 +82,13 @@ def wait_closed(engine: Engine, ids: list[str], timeout: float = 180) -> list[st
     deadline = time.monotonic() + timeout
     while True:
         with Session(engine) as session:
-            done = set(session.scalars(select(IncidentRow.id).where(
-                IncidentRow.id.in_(ids), IncidentRow.status == "closed", IncidentRow.history_digest.is_not(None))))
+            done = set(
+                session.scalars(
+                    select(IncidentRow.id).where(
+                        IncidentRow.id.in_(ids), IncidentRow.status == "closed", IncidentRow.history_digest.is_not(None)
+                    )
+                )
+            )
         if len(done) == len(ids) or time.monotonic() > deadline:
             return [i for i in ids if i not in done]
         time.sleep(0.5)
@@ -94,30 +102,62 @@ async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str,
     answers = await asyncio.gather(*(live_state(client, i) for i in ids), return_exceptions=True)
     unanswered = {i: a for i, a in zip(ids, answers, strict=True) if isinstance(a, BaseException)}
     if unanswered:
-        await _fail(client, list(unanswered), f"{len(unanswered)} incidents did not answer the state query:\n"
-                    + "\n".join(f"{i}: {a!r}" for i, a in list(unanswered.items())[:5]))
+        await _fail(
+            client,
+            list(unanswered),
+            f"{len(unanswered)} incidents did not answer the state query:\n"
+            + "\n".join(f"{i}: {a!r}" for i, a in list(unanswered.items())[:5]),
+        )
     states: list[Incident] = answers  # type: ignore[assignment]
     descriptions = await asyncio.gather(*(client.get_workflow_handle(i).describe() for i in ids))
     with Session(engine) as session:
         rows = {r.id: r for r in session.scalars(select(IncidentRow).where(IncidentRow.id.in_(ids)))}
-        events = _group(session.execute(select(IncidentEventRow.incident_id, IncidentEventRow.entry_no,
-                                               IncidentEventRow.refused).where(IncidentEventRow.incident_id.in_(ids))))
-        enforcement = _group(session.execute(select(EnforcementRow.incident_id, EnforcementRow.proposal_id)
-                                             .where(EnforcementRow.incident_id.in_(ids))))
-        notices = _group(session.execute(select(OutboxRow.incident_id, OutboxRow.kind, OutboxRow.key)
-                                         .where(OutboxRow.incident_id.in_(ids))))
-        escalations = Counter(session.scalars(select(EscalationRow.incident_id)
-                                              .where(EscalationRow.incident_id.in_(ids))))
+        events = _group(
+            session.execute(
+                select(IncidentEventRow.incident_id, IncidentEventRow.entry_no, IncidentEventRow.refused).where(
+                    IncidentEventRow.incident_id.in_(ids)
+                )
+            )
+        )
+        enforcement = _group(
+            session.execute(
+                select(EnforcementRow.incident_id, EnforcementRow.proposal_id).where(
+                    EnforcementRow.incident_id.in_(ids)
+                )
+            )
+        )
+        notices = _group(
+            session.execute(
+                select(OutboxRow.incident_id, OutboxRow.kind, OutboxRow.key).where(OutboxRow.incident_id.in_(ids))
+            )
+        )
+        escalations = Counter(
+            session.scalars(select(EscalationRow.incident_id).where(EscalationRow.incident_id.in_(ids)))
+        )
         seals = Counter(session.scalars(select(HistorySealRow.incident_id).where(HistorySealRow.incident_id.in_(ids))))
-        approvals = _group(session.execute(select(ApprovalRow.incident_id, ApprovalRow.id, ApprovalRow.votes,
-                                                  ApprovalRow.asked_round).where(ApprovalRow.incident_id.in_(ids))))
+        approvals = _group(
+            session.execute(
+                select(ApprovalRow.incident_id, ApprovalRow.id, ApprovalRow.votes, ApprovalRow.asked_round).where(
+                    ApprovalRow.incident_id.in_(ids)
+                )
+            )
+        )
     problems: list[str] = []
     for incident_id, state, description in zip(ids, states, descriptions, strict=True):
         kind = kinds[incident_id]
-        problems += _check_one(incident_id, kind, state, description.status, rows.get(incident_id),
-                               events.get(incident_id, []), enforcement.get(incident_id, []),
-                               notices.get(incident_id, []), escalations[incident_id], seals[incident_id],
-                               approvals.get(incident_id, []))
+        problems += _check_one(
+            incident_id,
+            kind,
+            state,
+            description.status,
+            rows.get(incident_id),
+            events.get(incident_id, []),
+            enforcement.get(incident_id, []),
+            notices.get(incident_id, []),
+            escalations[incident_id],
+            seals[incident_id],
+            approvals.get(incident_id, []),
+        )
     if problems:
         troubled = sorted({p.split(" ", 1)[0].rstrip(":") for p in problems})
         replayed = dict(zip(ids, states, strict=True))
@@ -126,12 +166,15 @@ async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str,
             mine = [p for p in problems if p.startswith(f"{i} ")]
             if len(mine) == 1 and "projection state differs" in mine[0]:
                 only_differ[i] = (Incident.model_validate(rows[i].state), replayed[i])
-        await _fail(client, troubled, f"{len(problems)} problems, first 20:\n" + "\n".join(problems[:20]),
-                    only_differ)
+        await _fail(client, troubled, f"{len(problems)} problems, first 20:\n" + "\n".join(problems[:20]), only_differ)
 
 
-async def _fail(client: Client, ids: list[str], message: str,
-                projected_and_replayed: dict[str, tuple[Incident, Incident]] | None = None) -> NoReturn:
+async def _fail(
+    client: Client,
+    ids: list[str],
+    message: str,
+    projected_and_replayed: dict[str, tuple[Incident, Incident]] | None = None,
+) -> NoReturn:
     """Save the histories of the incidents in trouble (in $VIGIL_POSTMORTEM_DIR, else the temp dir);
     an expected failure if every one of them bears a mark of the known SDK issue, else a failure."""
     directory = Path(tempfile.mkdtemp(prefix="vigil-postmortem-", dir=os.environ.get("VIGIL_POSTMORTEM_DIR")))
@@ -151,9 +194,19 @@ async def _fail(client: Client, ids: list[str], message: str,
     raise AssertionError(message + (f"\nmarked by the known SDK issue: {evidence}" if evidence else ""))
 
 
-def _check_one(incident_id: str, kind: str, state: Incident, status: Any, row: IncidentRow | None,
-               events: list, enforcement: list, notices: list, escalations: int, seals: int,
-               approvals: list) -> list[str]:
+def _check_one(
+    incident_id: str,
+    kind: str,
+    state: Incident,
+    status: Any,
+    row: IncidentRow | None,
+    events: list,
+    enforcement: list,
+    notices: list,
+    escalations: int,
+    seals: int,
+    approvals: list,
+) -> list[str]:
     found = []
 
     def expect(condition: bool, what: str) -> None:
@@ -161,15 +214,19 @@ def _check_one(incident_id: str, kind: str, state: Incident, status: Any, row: I
             found.append(f"{incident_id} ({kind}): {what}")
 
     expect(status == WorkflowExecutionStatus.COMPLETED, f"workflow is {status}, not completed")
-    expect((state.status, state.resolution, state.severity) == ("closed", "actioned", EXPECTED_SEVERITY[kind]),
-           f"ended {state.status}/{state.resolution}/{state.severity}")
+    expect(
+        (state.status, state.resolution, state.severity) == ("closed", "actioned", EXPECTED_SEVERITY[kind]),
+        f"ended {state.status}/{state.resolution}/{state.severity}",
+    )
     expect([p.status for p in state.proposals] == ["done"], f"proposals {[p.status for p in state.proposals]}")
     if row is None:
         return [*found, f"{incident_id}: no projection row"]
     projected = Incident.model_validate(row.state)
     expect(projected == state, f"projection state differs from the workflow's in {_fields_differing(projected, state)}")
-    expect((row.status, row.seq) == (state.status, state.seq), f"row says {row.status}/{row.seq}, "
-           f"workflow {state.status}/{state.seq}")
+    expect(
+        (row.status, row.seq) == (state.status, state.seq),
+        f"row says {row.status}/{row.seq}, workflow {state.status}/{state.seq}",
+    )
     numbers = sorted(e.entry_no for e in events)
     expect(numbers == list(range(1, len(numbers) + 1)), f"journal entries not 1..n: {numbers}")
     expect(sum(not e.refused for e in events) == state.seq, f"{len(events)} journal entries for seq {state.seq}")
@@ -183,8 +240,10 @@ def _check_one(incident_id: str, kind: str, state: Incident, status: Any, row: I
     expect(escalations == 1, f"{escalations} escalation rows")
     expect(seals == 1, f"{seals} history seals")
     if kind == "sev1":
-        expect(len(approvals) == 1 and len(approvals[0].votes) == 2 and approvals[0].asked_round == asked,
-               f"approval rows {approvals}, asked {asked} times")
+        expect(
+            len(approvals) == 1 and len(approvals[0].votes) == 2 and approvals[0].asked_round == asked,
+            f"approval rows {approvals}, asked {asked} times",
+        )
     else:
         expect(not approvals, f"approval rows {approvals} for an action that needed none")
     return found
@@ -196,8 +255,11 @@ def clock_ran_behind(history: WorkflowHistory, projected: Incident, replayed: In
     the start of an earlier workflow task than the replayed one. The live worker applied an event
     ahead of its task (answering a query), with the clock of the task before; a replay applies it in
     its own task. Nothing else differs, so the replay raises no error: only the times move."""
-    starts = [e.event_time.ToDatetime(tzinfo=UTC) for e in history.events
-              if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED]
+    starts = [
+        e.event_time.ToDatetime(tzinfo=UTC)
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
+    ]
 
     def a_task_start(moment: Any) -> bool:
         return isinstance(moment, datetime) and any(abs(moment - s) <= timedelta(microseconds=2) for s in starts)

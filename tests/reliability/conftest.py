@@ -101,8 +101,13 @@ def start_system(deployment: Deployment) -> System:
 def chaos_system(temporal_server: TemporalDevServer, reliability_dir: Path, policy_file: Path) -> Iterator[System]:
     """SQLite, one worker, one API: the deployment the crash, restart and scale-out tests abuse."""
     home = reliability_dir / "chaos"
-    deployment = Deployment(home=home, temporal_address=temporal_server.address, namespace="vigil-chaos",
-                            database_url=f"sqlite:///{home / 'vigil.db'}", policy=policy_file)
+    deployment = Deployment(
+        home=home,
+        temporal_address=temporal_server.address,
+        namespace="vigil-chaos",
+        database_url=f"sqlite:///{home / 'vigil.db'}",
+        policy=policy_file,
+    )
     system = start_system(deployment)
     yield system
     deployment.stop_all()

@@ -46,7 +46,8 @@ async def test_no_worker_within_the_timeout_is_503(api_without_worker: tuple, mo
 
 async def test_a_body_that_is_not_utf8_is_422(api_without_worker: tuple) -> None:
     http, headers = api_without_worker
-    response = await http.post("/api/incidents", content=b"\xff\xfe{", headers={**headers,
-                               "Content-Type": "application/json"})
+    response = await http.post(
+        "/api/incidents", content=b"\xff\xfe{", headers={**headers, "Content-Type": "application/json"}
+    )
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid"

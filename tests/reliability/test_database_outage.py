@@ -48,12 +48,18 @@ def database() -> Iterator[tuple[str, TcpProxy]]:
 
 
 @pytest.fixture(scope="module")
-def pg_system(temporal_server: TemporalDevServer, reliability_dir: Path, policy_file: Path,
-              database: tuple[str, TcpProxy]) -> Iterator[System]:
+def pg_system(
+    temporal_server: TemporalDevServer, reliability_dir: Path, policy_file: Path, database: tuple[str, TcpProxy]
+) -> Iterator[System]:
     name, proxy = database
     home = reliability_dir / "pg"
-    deployment = Deployment(home=home, temporal_address=temporal_server.address, namespace="vigil-pg",
-                            database_url=f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}", policy=policy_file)
+    deployment = Deployment(
+        home=home,
+        temporal_address=temporal_server.address,
+        namespace="vigil-pg",
+        database_url=f"postgresql://postgres@127.0.0.1:{proxy.port}/{name}",
+        policy=policy_file,
+    )
     system = start_system(deployment)
     yield system
     deployment.stop_all()
@@ -105,8 +111,11 @@ async def test_database_outage_answers_503_and_loses_nothing(pg_system: System, 
     retried = 0
     for incident_id in noted:
         history = await client.get_workflow_handle(incident_id).fetch_history()
-        retried += sum(e.activity_task_started_event_attributes.attempt > 1 for e in history.events
-                       if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+        retried += sum(
+            e.activity_task_started_event_attributes.attempt > 1
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        )
     assert retried, "no activity had to retry: the outage was not felt"
     assert not driver.server_errors, f"the API answered 5xx other than 503: {driver.server_errors[:5]}"
     assert driver.retries > 0, "the outage never reached the driver"

@@ -64,8 +64,9 @@ async def test_the_update_was_sent_from_a_state_no_workflow_task_had_made() -> N
 
 
 def test_no_history_recorded_by_the_scenarios_bears_the_mark() -> None:
-    runs = [run for path in recorded() for history in read_documents(path.read_text())
-            for run in history.all_workflows()]
+    runs = [
+        run for path in recorded() for history in read_documents(path.read_text()) for run in history.all_workflows()
+    ]
     assert len(runs) > 30
     assert [run.workflow_id for run in runs if updates_accepted_after_other_commands(run)] == []
 

@@ -35,8 +35,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture(scope="module")
 def fuzz_system(temporal_server: TemporalDevServer, reliability_dir: Path, policy_file: Path) -> Iterator[System]:
     home = reliability_dir / "fuzz"
-    deployment = Deployment(home=home, temporal_address=temporal_server.address, namespace="vigil-fuzz",
-                            database_url=f"sqlite:///{home / 'vigil.db'}", policy=policy_file)
+    deployment = Deployment(
+        home=home,
+        temporal_address=temporal_server.address,
+        namespace="vigil-fuzz",
+        database_url=f"sqlite:///{home / 'vigil.db'}",
+        policy=policy_file,
+    )
     system = start_system(deployment)
     yield system
     deployment.stop_all()

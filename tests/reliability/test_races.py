@@ -20,10 +20,20 @@ from vigil.db.tables import EnforcementRow, IntakeKeyRow, OutboxRow, SlaBreachRo
 from vigil.incident_client import live_state
 from vigil.workflows.state import Incident
 
-SELF_HARM = {"title": "Livestream of a teenager announcing suicide", "channel": "user_report",
-             "category": "self_harm_suicide", "region": "NA", "language": "en"}  # SEV2: one lead approves
-SPAM = {"title": "Crypto giveaway scam reposted by bots", "channel": "user_report", "category": "spam_scam",
-        "region": "APAC", "language": "en"}  # SEV4: the 4-second acknowledge SLA of the test policy
+SELF_HARM = {
+    "title": "Livestream of a teenager announcing suicide",
+    "channel": "user_report",
+    "category": "self_harm_suicide",
+    "region": "NA",
+    "language": "en",
+}  # SEV2: one lead approves
+SPAM = {
+    "title": "Crypto giveaway scam reposted by bots",
+    "channel": "user_report",
+    "category": "spam_scam",
+    "region": "APAC",
+    "language": "en",
+}  # SEV4: the 4-second acknowledge SLA of the test policy
 
 
 def headers(system: System, user: str, key: str | None = None) -> dict[str, str]:
@@ -45,8 +55,11 @@ async def advance_to(driver: ApiDriver, state: dict[str, Any], status: str) -> d
         step = next_step(state)
         assert step not in (None, WAIT), f"{state['id']} cannot reach {status} from {state['status']}"
         user, action = step
-        response = await driver.http.post(f"{driver.urls[0]}/api/incidents/{state['id']}/actions", json=action,
-                                          headers={"Authorization": f"Bearer {driver.tokens[user]}"})
+        response = await driver.http.post(
+            f"{driver.urls[0]}/api/incidents/{state['id']}/actions",
+            json=action,
+            headers={"Authorization": f"Bearer {driver.tokens[user]}"},
+        )
         assert response.status_code == 200, response.text
         state = response.json()
     return state
@@ -69,11 +82,16 @@ async def test_two_leads_approving_at_once_decide_once(system: System) -> None:
                 state = await advance_to(driver, await open_incident(http, system, body), "pending_approval")
                 approval = state["proposals"][0]["id"]
                 leads = ("leo", "leo") if same_lead else ("leo", "lucia")
-                responses = await asyncio.gather(*(
-                    http.post(f"{system.urls[0]}/api/incidents/{state['id']}/actions",
-                              json={"type": "approve", "approval_id": approval, "comment": "ok"},
-                              headers=headers(system, lead, key=uuid.uuid4().hex))
-                    for lead in leads))
+                responses = await asyncio.gather(
+                    *(
+                        http.post(
+                            f"{system.urls[0]}/api/incidents/{state['id']}/actions",
+                            json={"type": "approve", "approval_id": approval, "comment": "ok"},
+                            headers=headers(system, lead, key=uuid.uuid4().hex),
+                        )
+                        for lead in leads
+                    )
+                )
                 codes = sorted(r.status_code for r in responses)
                 outcomes.append((state["id"], quorum, same_lead, codes))
         # Quorum 1: whoever is second finds it decided. Quorum 2: two leads make it; one lead twice does not.
@@ -111,8 +129,11 @@ async def test_acknowledge_racing_its_sla_timer_has_one_outcome(system: System) 
         async def acknowledge_near_due(incident: dict[str, Any], offset: float) -> int:
             due = datetime.fromisoformat(next(c["due_at"] for c in incident["clocks"] if c["id"] == "sla.acknowledge"))
             await asyncio.sleep(max((due - datetime.now(due.tzinfo)).total_seconds() + offset, 0))
-            response = await http.post(f"{system.urls[0]}/api/incidents/{incident['id']}/actions",
-                                       json={"type": "acknowledge"}, headers=headers(system, "ana"))
+            response = await http.post(
+                f"{system.urls[0]}/api/incidents/{incident['id']}/actions",
+                json={"type": "acknowledge"},
+                headers=headers(system, "ana"),
+            )
             return response.status_code
 
         offsets = [rng.uniform(-0.4, 0.4) for _ in opened]
@@ -145,9 +166,11 @@ async def test_reopen_racing_the_close_has_one_outcome(system: System) -> None:
         async def reopen_near_close(incident: dict[str, Any], offset: float) -> int:
             until = datetime.fromisoformat(incident["reopen_until"])
             await asyncio.sleep(max((until - datetime.now(until.tzinfo)).total_seconds() + offset, 0))
-            response = await http.post(f"{system.urls[0]}/api/incidents/{incident['id']}/actions",
-                                       json={"type": "reopen", "reason": "new evidence"},
-                                       headers=headers(system, "bea"))
+            response = await http.post(
+                f"{system.urls[0]}/api/incidents/{incident['id']}/actions",
+                json={"type": "reopen", "reason": "new evidence"},
+                headers=headers(system, "bea"),
+            )
             return response.status_code
 
         codes = await asyncio.gather(*(reopen_near_close(i, rng.uniform(-0.4, 0.4)) for i in resolved))
@@ -167,9 +190,12 @@ async def test_reopen_racing_the_close_has_one_outcome(system: System) -> None:
 async def test_duplicate_intake_posts_open_one_incident(system: System) -> None:
     body = intake_body("sev1", external_ref=f"DUP-{uuid.uuid4().hex[:10]}")
     async with httpx.AsyncClient(timeout=60) as http:
-        responses = await asyncio.gather(*(
-            http.post(f"{system.urls[0]}/api/incidents", json=body, headers=headers(system, "ana"))
-            for _ in range(10)))
+        responses = await asyncio.gather(
+            *(
+                http.post(f"{system.urls[0]}/api/incidents", json=body, headers=headers(system, "ana"))
+                for _ in range(10)
+            )
+        )
     assert sorted(r.status_code for r in responses) == [200] * 9 + [201], [r.text for r in responses]
     ids = {r.json()["id"] for r in responses}
     assert len(ids) == 1, ids

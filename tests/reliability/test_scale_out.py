@@ -46,8 +46,11 @@ async def test_two_workers_two_apis_share_the_load_and_survive_losing_a_worker(s
     workers_seen: set[int] = set()
     for incident_id in list(kinds)[:40]:
         history = await client.get_workflow_handle(incident_id).fetch_history()
-        workers_seen |= {int(e.activity_task_started_event_attributes.identity.split("@")[0]) for e in history.events
-                         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED}
+        workers_seen |= {
+            int(e.activity_task_started_event_attributes.identity.split("@")[0])
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        }
     assert {killed, survivors[0].pid} <= workers_seen, (killed, survivors[0].pid, workers_seen)
     for api in system.apis:  # and both APIs served actions
         metrics = httpx.get(f"{api.url}/metrics").text

@@ -25,8 +25,11 @@ INCIDENTS = 100
 # acted on the ahead-of-task state, and its update was accepted after that task's other
 # commands, cannot be fixed in workflow code, so this scenario stays an expected failure. Every
 # assertion still runs, and a clean run reports XPASS.
-@pytest.mark.xfail(reason="known Temporal SDK issue after a server restart: a query applies events ahead of "
-                          "their workflow task (README: What it survives)", strict=False)
+@pytest.mark.xfail(
+    reason="known Temporal SDK issue after a server restart: a query applies events ahead of "
+    "their workflow task (README: What it survives)",
+    strict=False,
+)
 async def test_incidents_survive_a_temporal_server_restart(system: System, temporal_server: TemporalDevServer) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)

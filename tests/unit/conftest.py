@@ -104,8 +104,11 @@ def open_incident_with(
     triaged, reasons = policy.triage_severity(category, channel, region, reach)
     intake = Intake(title=title, channel=channel, category=category, region=region, reach=reach, deadline=deadline)
     action = Open(
-        incident_id=incident_id, intake=intake, severity=severity or triaged,
-        triage_reasons=reasons, policy_version=policy.version,
+        incident_id=incident_id,
+        intake=intake,
+        severity=severity or triaged,
+        triage_reasons=reasons,
+        policy_version=policy.version,
     )
     return apply(None, action, SYSTEM, at, policy)
 

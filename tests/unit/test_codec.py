@@ -41,8 +41,10 @@ def test_payloads_sealed_before_compression_still_open():
     plain = _payload("x" * 4000)
     nonce = b"\x00" * 12
     cipher = codec._ciphers["k1"]  # noqa: SLF001  (seal it the way the earlier codec did)
-    old = Payload(metadata={"encoding": ENCODING, KEY_ID: b"k1"},
-                  data=nonce + cipher.encrypt(nonce, plain.SerializeToString(), b"k1"))
+    old = Payload(
+        metadata={"encoding": ENCODING, KEY_ID: b"k1"},
+        data=nonce + cipher.encrypt(nonce, plain.SerializeToString(), b"k1"),
+    )
     assert codec.decrypt(old).data == plain.data
 
 

@@ -134,8 +134,13 @@ def test_open_starts_in_triage_with_acknowledge_and_resolve_clocks_of_its_severi
 
 def test_open_twice_is_refused(open_incident: OpenIncident, policy: Policy) -> None:
     state = open_incident()
-    again = Open(incident_id=INCIDENT_ID, intake=state.intake, severity=Severity.SEV4, triage_reasons=[],
-                 policy_version=policy.version)
+    again = Open(
+        incident_id=INCIDENT_ID,
+        intake=state.intake,
+        severity=Severity.SEV4,
+        triage_reasons=[],
+        policy_version=policy.version,
+    )
     with pytest.raises(Refusal) as caught:
         apply(state, again, SYSTEM, NOW, policy)
     assert caught.value.code == RefusalCode.CONFLICT
@@ -149,8 +154,9 @@ def test_action_before_open_is_refused(policy: Policy, analyst: Actor) -> None:
 
 def test_only_vigil_opens_incidents(policy: Policy, lead: Actor) -> None:
     intake = Intake(title="t", channel=Channel.PRESS, category=Category.OTHER, region=Region.NA)
-    action = Open(incident_id=INCIDENT_ID, intake=intake, severity=Severity.SEV2, triage_reasons=[],
-                  policy_version=policy.version)
+    action = Open(
+        incident_id=INCIDENT_ID, intake=intake, severity=Severity.SEV2, triage_reasons=[], policy_version=policy.version
+    )
     with pytest.raises(Refusal) as caught:
         apply(None, action, lead, NOW, policy)
     assert caught.value.code == RefusalCode.FORBIDDEN
@@ -634,9 +640,7 @@ def test_one_rejection_ends_a_sev1_vote_with_one_approval(
     assert state.status == Status.INVESTIGATING
 
 
-def test_a_lead_who_approved_cannot_then_reject(
-    story: StoryFactory, analyst: Actor, lead: Actor
-) -> None:
+def test_a_lead_who_approved_cannot_then_reject(story: StoryFactory, analyst: Actor, lead: Actor) -> None:
     told = story(**SEV1_CSAM)
     proposal_id = told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
     told.do(Approve(approval_id=proposal_id), lead)
@@ -646,16 +650,16 @@ def test_a_lead_who_approved_cannot_then_reject(
 # --- enforcement
 
 
-def test_successful_enforcement_marks_the_action_done_and_returns_to_work(
-    story: StoryFactory, analyst: Actor
-) -> None:
+def test_successful_enforcement_marks_the_action_done_and_returns_to_work(story: StoryFactory, analyst: Actor) -> None:
     told = story()
     proposal_id = told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
     state = told.enforce(proposal_id)
     proposal = state.proposal(proposal_id)
     assert state.status == Status.INVESTIGATING
     assert (proposal.status, proposal.enforced_at, proposal.enforcement_reference) == (
-        ProposalStatus.DONE, told.at, "ref-1"
+        ProposalStatus.DONE,
+        told.at,
+        "ref-1",
     )
 
 
@@ -747,7 +751,9 @@ def test_clock_fired_records_breach_and_escalates_to_next_tier_then_repeats_last
 
     third = told.fire("sla.acknowledge").clock("sla.acknowledge")
     assert [b.tier for b in third.breaches] == [
-        "regional_on_call_lead", "head_of_incident_management", "head_of_incident_management"
+        "regional_on_call_lead",
+        "head_of_incident_management",
+        "head_of_incident_management",
     ]
     assert told.state.status == Status.TRIAGE  # a breach notifies; it changes nothing else
 
@@ -813,7 +819,9 @@ def test_resolve_meets_the_resolve_clock_cancels_the_rest_and_opens_the_reopen_w
     state = told.do(Resolve(resolution=Resolution.NO_VIOLATION, summary="a film scene"), lead)
     assert state.status == Status.RESOLVED
     assert (state.resolution, state.resolution_summary, state.resolved_by) == (
-        Resolution.NO_VIOLATION, "a film scene", "lena"
+        Resolution.NO_VIOLATION,
+        "a film scene",
+        "lena",
     )
     assert state.reopen_until == told.at + timedelta(days=7)
     assert state.clock("sla.resolve").met_at == told.at
@@ -896,7 +904,11 @@ def test_reopen_inside_window_goes_back_to_investigating(story: StoryFactory, an
     state = told.do(Reopen(reason="reporter sent a mirror"), analyst, at=resolved_at + timedelta(days=6))
     assert state.status == Status.INVESTIGATING
     assert (state.resolution, state.resolution_summary, state.resolved_at, state.resolved_by, state.reopen_until) == (
-        None, None, None, None, None
+        None,
+        None,
+        None,
+        None,
+        None,
     )
     assert state.clock("reopen_window").cancel_reason == "reopened"
     resolve_clock = state.clock("sla.resolve")
@@ -995,8 +1007,20 @@ def _closed(told: Story, actor: Actor) -> Story:
 
 @pytest.mark.parametrize(
     "action_type",
-    ["acknowledge", "assign", "add_note", "set_severity", "escalate", "team_response", "propose_action", "approve",
-     "reject", "resolve", "reopen", "merge_into"],
+    [
+        "acknowledge",
+        "assign",
+        "add_note",
+        "set_severity",
+        "escalate",
+        "team_response",
+        "propose_action",
+        "approve",
+        "reject",
+        "resolve",
+        "reopen",
+        "merge_into",
+    ],
 )
 def test_action_on_closed_incident_refused(
     story: StoryFactory, analyst: Actor, lead2: Actor, human_actions: dict[str, HumanAction], action_type: str
@@ -1077,9 +1101,7 @@ def test_reopen_owes_again_the_legal_duties_the_resolution_set_aside(
     assert "NCMEC" in reason
 
 
-def test_raising_severity_on_a_late_clock_brings_the_next_reminder_forward(
-    story: StoryFactory, lead: Actor
-) -> None:
+def test_raising_severity_on_a_late_clock_brings_the_next_reminder_forward(story: StoryFactory, lead: Actor) -> None:
     told = story(acknowledged=False, **SEV4_SPAM)  # SEV4: acknowledge in 24h, remind every 24h
     told.fire("sla.acknowledge")
     assert told.state.clock("sla.acknowledge").next_fire_at == told.at + timedelta(hours=24)
@@ -1106,6 +1128,12 @@ def test_free_text_keeps_newlines_and_tabs() -> None:
 
 
 def test_open_records_who_took_the_intake(policy: Policy, analyst: Actor, now: datetime) -> None:
-    opened = Open(incident_id=INCIDENT_ID, intake=Intake(title="t", channel="press", category="other", region="NA"),
-                  severity=Severity.SEV3, triage_reasons=[], policy_version=policy.version, opened_by=analyst)
+    opened = Open(
+        incident_id=INCIDENT_ID,
+        intake=Intake(title="t", channel="press", category="other", region="NA"),
+        severity=Severity.SEV3,
+        triage_reasons=[],
+        policy_version=policy.version,
+        opened_by=analyst,
+    )
     assert apply(None, opened, SYSTEM, now, policy).opened_by == analyst.user

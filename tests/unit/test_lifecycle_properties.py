@@ -71,14 +71,16 @@ LIVE = {ProposalStatus.PENDING, ProposalStatus.APPROVED}
 # How often each action type is drawn, when legal: the ones that end or close an incident less.
 WEIGHT = {t: 4 for t in RULES} | {"merge_into": 1, "resolve": 2, "reopen": 2, "clock_fired": 1, "add_note": 2}
 
-intakes = st.fixed_dictionaries({
-    "category": st.sampled_from(Category),
-    "channel": st.sampled_from(Channel),
-    "region": st.sampled_from(Region),
-    "reach": st.sampled_from([0, 5_000, 100_000, 2_000_000]),
-    "deadline": st.one_of(st.none(), st.integers(-3_600, 3 * 86_400).map(lambda s: NOW + timedelta(seconds=s))),
-    "severity": st.one_of(st.none(), st.sampled_from(Severity)),  # None: as the policy triages it
-})
+intakes = st.fixed_dictionaries(
+    {
+        "category": st.sampled_from(Category),
+        "channel": st.sampled_from(Channel),
+        "region": st.sampled_from(Region),
+        "reach": st.sampled_from([0, 5_000, 100_000, 2_000_000]),
+        "deadline": st.one_of(st.none(), st.integers(-3_600, 3 * 86_400).map(lambda s: NOW + timedelta(seconds=s))),
+        "severity": st.one_of(st.none(), st.sampled_from(Severity)),  # None: as the policy triages it
+    }
+)
 text = st.sampled_from(["x", "  see the thread  ", "needs legal review", "ñandú ✓"])
 delays = st.one_of(
     st.just(timedelta(0)),
@@ -141,14 +143,19 @@ class IncidentMachine(RuleBasedStateMachine):
             "reopen": lambda: Reopen(reason=data.draw(text)),
             "merge_into": lambda: MergeInto(incident_id=data.draw(st.sampled_from([OTHER_INCIDENT, INCIDENT_ID]))),
             "open": lambda: Open(
-                incident_id=INCIDENT_ID, intake=s.intake, severity=s.severity, triage_reasons=[],
+                incident_id=INCIDENT_ID,
+                intake=s.intake,
+                severity=s.severity,
+                triage_reasons=[],
                 policy_version=POLICY.version,
             ),
             "clock_fired": lambda: ClockFired(
                 clock_id=data.draw(st.sampled_from([c.id for c in s.clocks] + ["sla.bogus"]))
             ),
             "enforcement_completed": lambda: EnforcementCompleted(
-                proposal_id=data.draw(proposal_ids), succeeded=data.draw(st.booleans()), reference="ref",
+                proposal_id=data.draw(proposal_ids),
+                succeeded=data.draw(st.booleans()),
+                reference="ref",
                 detail=data.draw(st.sampled_from(["", "platform said no"])),
             ),
         }
@@ -235,8 +242,11 @@ class IncidentMachine(RuleBasedStateMachine):
         s = self.state
         if s.status == Status.MERGED:
             return  # merging stops every clock (engagements are left as they were)
-        running = {c.id.removeprefix("sla.first_response.") for c in s.clocks
-                   if c.running and c.id.startswith("sla.first_response.")}
+        running = {
+            c.id.removeprefix("sla.first_response.")
+            for c in s.clocks
+            if c.running and c.id.startswith("sla.first_response.")
+        }
         assert running == {str(t) for t in s.waiting_teams}
 
     @invariant()

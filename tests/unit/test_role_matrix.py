@@ -34,8 +34,18 @@ from vigil.workflows.state import SYSTEM, Actor, Incident
 from .conftest import INCIDENT_ID, NOW, open_incident_with
 
 HUMAN_ACTIONS = {
-    "acknowledge", "assign", "add_note", "set_severity", "escalate", "team_response", "propose_action",
-    "approve", "reject", "resolve", "reopen", "merge_into",
+    "acknowledge",
+    "assign",
+    "add_note",
+    "set_severity",
+    "escalate",
+    "team_response",
+    "propose_action",
+    "approve",
+    "reject",
+    "resolve",
+    "reopen",
+    "merge_into",
 }
 ALLOWED: dict[Role, set[str]] = {
     Role.ANALYST: HUMAN_ACTIONS - {"set_severity", "approve", "reject"},
@@ -68,8 +78,17 @@ def legal_setup(action_type: str, policy: Policy) -> tuple[Incident | None, Acti
     at = NOW + timedelta(minutes=10)
     opened = open_incident_with(policy, category=Category.SELF_HARM_SUICIDE)  # SEV2: approvals needed
     if action_type == "open":
-        return None, Open(incident_id=INCIDENT_ID, intake=opened.intake, severity=Severity.SEV2, triage_reasons=[],
-                          policy_version=policy.version), NOW
+        return (
+            None,
+            Open(
+                incident_id=INCIDENT_ID,
+                intake=opened.intake,
+                severity=Severity.SEV2,
+                triage_reasons=[],
+                policy_version=policy.version,
+            ),
+            NOW,
+        )
     if action_type == "acknowledge":
         return opened, Acknowledge(), at
     if action_type == "clock_fired":  # SEV2 acknowledge is due after an hour
@@ -87,13 +106,15 @@ def legal_setup(action_type: str, policy: Policy) -> tuple[Incident | None, Acti
     if action_type in simple:
         return working, simple[action_type], at
     if action_type == "team_response":
-        return _step(working, Escalate(team=Team.LEGAL, reason="q"), ANALYST, 2, policy), RecordTeamResponse(
-            team=Team.LEGAL, text="answer"), at
+        return (
+            _step(working, Escalate(team=Team.LEGAL, reason="q"), ANALYST, 2, policy),
+            RecordTeamResponse(team=Team.LEGAL, text="answer"),
+            at,
+        )
     if action_type == "reopen":
         resolved = _step(working, Resolve(resolution=Resolution.REFERRED, summary="police"), ANALYST, 2, policy)
         return resolved, Reopen(reason="new facts"), at
-    pending = _step(working, ProposeAction(action=EnforcementAction.REMOVE_CONTENT, rationale="r"), PROPOSER, 2,
-                    policy)
+    pending = _step(working, ProposeAction(action=EnforcementAction.REMOVE_CONTENT, rationale="r"), PROPOSER, 2, policy)
     approval_id = pending.proposals[-1].id
     if action_type == "approve":
         return pending, Approve(approval_id=approval_id), at

@@ -13,7 +13,9 @@ from vigil.workflows.approval import ApprovalWorkflow
 
 SEV3 = {"channel": "user_report", "category": "hate_speech", "reach": 10, "region": "NA"}
 TERMINATE = ProposeAction(
-    action="terminate_account", rationale="repeat offender, third strike", target="acct:991",
+    action="terminate_account",
+    rationale="repeat offender, third strike",
+    target="acct:991",
     statement_of_reasons="Account terminated for repeated terrorist content (DSA art. 17)",
 )
 
@@ -93,10 +95,14 @@ async def test_unanswered_approval_asks_the_next_tier_after_each_timeout(
     assert (await eventually(asked_round(4)))[0].asked_tier == "head_of_incident_management"  # the last repeats
 
     asks = rows(sqlite_engine, OutboxRow, incident_id=state.id, kind="approval_requested")
-    assert sorted(a.recipient for a in asks) == sorted([
-        "tier:leads:EMEA", "tier:regional_on_call_lead:EMEA",
-        "tier:head_of_incident_management", "tier:head_of_incident_management",
-    ])
+    assert sorted(a.recipient for a in asks) == sorted(
+        [
+            "tier:leads:EMEA",
+            "tier:regional_on_call_lead:EMEA",
+            "tier:head_of_incident_management",
+            "tier:head_of_incident_management",
+        ]
+    )
     assert all(a.language == "en" for a in asks)
 
 

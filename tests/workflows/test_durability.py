@@ -13,21 +13,24 @@ from vigil.incident_client import act, live_state, send_action
 from vigil.workflows.actions import Acknowledge, Approve, Escalate, ProposeAction, RecordTeamResponse
 
 
-async def test_a_worker_stopped_and_restarted_mid_incident_loses_nothing(
-    dev_client, task_queue, sqlite_engine, policy
-):
+async def test_a_worker_stopped_and_restarted_mid_incident_loses_nothing(dev_client, task_queue, sqlite_engine, policy):
     client = dev_client
     # A removal order due in 2 seconds, so its clock runs out while no worker is there.
-    quick = policy.model_copy(update={
-        "regulatory": [r.model_copy(update={"due": timedelta(seconds=2)}) for r in policy.regulatory]
-    })
+    quick = policy.model_copy(
+        update={"regulatory": [r.model_copy(update={"due": timedelta(seconds=2)}) for r in policy.regulatory]}
+    )
     async with running_worker(client, task_queue, sqlite_engine, quick):
         _, state = await open_new(client, task_queue)
         await act(client, state.id, Acknowledge(), ANA)
         await act(client, state.id, Escalate(team="legal", reason="order valid?"), ANA)
-        state = await act(client, state.id, ProposeAction(
-            action="remove_content", rationale="TCO order", statement_of_reasons="Terrorist content (TCO art. 3)"
-        ), ANA)
+        state = await act(
+            client,
+            state.id,
+            ProposeAction(
+                action="remove_content", rationale="TCO order", statement_of_reasons="Terrorist content (TCO art. 3)"
+            ),
+            ANA,
+        )
     approval = state.proposals[-1].id
 
     # No worker: people keep acting (signals are accepted by the server) and clocks keep running.
@@ -37,6 +40,7 @@ async def test_a_worker_stopped_and_restarted_mid_incident_loses_nothing(
     await asyncio.sleep(3)  # the removal order runs out while nobody runs
 
     async with running_worker(client, task_queue, sqlite_engine, quick):
+
         async def enforced():
             current = await live_state(client, state.id)
             return current if current.proposals[-1].status == "done" else None

@@ -104,12 +104,18 @@ async def test_refused_signals_are_recorded_as_refused_never_applied(ts_client, 
     _, state = await open_new(ts_client, task_queue, **SEV3)
     handle = ts_client.get_workflow_handle(state.id)
     await send_action(ts_client, state.id, Escalate(team="legal", reason="before acknowledging"), ANA)
-    await handle.signal(IncidentWorkflow.act_signal, {"action": {"type": "escalate", "team": "the_moon"},
-                                                      "actor": {"user": "ana", "role": "analyst"}})
+    await handle.signal(
+        IncidentWorkflow.act_signal,
+        {"action": {"type": "escalate", "team": "the_moon"}, "actor": {"user": "ana", "role": "analyst"}},
+    )
     await send_action(ts_client, state.id, AddNote(text="seen"), ANA)
 
-    events = await eventually(lambda: len(rows(sqlite_engine, IncidentEventRow, incident_id=state.id)) >= 4 and
-                              rows(sqlite_engine, IncidentEventRow, incident_id=state.id))
+    events = await eventually(
+        lambda: (
+            len(rows(sqlite_engine, IncidentEventRow, incident_id=state.id)) >= 4
+            and rows(sqlite_engine, IncidentEventRow, incident_id=state.id)
+        )
+    )
     refused = sorted((e for e in events if e.refused), key=lambda e: e.entry_no)
     assert [e.type for e in refused] == ["escalate", "malformed"]
     assert "triage" in refused[0].reason and "the_moon" in refused[1].reason
@@ -151,7 +157,6 @@ def _notes(client, incident_id):
         return notes or None
 
     return check()
-
 
 
 async def test_an_action_retried_with_the_same_request_id_is_applied_once(ts_client, task_queue, worker):

@@ -37,9 +37,14 @@ async def _walk(client, task_queue):
     await act(client, state.id, Acknowledge(), ANA)
     await act(client, state.id, Escalate(team="legal", reason="order valid?"), ANA)
     await act(client, state.id, RecordTeamResponse(team="legal", text="valid"), ANA)
-    state = await act(client, state.id, ProposeAction(
-        action="remove_content", rationale="TCO order", statement_of_reasons="Terrorist content (TCO art. 3)"
-    ), ANA)
+    state = await act(
+        client,
+        state.id,
+        ProposeAction(
+            action="remove_content", rationale="TCO order", statement_of_reasons="Terrorist content (TCO art. 3)"
+        ),
+        ANA,
+    )
     approval = state.proposals[-1].id
     await act(client, state.id, Approve(approval_id=approval), LEA)
     await act(client, state.id, Approve(approval_id=approval), LEO)
@@ -78,8 +83,9 @@ async def test_projection_mirrors_the_workflow(ts_client, ts_worker_client, task
 def test_a_retried_projection_batch_changes_nothing(any_engine, policy):
     """The activity runs again after a timeout: every row is keyed, so the second run is a no-op."""
     incident_id, now = new_incident_id(), datetime.now(UTC)
-    opened = Open(incident_id=incident_id, intake=intake(), severity="SEV1", triage_reasons=["r"],
-                  policy_version=policy.version)
+    opened = Open(
+        incident_id=incident_id, intake=intake(), severity="SEV1", triage_reasons=["r"], policy_version=policy.version
+    )
     state = lifecycle.apply(None, opened, SYSTEM, now, policy)
     entry = JournalEntry(entry_no=1, action=opened, actor=SYSTEM, at=now, seq=state.seq)
     batch = ProjectionBatch(incident_id=incident_id, entries=[entry], state=state)
@@ -96,30 +102,36 @@ def test_a_retried_projection_batch_changes_nothing(any_engine, policy):
 def test_the_incident_row_only_moves_forward(any_engine, policy):
     """A batch that arrives late (an older state) leaves the newer row as it is; a newer one wins."""
     incident_id, now = new_incident_id(), datetime.now(UTC)
-    opened = Open(incident_id=incident_id, intake=intake(), severity="SEV1", triage_reasons=["r"],
-                  policy_version=policy.version)
+    opened = Open(
+        incident_id=incident_id, intake=intake(), severity="SEV1", triage_reasons=["r"], policy_version=policy.version
+    )
     first = lifecycle.apply(None, opened, SYSTEM, now, policy)
     second = lifecycle.apply(first, Acknowledge(), ANA, now, policy)
-    entries = [JournalEntry(entry_no=1, action=opened, actor=SYSTEM, at=now, seq=first.seq),
-               JournalEntry(entry_no=2, action=Acknowledge(), actor=ANA, at=now, seq=second.seq)]
+    entries = [
+        JournalEntry(entry_no=1, action=opened, actor=SYSTEM, at=now, seq=first.seq),
+        JournalEntry(entry_no=2, action=Acknowledge(), actor=ANA, at=now, seq=second.seq),
+    ]
     projection = ProjectionActivities(any_engine, "http://vigil.test")
 
     def projected() -> IncidentRow:
         with Session(any_engine) as session:
             return session.get(IncidentRow, incident_id)
 
-    ActivityEnvironment().run(projection.project, ProjectionBatch(incident_id=incident_id, entries=entries,
-                                                                  state=second))
-    ActivityEnvironment().run(projection.project, ProjectionBatch(incident_id=incident_id, entries=entries[:1],
-                                                                  state=first))
+    ActivityEnvironment().run(
+        projection.project, ProjectionBatch(incident_id=incident_id, entries=entries, state=second)
+    )
+    ActivityEnvironment().run(
+        projection.project, ProjectionBatch(incident_id=incident_id, entries=entries[:1], state=first)
+    )
     row = projected()
     assert (row.seq, row.status, row.acknowledged_at is not None) == (second.seq, second.status.value, True)
 
     escalate = Escalate(team="legal", reason="order valid?")
     third = lifecycle.apply(second, escalate, ANA, now, policy)
     entries.append(JournalEntry(entry_no=3, action=escalate, actor=ANA, at=now, seq=third.seq))
-    ActivityEnvironment().run(projection.project, ProjectionBatch(incident_id=incident_id, entries=entries[2:],
-                                                                  state=third))
+    ActivityEnvironment().run(
+        projection.project, ProjectionBatch(incident_id=incident_id, entries=entries[2:], state=third)
+    )
     assert (projected().seq, projected().status) == (third.seq, third.status.value)
     assert len(rows(any_engine, EscalationRow, incident_id=incident_id)) == 1
 
@@ -129,9 +141,21 @@ def test_an_insert_that_meets_an_existing_row_says_it_inserted_nothing(any_engin
     UPDATEs, then INSERTs if nothing was there, and UPDATEs again if its insert met the other's row
     (db/upsert.py). That hinges on this count, which psycopg 3 reported as -1 ("inserted"): an
     approval row then kept asked_round 0 though its approvers had been asked (seen in CI)."""
-    row = {"id": "INC-X-A1", "incident_id": "INC-X", "action": "remove_content", "rationale": "r",
-           "proposed_by": "bea", "requested_at": datetime.now(UTC), "severity": "SEV1", "region": "EU",
-           "quorum": 2, "status": "pending", "approvers": [], "votes": [], "seq": 1}
+    row = {
+        "id": "INC-X-A1",
+        "incident_id": "INC-X",
+        "action": "remove_content",
+        "rationale": "r",
+        "proposed_by": "bea",
+        "requested_at": datetime.now(UTC),
+        "severity": "SEV1",
+        "region": "EU",
+        "quorum": 2,
+        "status": "pending",
+        "approvers": [],
+        "votes": [],
+        "seq": 1,
+    }
     with Session(any_engine) as session, session.begin():
         assert insert_ignore(session, ApprovalRow, [row]) == 1
         assert insert_ignore(session, ApprovalRow, [row, {**row, "id": "INC-X-A2"}]) == 1

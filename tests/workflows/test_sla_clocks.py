@@ -30,7 +30,9 @@ async def test_sev1_unacknowledged_past_ack_sla_is_breached_and_escalated_tier_b
     await ts_env.sleep(timedelta(minutes=31))  # reminders every 15 minutes, to the next tier
     ack = (await live_state(ts_client, state.id)).clock("sla.acknowledge")
     assert [b.tier for b in ack.breaches] == [
-        "regional_on_call_lead", "head_of_incident_management", "head_of_incident_management"
+        "regional_on_call_lead",
+        "head_of_incident_management",
+        "head_of_incident_management",
     ]
 
     await act(ts_client, state.id, Acknowledge(), ANA)
@@ -58,8 +60,9 @@ async def test_eu_removal_order_unactioned_at_one_hour_is_a_regulatory_breach(
     order = (await live_state(ts_client, state.id)).clock("regulatory.eu_tco_removal_order")
     assert order.met_at is None and len(order.breaches) == 1
 
-    rows_ = await eventually(lambda: rows(sqlite_engine, SlaBreachRow, incident_id=state.id,
-                                          clock_id="regulatory.eu_tco_removal_order"))
+    rows_ = await eventually(
+        lambda: rows(sqlite_engine, SlaBreachRow, incident_id=state.id, clock_id="regulatory.eu_tco_removal_order")
+    )
     assert rows_[0].clock_kind == "regulatory"
     assert rows_[0].late_by_seconds >= 0
 
@@ -67,9 +70,14 @@ async def test_eu_removal_order_unactioned_at_one_hour_is_a_regulatory_breach(
 async def test_removal_within_the_hour_meets_the_removal_order(ts_env, ts_client, task_queue, worker):
     _, state = await open_new(ts_client, task_queue)
     await act(ts_client, state.id, Acknowledge(), ANA)
-    state = await act(ts_client, state.id, ProposeAction(
-        action="remove_content", rationale="valid TCO order", statement_of_reasons="Terrorist content (TCO art. 3)"
-    ), ANA)
+    state = await act(
+        ts_client,
+        state.id,
+        ProposeAction(
+            action="remove_content", rationale="valid TCO order", statement_of_reasons="Terrorist content (TCO art. 3)"
+        ),
+        ANA,
+    )
     approval_id = state.proposals[-1].id
     await act(ts_client, state.id, Approve(approval_id=approval_id), LEA)
     await act(ts_client, state.id, Approve(approval_id=approval_id), LEO)
@@ -113,12 +121,16 @@ async def test_enforcement_result_is_recorded_by_vigil_not_by_people(ts_client, 
     """EnforcementCompleted is Vigil's own action: a person cannot send it."""
     _, state = await open_new(ts_client, task_queue)
     handle = ts_client.get_workflow_handle(state.id)
-    fake = {"action": EnforcementCompleted(proposal_id="x", succeeded=True, reference="r").model_dump(mode="json"),
-            "actor": ANA.model_dump(mode="json")}
+    fake = {
+        "action": EnforcementCompleted(proposal_id="x", succeeded=True, reference="r").model_dump(mode="json"),
+        "actor": ANA.model_dump(mode="json"),
+    }
     from vigil.workflows.incident import IncidentWorkflow
+
     await handle.signal(IncidentWorkflow.act_signal, fake)
-    refused = await eventually(lambda: [e for e in rows(sqlite_engine, IncidentEventRow, incident_id=state.id)
-                                        if e.refused])
+    refused = await eventually(
+        lambda: [e for e in rows(sqlite_engine, IncidentEventRow, incident_id=state.id) if e.refused]
+    )
     # Not a person's action at all: refused as malformed, naming the type it does not know.
     assert [e.type for e in refused] == ["malformed"] and "enforcement_completed" in refused[0].reason
     after = await live_state(ts_client, state.id)

@@ -22,19 +22,44 @@ class ApprovalActivities:
         notification = for_approval_ask(ask, self._public_url)
         with Session(self._engine) as session, session.begin():
             row = {
-                "id": proposal.id, "incident_id": request.incident_id, "action": proposal.action.value,
-                "rationale": proposal.rationale, "proposed_by": proposal.proposed_by,
-                "requested_at": proposal.proposed_at, "severity": request.severity.value,
-                "region": request.region.value, "quorum": proposal.quorum, "status": proposal.status.value,
-                "approvers": [], "votes": [], "asked_tier": ask.tier, "asked_round": ask.round, "seq": 0,
+                "id": proposal.id,
+                "incident_id": request.incident_id,
+                "action": proposal.action.value,
+                "rationale": proposal.rationale,
+                "proposed_by": proposal.proposed_by,
+                "requested_at": proposal.proposed_at,
+                "severity": request.severity.value,
+                "region": request.region.value,
+                "quorum": proposal.quorum,
+                "status": proposal.status.value,
+                "approvers": [],
+                "votes": [],
+                "asked_tier": ask.tier,
+                "asked_round": ask.round,
+                "seq": 0,
             }
             # The incident may have written the row (even decided it) already: only the ask moves.
             upsert(
-                session, ApprovalRow, row, keys=["id"], update=["asked_tier", "asked_round"],
+                session,
+                ApprovalRow,
+                row,
+                keys=["id"],
+                update=["asked_tier", "asked_round"],
                 where=ApprovalRow.asked_round < ask.round,
             )
-            insert_ignore(session, OutboxRow, [{
-                "key": notification.key, "incident_id": request.incident_id, "kind": notification.kind,
-                "recipient": notification.recipient, "language": notification.language,
-                "subject": notification.subject, "body": notification.body, "created_at": ask.at,
-            }])
+            insert_ignore(
+                session,
+                OutboxRow,
+                [
+                    {
+                        "key": notification.key,
+                        "incident_id": request.incident_id,
+                        "kind": notification.kind,
+                        "recipient": notification.recipient,
+                        "language": notification.language,
+                        "subject": notification.subject,
+                        "body": notification.body,
+                        "created_at": ask.at,
+                    }
+                ],
+            )

@@ -31,8 +31,18 @@ class AuditActivities:
     def _store(self, incident_id: str, links: list[str], run_ids: list[str | None]) -> None:
         with Session(self._engine) as session, session.begin():
             # A retry computes the same chain over the same events: the first row stands.
-            insert_ignore(session, HistorySealRow, [{
-                "incident_id": incident_id, "digest": links[-1], "events": len(links),
-                "chain": links, "run_ids": run_ids, "sealed_at": datetime.now(UTC),
-            }])
+            insert_ignore(
+                session,
+                HistorySealRow,
+                [
+                    {
+                        "incident_id": incident_id,
+                        "digest": links[-1],
+                        "events": len(links),
+                        "chain": links,
+                        "run_ids": run_ids,
+                        "sealed_at": datetime.now(UTC),
+                    }
+                ],
+            )
             session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(history_digest=links[-1]))

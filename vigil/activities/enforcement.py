@@ -43,12 +43,23 @@ class RecordingAdapter:
         reference = f"ENF-{proposal.id}"
         target = proposal.target or ", ".join(c.url for c in request.content) or None
         with Session(self._engine) as session, session.begin():
-            inserted = insert_ignore(session, EnforcementRow, [{
-                "proposal_id": proposal.id, "incident_id": request.incident_id, "action": proposal.action.value,
-                "target": target, "region": request.region.value,
-                "statement_of_reasons": proposal.statement_of_reasons, "reference": reference,
-                "executed_at": activity.info().current_attempt_scheduled_time, "attempts": 1,
-            }])
+            inserted = insert_ignore(
+                session,
+                EnforcementRow,
+                [
+                    {
+                        "proposal_id": proposal.id,
+                        "incident_id": request.incident_id,
+                        "action": proposal.action.value,
+                        "target": target,
+                        "region": request.region.value,
+                        "statement_of_reasons": proposal.statement_of_reasons,
+                        "reference": reference,
+                        "executed_at": activity.info().current_attempt_scheduled_time,
+                        "attempts": 1,
+                    }
+                ],
+            )
             if not inserted:  # a retry: the action already happened; count the attempt only
                 session.execute(
                     update(EnforcementRow)

@@ -41,13 +41,19 @@ class ProjectionActivities:
             self._write_outbox(session, batch.state, applied)
             for proposal_row in _approval_rows(batch.state):
                 upsert(
-                    session, ApprovalRow, proposal_row, keys=["id"],
+                    session,
+                    ApprovalRow,
+                    proposal_row,
+                    keys=["id"],
                     update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
                     where=ApprovalRow.seq <= proposal_row["seq"],
                 )
             row = _incident_row(batch.state)
             upsert(
-                session, IncidentRow, row, keys=["id"],
+                session,
+                IncidentRow,
+                row,
+                keys=["id"],
                 update=[k for k in row if k not in ("id", "history_digest")],
                 where=IncidentRow.seq < row["seq"],
             )
@@ -59,8 +65,14 @@ class ProjectionActivities:
         now = activity.info().current_attempt_scheduled_time
         rows = [
             {
-                "key": n.key, "incident_id": state.id, "kind": n.kind, "recipient": n.recipient,
-                "language": n.language, "subject": n.subject, "body": n.body, "created_at": now,
+                "key": n.key,
+                "incident_id": state.id,
+                "kind": n.kind,
+                "recipient": n.recipient,
+                "language": n.language,
+                "subject": n.subject,
+                "body": n.body,
+                "created_at": now,
             }
             for entry in entries
             for n in for_entry(entry, state, self._public_url, languages)
@@ -86,8 +98,12 @@ def _event_row(incident_id: str, entry: JournalEntry) -> dict[str, Any]:
 def _escalation_rows(incident_id: str, entries: list[JournalEntry]) -> list[dict[str, Any]]:
     return [
         {
-            "incident_id": incident_id, "entry_no": e.entry_no, "team": e.action.team.value,
-            "reason": e.action.reason, "escalated_by": e.actor.user, "escalated_at": e.at,
+            "incident_id": incident_id,
+            "entry_no": e.entry_no,
+            "team": e.action.team.value,
+            "reason": e.action.reason,
+            "escalated_by": e.actor.user,
+            "escalated_at": e.at,
         }
         for e in entries
         if e.action and e.actor and e.action.type == "escalate"
@@ -103,11 +119,20 @@ def _breach_rows(state: Incident, entries: list[JournalEntry]) -> list[dict[str,
         if clock is None or clock.kind == ClockKind.REOPEN or not clock.breaches:
             continue
         breach = clock.breaches[-1]
-        rows.append({
-            "incident_id": state.id, "entry_no": e.entry_no, "clock_id": clock.id, "clock_kind": clock.kind.value,
-            "clock_name": clock.name, "severity": state.severity.value, "due_at": clock.due_at,
-            "breached_at": breach.at, "late_by_seconds": breach.late_by_seconds, "tier": breach.tier,
-        })
+        rows.append(
+            {
+                "incident_id": state.id,
+                "entry_no": e.entry_no,
+                "clock_id": clock.id,
+                "clock_kind": clock.kind.value,
+                "clock_name": clock.name,
+                "severity": state.severity.value,
+                "due_at": clock.due_at,
+                "breached_at": breach.at,
+                "late_by_seconds": breach.late_by_seconds,
+                "tier": breach.tier,
+            }
+        )
     return rows
 
 
@@ -118,11 +143,21 @@ _APPROVAL_STATUS = {ProposalStatus.DONE: "approved", ProposalStatus.FAILED: "app
 def _approval_rows(state: Incident) -> list[dict[str, Any]]:
     return [
         {
-            "id": p.id, "incident_id": state.id, "action": p.action.value, "rationale": p.rationale,
-            "proposed_by": p.proposed_by, "requested_at": p.proposed_at, "severity": p.severity.value,
-            "region": state.intake.region.value, "quorum": p.quorum, "status": _APPROVAL_STATUS.get(p.status, p.status),
-            "approvers": p.approvers, "votes": [v.model_dump(mode="json") for v in p.votes],
-            "decided_at": p.decided_at, "decision_reason": p.decision_reason, "seq": state.seq,
+            "id": p.id,
+            "incident_id": state.id,
+            "action": p.action.value,
+            "rationale": p.rationale,
+            "proposed_by": p.proposed_by,
+            "requested_at": p.proposed_at,
+            "severity": p.severity.value,
+            "region": state.intake.region.value,
+            "quorum": p.quorum,
+            "status": _APPROVAL_STATUS.get(p.status, p.status),
+            "approvers": p.approvers,
+            "votes": [v.model_dump(mode="json") for v in p.votes],
+            "decided_at": p.decided_at,
+            "decision_reason": p.decision_reason,
+            "seq": state.seq,
         }
         for p in state.proposals
         if p.needs_approval

@@ -63,7 +63,9 @@ def verify(incident_id: str, runs: Sequence[WorkflowHistory], sealed_chain: Sequ
     if len(links) != len(sealed_chain):
         shorter = min(len(links), len(sealed_chain))
         return Verdict(
-            False, len(links), shorter,
+            False,
+            len(links),
+            shorter,
             f"the history has {len(links)} sealed events, the seal recorded {len(sealed_chain)}",
         )
     return Verdict(True, len(links), None, f"all {len(links)} events match the seal")

@@ -86,12 +86,14 @@ class IncidentHistory:
     @classmethod
     def from_document(cls, document: Any) -> "IncidentHistory":
         if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise BadDocument(f"not a Vigil history export (expected \"format\": \"{FORMAT}\")")
+            raise BadDocument(f'not a Vigil history export (expected "format": "{FORMAT}")')
         try:
             incident_id = str(document["incident_id"])
             runs = _runs(incident_id, document["runs"])
-            approvals = [WorkflowRuns(str(a["workflow_id"]), _runs(str(a["workflow_id"]), a["runs"]))
-                         for a in document.get("approvals", [])]
+            approvals = [
+                WorkflowRuns(str(a["workflow_id"]), _runs(str(a["workflow_id"]), a["runs"]))
+                for a in document.get("approvals", [])
+            ]
         except (KeyError, TypeError) as error:
             raise BadDocument(f"incomplete history export: missing {error}") from None
         if not runs:

@@ -112,16 +112,21 @@ def _tasks(steps: list[Step]) -> list[_Task]:
             begun = started.get(a.started_event_id)
             if begun is None:
                 continue
-            tasks.append(_Task(
-                started=begun.number, completed=step.number,
-                micros=_micros(begun.at), previous_started=tasks[-1].started if tasks else 0,
-            ))
+            tasks.append(
+                _Task(
+                    started=begun.number,
+                    completed=step.number,
+                    micros=_micros(begun.at),
+                    previous_started=tasks[-1].started if tasks else 0,
+                )
+            )
     return tasks
 
 
 def _same_request(request: ActionRequest, entry: JournalEntry) -> bool:
     return (
-        entry.action is not None and entry.actor is not None
+        entry.action is not None
+        and entry.actor is not None
         and request.action.model_dump(mode="json") == entry.action.model_dump(mode="json")
         and request.actor == entry.actor
     )
@@ -144,15 +149,22 @@ class _RunReader:
         self.steps = steps
         self.problems = problems
         self.tasks = _tasks(steps)
-        self.signals = [s for s in steps if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-                        and s.info.get("signal") == "act_signal"]
-        completed = {s.info["update_id"]: s for s in steps
-                     if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED}
+        self.signals = [
+            s
+            for s in steps
+            if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and s.info.get("signal") == "act_signal"
+        ]
+        completed = {
+            s.info["update_id"]: s for s in steps if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+        }
         # Accepted `act` updates that succeeded: each applied exactly one entry.
         self.updates = [
-            s for s in steps
-            if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED and s.info.get("update") == "act"
-            and s.info["update_id"] in completed and "failure" not in completed[s.info["update_id"]].info
+            s
+            for s in steps
+            if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+            and s.info.get("update") == "act"
+            and s.info["update_id"] in completed
+            and "failure" not in completed[s.info["update_id"]].info
         ]
         self.update_results = {s.info["update_id"]: completed[s.info["update_id"]] for s in self.updates}
         self.used: set[int] = set()
@@ -174,22 +186,32 @@ class _RunReader:
         task = self.task_of(entry)
         kind = entry.action.type if entry.action else None
         if kind == "open":
-            triaged = [s for s in self.steps if s.type == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-                       and s.info.get("activity") == "triage" and s.number < self._before(task)]
+            triaged = [
+                s
+                for s in self.steps
+                if s.type == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+                and s.info.get("activity") == "triage"
+                and s.number < self._before(task)
+            ]
             if triaged:
                 return triaged[-1].number, "triage", None
         elif kind == "enforcement_completed":
             for s in self.steps:
-                if (s.number not in self.used and s.number < self._before(task)
-                        and s.info.get("activity") == "enforce" and s.type != E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED):
+                if (
+                    s.number not in self.used
+                    and s.number < self._before(task)
+                    and s.info.get("activity") == "enforce"
+                    and s.type != E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+                ):
                     request = s.info["scheduled"].value if s.info.get("scheduled") else None
                     if request is not None and request.proposal.id == entry.action.proposal_id:
                         self.used.add(s.number)
                         return s.number, "enforcement", None
         elif kind == "clock_fired":
             low = task.previous_started if task else 0
-            fired = [s for s in self.steps
-                     if s.type == E.EVENT_TYPE_TIMER_FIRED and low < s.number < self._before(task)]
+            fired = [
+                s for s in self.steps if s.type == E.EVENT_TYPE_TIMER_FIRED and low < s.number < self._before(task)
+            ]
             named = [s for s in fired if entry.action.clock_id in _clocks_named(s.info.get("summary"))]
             if named or fired:
                 return (named or fired)[-1].number, "timer", None
@@ -199,8 +221,12 @@ class _RunReader:
                 # The task's accepted updates are recorded right after it completes.
                 following = self._next_start(task)
                 for s in self.updates:
-                    if (s.number not in self.used and task.completed < s.number < following
-                            and s.value is not None and _same_request(s.value, entry)):
+                    if (
+                        s.number not in self.used
+                        and task.completed < s.number < following
+                        and s.value is not None
+                        and _same_request(s.value, entry)
+                    ):
                         self.used.add(s.number)
                         return s.number, "update", self.update_results[s.info["update_id"]]
             limit = task.completed if task else self._before(None)
@@ -209,7 +235,8 @@ class _RunReader:
                     self.used.add(s.number)
                     if not _signal_matches(s.value, entry):
                         self.problems.append(
-                            f"entry {entry.entry_no}: the signal at event {s.number} carries another action")
+                            f"entry {entry.entry_no}: the signal at event {s.number} carries another action"
+                        )
                     return s.number, "signal", None
         self.problems.append(f"entry {entry.entry_no} ({kind or 'malformed'}): no event found that caused it")
         return self._trigger(task), "unknown", None
@@ -222,9 +249,17 @@ class _RunReader:
         """The last event delivered to the task (what woke the workflow), else the task's start."""
         if task is None:
             return self.steps[-1].number
-        delivered = [s for s in self.steps if task.previous_started < s.number < task.started
-                     and s.type not in (E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-                                        E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)]
+        delivered = [
+            s
+            for s in self.steps
+            if task.previous_started < s.number < task.started
+            and s.type
+            not in (
+                E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+                E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+                E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+            )
+        ]
         return delivered[-1].number if delivered else task.started
 
 
@@ -249,10 +284,14 @@ async def read_journal(history: IncidentHistory, converter: DataConverter) -> Jo
         starts.append(start)
         if start is not None and start.carried is not None:
             policy = policy or start.carried.policy
-            witnesses.append(Witness(run_steps[0].number, start.carried.entries, "carried into a new run",
-                                     start.carried.state))
-        batches = [(s, s.value) for s in run_steps if isinstance(s.value, ProjectionBatch)
-                   and s.type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+            witnesses.append(
+                Witness(run_steps[0].number, start.carried.entries, "carried into a new run", start.carried.state)
+            )
+        batches = [
+            (s, s.value)
+            for s in run_steps
+            if isinstance(s.value, ProjectionBatch) and s.type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        ]
         for s in run_steps:
             if isinstance(s.value, TriageResult):
                 policy = policy or s.value.policy
@@ -277,8 +316,9 @@ async def read_journal(history: IncidentHistory, converter: DataConverter) -> Jo
         last = run_steps[-1] if run_steps else None
         completed = last is not None and last.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
         if completed and isinstance(last.value, Incident):
-            witnesses.append(Witness(last.number, entries[-1].entry.entry_no if entries else 0, "workflow result",
-                                     last.value))
+            witnesses.append(
+                Witness(last.number, entries[-1].entry.entry_no if entries else 0, "workflow result", last.value)
+            )
 
     numbers = [r.entry.entry_no for r in entries]
     if numbers != list(range(1, len(numbers) + 1)):

@@ -39,8 +39,9 @@ def pgettext(context: str, message: str) -> tuple[str, str]:
 class TimelineItem(BaseModel):
     at: datetime
     text: str = Field(description="What happened, in words, in the timeline's language")
-    kind: str = Field(description="action, refused, triage, clock, enforcement, timer, approval_request, "
-                                  "sealed, continued, ended")
+    kind: str = Field(
+        description="action, refused, triage, clock, enforcement, timer, approval_request, sealed, continued, ended"
+    )
     type: str = Field(description="The action type for journal entries (acknowledge, approve, ...), else the kind")
     actor: str = Field(description="Who did it: a user name, or `vigil` for Vigil itself")
     role: str = Field(description="The role they acted in: analyst, lead, ... or system")
@@ -76,12 +77,18 @@ TIERS = {
 }
 # An action named as a thing, for refusals.
 ACTION_NAMES = {
-    "acknowledge": pgettext("timeline", "acknowledgement"), "assign": pgettext("timeline", "assignment"),
-    "add_note": pgettext("timeline", "note"), "set_severity": pgettext("timeline", "severity change"),
-    "escalate": pgettext("timeline", "escalation"), "team_response": pgettext("timeline", "team answer"),
-    "propose_action": pgettext("timeline", "proposal"), "approve": pgettext("timeline", "approval"),
-    "reject": pgettext("timeline", "rejection"), "resolve": pgettext("timeline", "resolution"),
-    "reopen": pgettext("timeline", "reopening"), "merge_into": pgettext("timeline", "merge"),
+    "acknowledge": pgettext("timeline", "acknowledgement"),
+    "assign": pgettext("timeline", "assignment"),
+    "add_note": pgettext("timeline", "note"),
+    "set_severity": pgettext("timeline", "severity change"),
+    "escalate": pgettext("timeline", "escalation"),
+    "team_response": pgettext("timeline", "team answer"),
+    "propose_action": pgettext("timeline", "proposal"),
+    "approve": pgettext("timeline", "approval"),
+    "reject": pgettext("timeline", "rejection"),
+    "resolve": pgettext("timeline", "resolution"),
+    "reopen": pgettext("timeline", "reopening"),
+    "merge_into": pgettext("timeline", "merge"),
     "enforcement_completed": pgettext("timeline", "enforcement result"),
 }
 # How an approval request ended (the words the console uses for an approval's status).
@@ -145,12 +152,22 @@ def _describe(w: _Writer, recorded: Recorded, before: Incident | None, after: In
     if action is None:
         sender = entry.raw.get("actor") if isinstance(entry.raw, dict) else None
         sender = sender if isinstance(sender, dict) else {}
-        return _sentences(w(N_("%(who)s sent a malformed action; refused: %(reason)s"),
-                            who=w.who(sender.get("user"), sender.get("role")), reason=_short(entry.reason or "?")))
+        return _sentences(
+            w(
+                N_("%(who)s sent a malformed action; refused: %(reason)s"),
+                who=w.who(sender.get("user"), sender.get("role")),
+                reason=_short(entry.reason or "?"),
+            )
+        )
     if entry.refused:
-        return _sentences(w(N_("%(who)s sent an action (%(action)s); refused: %(reason)s"), who=who,
-                            action=w.word(ACTION_NAMES.get(action.type, action.type)),
-                            reason=_short(entry.reason or "?")))
+        return _sentences(
+            w(
+                N_("%(who)s sent an action (%(action)s); refused: %(reason)s"),
+                who=who,
+                action=w.word(ACTION_NAMES.get(action.type, action.type)),
+                reason=_short(entry.reason or "?"),
+            )
+        )
     if after is None:
         return action.type
     text = _APPLIED[action.type](w, who, action, entry, before, after)
@@ -158,18 +175,26 @@ def _describe(w: _Writer, recorded: Recorded, before: Incident | None, after: In
 
 
 def _opened(w, who, action, entry, before, after) -> str:  # noqa: ANN001
-    clocks = "; ".join(
-        w(N_("%(clock)s by %(due)s"), clock=w.clock(c), due=w.when(c.due_at)) for c in after.clocks
+    clocks = "; ".join(w(N_("%(clock)s by %(due)s"), clock=w.clock(c), due=w.when(c.due_at)) for c in after.clocks)
+    text = w(
+        N_("%(who)s opened the incident as %(severity)s: %(reasons)s (policy %(policy)s)"),
+        who=who,
+        severity=action.severity,
+        reasons="; ".join(action.triage_reasons),
+        policy=action.policy_version,
     )
-    text = w(N_("%(who)s opened the incident as %(severity)s: %(reasons)s (policy %(policy)s)"),
-             who=who, severity=action.severity, reasons="; ".join(action.triage_reasons), policy=action.policy_version)
     return _sentences(text, w(N_("clocks: %(clocks)s"), clocks=clocks) if clocks else "")
 
 
 def _proposed(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     proposal = after.proposals[-1]
-    text = w(N_("%(who)s proposed %(action)s (%(approval)s): %(rationale)s"), who=who,
-             action=w.label(action.action), approval=proposal.id, rationale=_short(action.rationale))
+    text = w(
+        N_("%(who)s proposed %(action)s (%(approval)s): %(rationale)s"),
+        who=who,
+        action=w.label(action.action),
+        approval=proposal.id,
+        rationale=_short(action.rationale),
+    )
     if not proposal.needs_approval:
         return _sentences(text, w(N_("no approval needed by policy")))
     if proposal.quorum == 1:
@@ -179,30 +204,50 @@ def _proposed(w, who, action, entry, before, after) -> str:  # noqa: ANN001
 
 def _approved(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     proposal = after.proposal(action.approval_id)
-    text = w(N_("%(who)s approved %(approval)s (%(count)s of %(quorum)s)"), who=who, approval=action.approval_id,
-             count=len(proposal.approvers), quorum=proposal.quorum)
+    text = w(
+        N_("%(who)s approved %(approval)s (%(count)s of %(quorum)s)"),
+        who=who,
+        approval=action.approval_id,
+        count=len(proposal.approvers),
+        quorum=proposal.quorum,
+    )
     if proposal.status == ProposalStatus.APPROVED:
-        return _sentences(text, w(N_("approved by %(approvers)s: enforcement may run"),
-                                  approvers=", ".join(proposal.approvers)))
+        return _sentences(
+            text, w(N_("approved by %(approvers)s: enforcement may run"), approvers=", ".join(proposal.approvers))
+        )
     return text
 
 
 def _severity(w, who, action, entry, before, after) -> str:  # noqa: ANN001
-    text = w(N_("%(who)s changed the severity from %(old)s to %(new)s: %(reason)s"), who=who,
-             old=before.severity, new=action.severity, reason=_short(action.reason))
+    text = w(
+        N_("%(who)s changed the severity from %(old)s to %(new)s: %(reason)s"),
+        who=who,
+        old=before.severity,
+        new=action.severity,
+        reason=_short(action.reason),
+    )
     return _sentences(text, _expired(w, before, after))
 
 
 def _resolved(w, who, action, entry, before, after) -> str:  # noqa: ANN001
-    text = w(N_("%(who)s resolved it as %(resolution)s: %(summary)s"), who=who,
-             resolution=w.label(action.resolution), summary=_short(action.summary))
+    text = w(
+        N_("%(who)s resolved it as %(resolution)s: %(summary)s"),
+        who=who,
+        resolution=w.label(action.resolution),
+        summary=_short(action.summary),
+    )
     return _sentences(text, _expired(w, before, after))
 
 
 def _escalated(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     clock = after.clock(f"sla.first_response.{action.team}")
-    return w(N_("%(who)s escalated to %(team)s: %(reason)s (answer due %(due)s)"), who=who,
-             team=w.label(action.team), reason=_short(action.reason), due=w.when(clock.due_at if clock else entry.at))
+    return w(
+        N_("%(who)s escalated to %(team)s: %(reason)s (answer due %(due)s)"),
+        who=who,
+        team=w.label(action.team),
+        reason=_short(action.reason),
+        due=w.when(clock.due_at if clock else entry.at),
+    )
 
 
 def _clock_fired(w, who, action, entry, before, after) -> str:  # noqa: ANN001
@@ -217,26 +262,50 @@ def _clock_fired(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     if breach.late_by_seconds < 60:  # the first breach: the deadline itself
         allowed = w.how_long((clock.due_at - clock.started_at).total_seconds())
         if clock.kind == ClockKind.REGULATORY:
-            return w(N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; %(tier)s notified"),
-                     clock=w.clock(clock), allowed=allowed, tier=tier)
-        return w(N_("The %(clock)s SLA was breached: not met within %(allowed)s; %(tier)s notified"),
-                 clock=w.clock(clock), allowed=allowed, tier=tier)
+            return w(
+                N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; %(tier)s notified"),
+                clock=w.clock(clock),
+                allowed=allowed,
+                tier=tier,
+            )
+        return w(
+            N_("The %(clock)s SLA was breached: not met within %(allowed)s; %(tier)s notified"),
+            clock=w.clock(clock),
+            allowed=allowed,
+            tier=tier,
+        )
     late = w.how_long(breach.late_by_seconds)
     if clock.kind == ClockKind.REGULATORY:
-        return w(N_("Legal deadline still missed (%(clock)s), %(late)s after it was due; %(tier)s notified"),
-                 clock=w.clock(clock), late=late, tier=tier)
-    return w(N_("The %(clock)s SLA is still not met, %(late)s after it was due; %(tier)s notified"),
-             clock=w.clock(clock), late=late, tier=tier)
+        return w(
+            N_("Legal deadline still missed (%(clock)s), %(late)s after it was due; %(tier)s notified"),
+            clock=w.clock(clock),
+            late=late,
+            tier=tier,
+        )
+    return w(
+        N_("The %(clock)s SLA is still not met, %(late)s after it was due; %(tier)s notified"),
+        clock=w.clock(clock),
+        late=late,
+        tier=tier,
+    )
 
 
 def _enforced(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     proposal = after.proposal(action.proposal_id)
     name = w.label(proposal.action) if proposal else action.proposal_id
     if action.succeeded:
-        return w(N_("Enforcement of %(action)s (%(approval)s) succeeded: reference %(reference)s"),
-                 action=name, approval=action.proposal_id, reference=action.reference)
-    return w(N_("Enforcement of %(action)s (%(approval)s) failed: %(detail)s"),
-             action=name, approval=action.proposal_id, detail=_short(action.detail))
+        return w(
+            N_("Enforcement of %(action)s (%(approval)s) succeeded: reference %(reference)s"),
+            action=name,
+            approval=action.proposal_id,
+            reference=action.reference,
+        )
+    return w(
+        N_("Enforcement of %(action)s (%(approval)s) failed: %(detail)s"),
+        action=name,
+        approval=action.proposal_id,
+        detail=_short(action.detail),
+    )
 
 
 _APPLIED = {
@@ -246,12 +315,14 @@ _APPLIED = {
     "add_note": lambda w, who, a, e, b, s: w(N_("%(who)s added a note: %(text)s"), who=who, text=_short(a.text)),
     "set_severity": _severity,
     "escalate": _escalated,
-    "team_response": lambda w, who, a, e, b, s: w(N_("%(who)s recorded the answer of %(team)s: %(text)s"), who=who,
-                                                  team=w.label(a.team), text=_short(a.text)),
+    "team_response": lambda w, who, a, e, b, s: w(
+        N_("%(who)s recorded the answer of %(team)s: %(text)s"), who=who, team=w.label(a.team), text=_short(a.text)
+    ),
     "propose_action": _proposed,
     "approve": _approved,
-    "reject": lambda w, who, a, e, b, s: w(N_("%(who)s rejected %(approval)s: %(reason)s"), who=who,
-                                           approval=a.approval_id, reason=_short(a.reason)),
+    "reject": lambda w, who, a, e, b, s: w(
+        N_("%(who)s rejected %(approval)s: %(reason)s"), who=who, approval=a.approval_id, reason=_short(a.reason)
+    ),
     "resolve": _resolved,
     "reopen": lambda w, who, a, e, b, s: w(N_("%(who)s reopened it: %(reason)s"), who=who, reason=_short(a.reason)),
     "merge_into": lambda w, who, a, e, b, s: w(N_("%(who)s merged it into %(target)s"), who=who, target=a.incident_id),
@@ -281,9 +352,18 @@ def _clocks_met_late(w: _Writer, before: Incident | None, after: Incident, at: d
 
 
 def _item(step: Step, incident_id: str, kind: str, text: str, **fields: Any) -> TimelineItem:
-    return TimelineItem(at=step.at, text=_sentences(text), kind=kind, type=fields.pop("type", kind),
-                        actor=fields.pop("actor", "vigil"), role=fields.pop("role", "system"),
-                        event=step.number, run=step.run + 1, workflow_id=incident_id, **fields)
+    return TimelineItem(
+        at=step.at,
+        text=_sentences(text),
+        kind=kind,
+        type=fields.pop("type", kind),
+        actor=fields.pop("actor", "vigil"),
+        role=fields.pop("role", "system"),
+        event=step.number,
+        run=step.run + 1,
+        workflow_id=incident_id,
+        **fields,
+    )
 
 
 def _timer_fired(w: _Writer, summary: str, duration: timedelta, clocks: dict[str, Clock]) -> str:
@@ -292,8 +372,11 @@ def _timer_fired(w: _Writer, summary: str, duration: timedelta, clocks: dict[str
     took = w.how_long(duration.total_seconds())
     ids = summary.removeprefix("clock ").split(", ") if summary.startswith("clock ") else []
     if ids and all(i in clocks for i in ids):
-        return w(N_("Timer fired after %(duration)s for the %(clocks)s clock"), duration=took,
-                 clocks=", ".join(w.clock(clocks[i]) for i in ids))
+        return w(
+            N_("Timer fired after %(duration)s for the %(clocks)s clock"),
+            duration=took,
+            clocks=", ".join(w.clock(clocks[i]) for i in ids),
+        )
     return w(N_("Timer fired after %(duration)s: %(summary)s"), duration=took, summary=summary or "-")
 
 
@@ -306,36 +389,84 @@ def _event_items(w: _Writer, journal: Journal, clocks: dict[str, Clock]) -> list
             text = _timer_fired(w, step.info.get("summary") or "", step.info.get("duration") or timedelta(0), clocks)
             items.append(_item(step, incident, "timer", text))
         elif t == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and isinstance(step.value, Seal):
-            text = w(N_("History sealed: SHA-256 %(digest)s over %(events)s events"),
-                     digest=step.value.digest, events=step.value.events)
+            text = w(
+                N_("History sealed: SHA-256 %(digest)s over %(events)s events"),
+                digest=step.value.digest,
+                events=step.value.events,
+            )
             items.append(_item(step, incident, "sealed", text))
         elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
             carried = step.value.carried if isinstance(step.value, IncidentStart) else None
-            items.append(_item(step, incident, "continued", w(
-                N_("History continued in a new run after %(events)s events; the state after entry %(entry)s "
-                   "was carried over"),
-                events=len(journal.history.runs[step.run].events), entry=carried.entries if carried else "?")))
+            items.append(
+                _item(
+                    step,
+                    incident,
+                    "continued",
+                    w(
+                        N_(
+                            "History continued in a new run after %(events)s events; the state after entry %(entry)s "
+                            "was carried over"
+                        ),
+                        events=len(journal.history.runs[step.run].events),
+                        entry=carried.entries if carried else "?",
+                    ),
+                )
+            )
         elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED and "failure" in step.info:
-            accepted = next((s for s in journal.steps if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-                             and s.info.get("update_id") == step.info["update_id"]), None)
+            accepted = next(
+                (
+                    s
+                    for s in journal.steps
+                    if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                    and s.info.get("update_id") == step.info["update_id"]
+                ),
+                None,
+            )
             request = accepted.value if accepted else None
             if request is not None and getattr(request, "action", None) is not None:
-                items.append(_item(
-                    step, incident, "refused", w(N_("%(who)s sent an action (%(action)s); refused: %(reason)s"),
-                                                 who=w.who(request.actor.user, request.actor.role),
-                                                 action=w.word(ACTION_NAMES.get(request.action.type,
-                                                                                request.action.type)),
-                                                 reason=_short(step.info["failure"])),
-                    type=request.action.type, actor=request.actor.user, role=request.actor.role.value, via="update",
-                    refused=True, reason=step.info["failure"], action=request.action.model_dump(mode="json")))
-        elif t in (E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-                   E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT):
+                items.append(
+                    _item(
+                        step,
+                        incident,
+                        "refused",
+                        w(
+                            N_("%(who)s sent an action (%(action)s); refused: %(reason)s"),
+                            who=w.who(request.actor.user, request.actor.role),
+                            action=w.word(ACTION_NAMES.get(request.action.type, request.action.type)),
+                            reason=_short(step.info["failure"]),
+                        ),
+                        type=request.action.type,
+                        actor=request.actor.user,
+                        role=request.actor.role.value,
+                        via="update",
+                        refused=True,
+                        reason=step.info["failure"],
+                        action=request.action.model_dump(mode="json"),
+                    )
+                )
+        elif t in (
+            E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+            E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+            E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+            E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+        ):
             how = step.type_name.removeprefix("WORKFLOW_EXECUTION_").lower()
             reason = step.info.get("failure") or step.info.get("reason") or "-"
             who = step.info.get("identity") or "vigil"
-            items.append(_item(step, incident, "ended", w(N_("The incident's workflow ended abnormally (%(how)s): "
-                                                             "%(reason)s"), how=how, reason=_short(reason)),
-                               actor=who, role="system"))
+            items.append(
+                _item(
+                    step,
+                    incident,
+                    "ended",
+                    w(
+                        N_("The incident's workflow ended abnormally (%(how)s): %(reason)s"),
+                        how=how,
+                        reason=_short(reason),
+                    ),
+                    actor=who,
+                    role="system",
+                )
+            )
     return items
 
 
@@ -349,21 +480,44 @@ def _approval_items(w: _Writer, journal: Journal) -> list[TimelineItem]:
                 if ask.round == 1:
                     text = w(N_("Asked %(tier)s to decide on %(approval)s"), tier=tier, approval=approval_id)
                 else:
-                    text = w(N_("Nobody decided on %(approval)s within %(timeout)s: asked %(tier)s "
-                                "(request %(round)s)"),
-                             approval=approval_id, timeout=w.how_long(ask.request.timeout_seconds), tier=tier,
-                             round=ask.round)
-                items.append(TimelineItem(at=step.at, text=_sentences(text), kind="approval_request",
-                                          type="approval_request", actor="vigil", role="system",
-                                          workflow_id=approval_id))
+                    text = w(
+                        N_("Nobody decided on %(approval)s within %(timeout)s: asked %(tier)s (request %(round)s)"),
+                        approval=approval_id,
+                        timeout=w.how_long(ask.request.timeout_seconds),
+                        tier=tier,
+                        round=ask.round,
+                    )
+                items.append(
+                    TimelineItem(
+                        at=step.at,
+                        text=_sentences(text),
+                        kind="approval_request",
+                        type="approval_request",
+                        actor="vigil",
+                        role="system",
+                        workflow_id=approval_id,
+                    )
+                )
             elif step.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED and isinstance(step.value, ApprovalOutcome):
                 outcome = step.value
-                items.append(TimelineItem(
-                    at=step.at, kind="approval_request", type="approval_request", actor="vigil", role="system",
-                    workflow_id=approval_id,
-                    text=_sentences(w(N_("Approval request %(approval)s closed: %(outcome)s, after %(rounds)s "
-                                         "request(s)"), approval=approval_id, rounds=outcome.rounds,
-                                      outcome=w(PROPOSAL_OUTCOMES.get(outcome.status, outcome.status))))))
+                items.append(
+                    TimelineItem(
+                        at=step.at,
+                        kind="approval_request",
+                        type="approval_request",
+                        actor="vigil",
+                        role="system",
+                        workflow_id=approval_id,
+                        text=_sentences(
+                            w(
+                                N_("Approval request %(approval)s closed: %(outcome)s, after %(rounds)s request(s)"),
+                                approval=approval_id,
+                                rounds=outcome.rounds,
+                                outcome=w(PROPOSAL_OUTCOMES.get(outcome.status, outcome.status)),
+                            )
+                        ),
+                    )
+                )
     return items
 
 
@@ -384,10 +538,19 @@ def build_timeline(reconstruction: Reconstruction, language: str) -> Timeline:
         kind = "refused" if entry.refused or entry.action is None else _KIND.get(entry.action.type, "action")
         step = journal.step(recorded.cause)
         item = TimelineItem(
-            at=entry.at, text=_describe(w, recorded, before, after), kind=kind,
-            type=entry.action.type if entry.action else "malformed", actor=actor, role=role, via=recorded.via,
-            event=recorded.cause, run=step.run + 1, workflow_id=incident, entry_no=entry.entry_no,
-            refused=entry.refused, reason=entry.reason,
+            at=entry.at,
+            text=_describe(w, recorded, before, after),
+            kind=kind,
+            type=entry.action.type if entry.action else "malformed",
+            actor=actor,
+            role=role,
+            via=recorded.via,
+            event=recorded.cause,
+            run=step.run + 1,
+            workflow_id=incident,
+            entry_no=entry.entry_no,
+            refused=entry.refused,
+            reason=entry.reason,
             action=entry.action.model_dump(mode="json") if entry.action else (entry.raw or {}),
         )
         placed.append((recorded.applied, 1, item))
@@ -400,8 +563,12 @@ def build_timeline(reconstruction: Reconstruction, language: str) -> Timeline:
 
     seal = next((s.value for s in journal.steps if isinstance(s.value, Seal)), None)
     return Timeline(
-        incident_id=incident, language=Language(w.language), runs=len(journal.history.runs), events=journal.events,
-        sealed=SealSummary(digest=seal.digest, events=seal.events) if seal else None, entries=items,
+        incident_id=incident,
+        language=Language(w.language),
+        runs=len(journal.history.runs),
+        events=journal.events,
+        sealed=SealSummary(digest=seal.digest, events=seal.events) if seal else None,
+        entries=items,
     )
 
 
@@ -427,4 +594,3 @@ def _merge_by_time(items: list[TimelineItem], others: list[TimelineItem]) -> lis
             position -= 1
         merged.insert(position, other)
     return merged
-

@@ -33,8 +33,9 @@ async def _bad_csrf(request: Request, exc: BadCsrf) -> Response:
     viewer = await current_viewer(request)
     language = language_of(request)
     gettext = gettext_for(language)
-    message = gettext("This form had expired or did not come from Vigil, so nothing was done. "
-                      "Go back, reload the page and try again.")
+    message = gettext(
+        "This form had expired or did not come from Vigil, so nothing was done. Go back, reload the page and try again."
+    )
     return page(request, "error.html", language, viewer, status=403, message=message)
 
 

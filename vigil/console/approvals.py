@@ -33,5 +33,13 @@ def _pending(request: Request, viewer: Viewer) -> tuple[list, dict[str, str]]:
 async def approvals(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     items, titles = await run_in_threadpool(_pending, request, viewer)
     done = forms.DONE.get(request.query_params.get("done", ""))
-    return page(request, "approvals.html", viewer.language, viewer, items=items, titles=titles, done=done,
-                may_decide=viewer.may("approve"))
+    return page(
+        request,
+        "approvals.html",
+        viewer.language,
+        viewer,
+        items=items,
+        titles=titles,
+        done=done,
+        may_decide=viewer.may("approve"),
+    )

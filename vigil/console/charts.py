@@ -66,10 +66,21 @@ def _svg(chart: pygal.graph.graph.Graph) -> Markup:
 
 def _config(title: str, style: Style = STYLE, **options: object) -> dict[str, object]:
     return dict(
-        title=title, style=style, js=[], disable_xml_declaration=True, explicit_size=False, width=900,
-        legend_at_bottom=True, legend_at_bottom_columns=4, truncate_legend=-1, truncate_label=-1, margin=16,
+        title=title,
+        style=style,
+        js=[],
+        disable_xml_declaration=True,
+        explicit_size=False,
+        width=900,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=4,
+        truncate_legend=-1,
+        truncate_label=-1,
+        margin=16,
         margin_bottom=24,
-        no_data_text="—", print_zeroes=False, **options,
+        no_data_text="—",
+        print_zeroes=False,
+        **options,
     )
 
 
@@ -80,10 +91,17 @@ def days(start: date, end: date) -> list[date]:
 def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup:  # noqa: ANN001
     """Incidents opened each day, stacked by group (severity, category, region or channel)."""
     every = days(trends.start, trends.end)
-    chart = pygal.StackedBar(**_config(
-        title, height=420, x_label_rotation=0, show_minor_x_labels=False,
-        x_labels_major_every=max(1, len(every) // 8), y_labels_major_every=None, min_scale=2,
-    ))
+    chart = pygal.StackedBar(
+        **_config(
+            title,
+            height=420,
+            x_label_rotation=0,
+            show_minor_x_labels=False,
+            x_labels_major_every=max(1, len(every) // 8),
+            y_labels_major_every=None,
+            min_scale=2,
+        )
+    )
     chart.x_labels = [day_label(d) for d in every]
     counts: dict[str, dict[date, int]] = {}
     for row in trends.rows:
@@ -96,9 +114,17 @@ def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup
 def breach_rates(trends: Trends, title: str, group_label) -> Markup:  # noqa: ANN001
     """The share of each group's incidents that breached any clock, in percent."""
     groups = trends.groups[::-1]  # pygal draws the first bar at the bottom; read top-down instead
-    chart = pygal.HorizontalBar(**_config(title, LABELLED_STYLE, height=120 + 40 * max(1, len(groups)),
-                                          range=(0, 100), value_formatter=lambda v: f"{v:.0f} %",
-                                          print_values=True, show_legend=False))
+    chart = pygal.HorizontalBar(
+        **_config(
+            title,
+            LABELLED_STYLE,
+            height=120 + 40 * max(1, len(groups)),
+            range=(0, 100),
+            value_formatter=lambda v: f"{v:.0f} %",
+            print_values=True,
+            show_legend=False,
+        )
+    )
     chart.x_labels = [group_label(g.group) for g in groups]
     chart.add(title, [round(g.breach_rate * 100, 1) for g in groups])
     return _svg(chart)
@@ -110,8 +136,15 @@ def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -
     medians = [(g.median_seconds_to_acknowledge, g.median_seconds_to_resolve) for g in groups]
     longest = max((s for pair in medians for s in pair if s is not None), default=0)
     scale, unit = (60, "min") if longest < 2 * 3600 else (3600, "h")
-    chart = pygal.HorizontalBar(**_config(title, LABELLED_STYLE, height=160 + 56 * max(1, len(groups)),
-                                          value_formatter=lambda v: f"{v:.1f} {unit}", print_values=True))
+    chart = pygal.HorizontalBar(
+        **_config(
+            title,
+            LABELLED_STYLE,
+            height=160 + 56 * max(1, len(groups)),
+            value_formatter=lambda v: f"{v:.1f} {unit}",
+            print_values=True,
+        )
+    )
     chart.x_labels = [group_label(g.group) for g in groups]
     for index, name in enumerate(series):
         chart.add(name, [None if pair[index] is None else round(pair[index] / scale, 2) for pair in medians])

@@ -25,8 +25,16 @@ MODELS: dict[str, type[BaseModel]] = {
 
 # The forms of the incident page, in the order of the work. Approve and reject sit with each proposal.
 INCIDENT_FORMS = [
-    "acknowledge", "assign", "add_note", "escalate", "team_response", "propose_action",
-    "set_severity", "resolve", "reopen", "merge_into",
+    "acknowledge",
+    "assign",
+    "add_note",
+    "escalate",
+    "team_response",
+    "propose_action",
+    "set_severity",
+    "resolve",
+    "reopen",
+    "merge_into",
 ]
 
 TITLES = {

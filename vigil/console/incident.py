@@ -101,15 +101,30 @@ async def _incident_page(
     done = request.query_params.get("done")
     guarded = incident.intake.category in ALWAYS_GUARDED
     return page(
-        request, "incident.html", viewer.language, viewer, status=status,
-        incident=incident, source=source, timeline=timeline, people=people,
-        forms=forms.available(viewer, incident), may_decide=forms.may_decide(viewer, incident),
-        titles=forms.TITLES, done=forms.DONE.get(done) if done and not error else None,
-        error=error, failed_form=failed_form, values=values or {},
+        request,
+        "incident.html",
+        viewer.language,
+        viewer,
+        status=status,
+        incident=incident,
+        source=source,
+        timeline=timeline,
+        people=people,
+        forms=forms.available(viewer, incident),
+        may_decide=forms.may_decide(viewer, incident),
+        titles=forms.TITLES,
+        done=forms.DONE.get(done) if done and not error else None,
+        error=error,
+        failed_form=failed_form,
+        values=values or {},
         graphic=[c for c in incident.intake.content if c.graphic or guarded],
         plain=[c for c in incident.intake.content if not (c.graphic or guarded)],
-        teams=list(Team), severities=list(Severity), resolutions=list(Resolution),
-        enforcement_actions=list(EnforcementAction), engaged=_engaged(incident), proposal_status=PROPOSAL_STATUS,
+        teams=list(Team),
+        severities=list(Severity),
+        resolutions=list(Resolution),
+        enforcement_actions=list(EnforcementAction),
+        engaged=_engaged(incident),
+        proposal_status=PROPOSAL_STATUS,
     )
 
 
@@ -138,22 +153,33 @@ async def act(request: Request, incident_id: str, viewer: Viewer = Depends(signe
     try:
         action = forms.parse(form, viewer.language)
     except forms.FormError as invalid:
-        return await _incident_page(request, viewer, incident_id, status=422, error=invalid.message,
-                                    failed_form=action_type, values=invalid.values)
+        return await _incident_page(
+            request,
+            viewer,
+            incident_id,
+            status=422,
+            error=invalid.message,
+            failed_form=action_type,
+            values=invalid.values,
+        )
     temporal = request.app.state.temporal
     try:
         if temporal is None:
             raise ApiError(503, "temporal_unavailable", "not connected to Temporal yet; retry shortly")
         # The API's own handler: the same role check, input checks and refusals as POST .../actions.
         await incidents_api.act(
-            incident_id=incident_id, action=action, user=viewer.principal, temporal=temporal,
+            incident_id=incident_id,
+            action=action,
+            user=viewer.principal,
+            temporal=temporal,
             engine=request.app.state.engine,
         )
     except ApiError as refused:
         values = {k: v for k, v in form.items() if k not in ("csrf", "type", "next")}
         gettext = gettext_for(viewer.language)
         message = gettext("Not done: %(reason)s") % {"reason": refused.detail}
-        return await _incident_page(request, viewer, incident_id, status=refused.status, error=message,
-                                    failed_form=action_type, values=values)
+        return await _incident_page(
+            request, viewer, incident_id, status=refused.status, error=message, failed_form=action_type, values=values
+        )
     separator = "&" if "?" in next_url else "?"
     return RedirectResponse(f"{next_url}{separator}done={action.type}", status_code=303)

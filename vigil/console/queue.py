@@ -72,7 +72,10 @@ def _query(filters: dict, cursor: str | None) -> IncidentQuery:
         region=_pick(filters["region"], Region),
         assignee=[a[:64] for a in filters["assignee"]],
         text=filters["text"] or None,
-        sort=sort, order=order, limit=int(filters["limit"]), cursor=cursor,
+        sort=sort,
+        order=order,
+        limit=int(filters["limit"]),
+        cursor=cursor,
     )
 
 
@@ -95,8 +98,23 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, None))
         cursor = None
     return page(
-        request, "queue.html", viewer.language, viewer,
-        rows=rows, filters=filters, next_cursor=next_cursor, first_page=cursor is None, error=error,
-        people=people, statuses=list(Status), severities=list(Severity), categories=list(Category),
-        channels=list(Channel), regions=list(Region), sorts=SORT_LABELS, page_sizes=PAGE_SIZES, OPEN=OPEN, ANY=ANY,
+        request,
+        "queue.html",
+        viewer.language,
+        viewer,
+        rows=rows,
+        filters=filters,
+        next_cursor=next_cursor,
+        first_page=cursor is None,
+        error=error,
+        people=people,
+        statuses=list(Status),
+        severities=list(Severity),
+        categories=list(Category),
+        channels=list(Channel),
+        regions=list(Region),
+        sorts=SORT_LABELS,
+        page_sizes=PAGE_SIZES,
+        OPEN=OPEN,
+        ANY=ANY,
     )

@@ -85,8 +85,9 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
 
-def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int | None = None,
-               path: str = "/") -> None:
+def set_cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int | None = None, path: str = "/"
+) -> None:
     response.set_cookie(
         name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=_secure(request)
     )

@@ -32,8 +32,9 @@ FORM_EXPIRED = _("The sign-in form had expired. Please paste your token again.")
 def _sign_in_form(request: Request, next_url: str, error: str | None = None, status: int = 200) -> Response:
     """The form, with a fresh nonce in a cookie and in the form (double submit)."""
     nonce = secrets.token_urlsafe(24)
-    response = page(request, "sign_in.html", language_of(request), status=status, nonce=nonce,
-                    next_url=next_url, error=error)
+    response = page(
+        request, "sign_in.html", language_of(request), status=status, nonce=nonce, next_url=next_url, error=error
+    )
     set_cookie(response, request, SIGN_IN_COOKIE, nonce, path="/sign-in")
     return response
 

@@ -51,17 +51,34 @@ async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Respo
 
     svg = {
         "opened": charts.opened_per_day(
-            result, gettext("Incidents opened per day, by %(grouping)s") % {"grouping": grouping}, group_label,
+            result,
+            gettext("Incidents opened per day, by %(grouping)s") % {"grouping": grouping},
+            group_label,
             day_label,
         ),
         "breaches": charts.breach_rates(
-            result, gettext("Share of incidents that breached a clock, by %(grouping)s") % {"grouping": grouping},
+            result,
+            gettext("Share of incidents that breached a clock, by %(grouping)s") % {"grouping": grouping},
             group_label,
         ),
         "times": charts.times_to(
-            result, gettext("Median time to acknowledge and to resolve, by %(grouping)s") % {"grouping": grouping},
-            group_label, (gettext("to acknowledge"), gettext("to resolve")),
+            result,
+            gettext("Median time to acknowledge and to resolve, by %(grouping)s") % {"grouping": grouping},
+            group_label,
+            (gettext("to acknowledge"), gettext("to resolve")),
         ),
     }
-    return page(request, "trends.html", language, viewer, trends=result, svg=svg, by=by, period=period,
-                periods=PERIODS, groupings=GROUPINGS, group_label=group_label, day_label=day_label)
+    return page(
+        request,
+        "trends.html",
+        language,
+        viewer,
+        trends=result,
+        svg=svg,
+        by=by,
+        period=period,
+        periods=PERIODS,
+        groupings=GROUPINGS,
+        group_label=group_label,
+        day_label=day_label,
+    )

@@ -113,8 +113,18 @@ class EnforcementCompleted(_Action):
 
 HumanAction = Annotated[
     (
-        Acknowledge | Assign | AddNote | SetSeverity | Escalate | RecordTeamResponse
-        | ProposeAction | Approve | Reject | Resolve | Reopen | MergeInto
+        Acknowledge
+        | Assign
+        | AddNote
+        | SetSeverity
+        | Escalate
+        | RecordTeamResponse
+        | ProposeAction
+        | Approve
+        | Reject
+        | Resolve
+        | Reopen
+        | MergeInto
     ),
     Field(discriminator="type"),
 ]
@@ -135,5 +145,3 @@ class Refusal(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-

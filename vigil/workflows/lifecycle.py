@@ -83,8 +83,6 @@ def permitted(role: Role, action_type: str) -> bool:
     return role in roles
 
 
-
-
 def next_wakeup(state: Incident) -> datetime | None:
     """When the workflow must wake for a clock, or None when no clock is running."""
     times = [c.next_fire_at for c in state.clocks if c.running and c.next_fire_at]
@@ -167,23 +165,44 @@ def _open(action: Open, now: datetime, policy: Policy) -> Incident:
     for rule in policy.regulatory:
         if rule.applies(intake.category, intake.channel, intake.region):
             due = now + rule.due
-            clocks.append(Clock(
-                id=f"regulatory.{rule.id}", kind=ClockKind.REGULATORY, name=rule.name,
-                started_at=now, due_at=due, next_fire_at=due, met_by=rule.met_by,
-            ))
+            clocks.append(
+                Clock(
+                    id=f"regulatory.{rule.id}",
+                    kind=ClockKind.REGULATORY,
+                    name=rule.name,
+                    started_at=now,
+                    due_at=due,
+                    next_fire_at=due,
+                    met_by=rule.met_by,
+                )
+            )
             if rule.preserve_evidence:
                 hold = max(hold or now, now + rule.preserve_evidence)
     if intake.deadline:
-        clocks.append(Clock(
-            id="regulatory.deadline", kind=ClockKind.REGULATORY, name="deadline set by the reporter",
-            started_at=now, due_at=intake.deadline, next_fire_at=intake.deadline,
-            met_by=[a for a in EnforcementAction if a != EnforcementAction.NO_ACTION],
-        ))
+        clocks.append(
+            Clock(
+                id="regulatory.deadline",
+                kind=ClockKind.REGULATORY,
+                name="deadline set by the reporter",
+                started_at=now,
+                due_at=intake.deadline,
+                next_fire_at=intake.deadline,
+                met_by=[a for a in EnforcementAction if a != EnforcementAction.NO_ACTION],
+            )
+        )
     return Incident(
-        id=action.incident_id, intake=intake, policy_version=action.policy_version,
-        severity=action.severity, triage_reasons=action.triage_reasons, status=Status.TRIAGE,
-        opened_at=now, opened_by=action.opened_by.user if action.opened_by else None,
-        clocks=clocks, evidence_hold_until=hold, seq=1, updated_at=now,
+        id=action.incident_id,
+        intake=intake,
+        policy_version=action.policy_version,
+        severity=action.severity,
+        triage_reasons=action.triage_reasons,
+        status=Status.TRIAGE,
+        opened_at=now,
+        opened_by=action.opened_by.user if action.opened_by else None,
+        clocks=clocks,
+        evidence_hold_until=hold,
+        seq=1,
+        updated_at=now,
     )
 
 
@@ -256,16 +275,23 @@ def _propose(state: Incident, action: ProposeAction, actor: Actor, now: datetime
             f"{action.action} in {region} needs a statement of reasons for the user (EU DSA art. 17)",
         )
     needs_approval = policy.approval.needed(action.action, state.severity)
-    state.proposals.append(Proposal(
-        id=f"{state.id}-A{len(state.proposals) + 1}", action=action.action, rationale=action.rationale,
-        statement_of_reasons=action.statement_of_reasons, target=action.target,
-        proposed_by=actor.user, proposed_at=now, severity=state.severity,
-        needs_approval=needs_approval,
-        quorum=policy.approval.quorum_for(state.severity) if needs_approval else 0,
-        status=ProposalStatus.PENDING if needs_approval else ProposalStatus.APPROVED,
-        decided_at=None if needs_approval else now,
-        decision_reason=None if needs_approval else "no approval needed by policy",
-    ))
+    state.proposals.append(
+        Proposal(
+            id=f"{state.id}-A{len(state.proposals) + 1}",
+            action=action.action,
+            rationale=action.rationale,
+            statement_of_reasons=action.statement_of_reasons,
+            target=action.target,
+            proposed_by=actor.user,
+            proposed_at=now,
+            severity=state.severity,
+            needs_approval=needs_approval,
+            quorum=policy.approval.quorum_for(state.severity) if needs_approval else 0,
+            status=ProposalStatus.PENDING if needs_approval else ProposalStatus.APPROVED,
+            decided_at=None if needs_approval else now,
+            decision_reason=None if needs_approval else "no approval needed by policy",
+        )
+    )
     state.status = Status.PENDING_APPROVAL if needs_approval else Status.ACTIONING
 
 
@@ -323,10 +349,16 @@ def _resolve(state: Incident, action: Resolve, actor: Actor, now: datetime, poli
     state.resolved_at, state.resolved_by = now, actor.user
     state.reopen_until = now + policy.reopen.window
     state.clocks = [c for c in state.clocks if c.id != "reopen_window"]  # from an earlier round
-    state.clocks.append(Clock(
-        id="reopen_window", kind=ClockKind.REOPEN, name="reopen window",
-        started_at=now, due_at=state.reopen_until, next_fire_at=state.reopen_until,
-    ))
+    state.clocks.append(
+        Clock(
+            id="reopen_window",
+            kind=ClockKind.REOPEN,
+            name="reopen window",
+            started_at=now,
+            due_at=state.reopen_until,
+            next_fire_at=state.reopen_until,
+        )
+    )
 
 
 def _resolved_reason(resolution: Resolution | None) -> str:

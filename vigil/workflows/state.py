@@ -74,9 +74,9 @@ class Intake(Model):
     content: list[ContentRef] = Field(default=[], max_length=50)
     reporter: Reporter | None = None
     reach: int = Field(0, ge=0, le=10_000_000_000)
-    external_ref: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
-    ] | None = None
+    external_ref: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable] | None
+    ) = None
     deadline: AwareDatetime | None = None
 
 

@@ -49,8 +49,6 @@ def converter_of(request: Request) -> DataConverter:
     return client.data_converter if client is not None else data_converter()
 
 
-
-
 async def _history(
     temporal: Client, engine: Engine, incident_id: str, approvals: bool = True
 ) -> histories.IncidentHistory:
@@ -71,16 +69,23 @@ async def _reconstruction(request: Request, temporal: Client, engine: Engine, in
     try:
         return Reconstruction(await read_journal(history, converter_of(request)))
     except Undecodable as error:
-        raise ApiError(503, "key_unavailable", f"{incident_id}: {error}. Every key that ever encrypted payloads "
-                                               "must stay in VIGIL_ENCRYPTION_KEYS") from None
+        raise ApiError(
+            503,
+            "key_unavailable",
+            f"{incident_id}: {error}. Every key that ever encrypted payloads must stay in VIGIL_ENCRYPTION_KEYS",
+        ) from None
 
 
 @router.get(
     "/api/incidents/{incident_id}/history",
     summary="The incident's Temporal history (all runs), as JSON",
-    responses={200: {"description": "A `vigil-history-v1` document: each run as Temporal's own history JSON, "
-                                    "payloads still encrypted; and the approval requests' histories"},
-               **responses(403, 404)},
+    responses={
+        200: {
+            "description": "A `vigil-history-v1` document: each run as Temporal's own history JSON, "
+            "payloads still encrypted; and the approval requests' histories"
+        },
+        **responses(403, 404),
+    },
 )
 async def history(
     incident_id: str,
@@ -162,8 +167,14 @@ class StateAfterEvent(BaseModel):
 def _event_ref(reconstruction: Reconstruction, number: int) -> EventRef:
     step = reconstruction.journal.step(number)
     run = reconstruction.journal.history.runs[step.run]
-    return EventRef(number=number, run=step.run + 1, run_id=run.run_id, event_id=step.event.event_id,
-                    type=event_type_name(step.event), at=step.at)
+    return EventRef(
+        number=number,
+        run=step.run + 1,
+        run_id=run.run_id,
+        event_id=step.event.event_id,
+        type=event_type_name(step.event),
+        at=step.at,
+    )
 
 
 def _entry_ref(recorded: Recorded | None) -> EntryRef | None:
@@ -171,9 +182,14 @@ def _entry_ref(recorded: Recorded | None) -> EntryRef | None:
         return None
     entry = recorded.entry
     return EntryRef(
-        entry_no=entry.entry_no, type=entry.action.type if entry.action else "malformed",
-        actor=entry.actor.user if entry.actor else "unknown", role=entry.actor.role.value if entry.actor else "unknown",
-        at=entry.at, refused=entry.refused, via=recorded.via, caused_by_event=recorded.cause,
+        entry_no=entry.entry_no,
+        type=entry.action.type if entry.action else "malformed",
+        actor=entry.actor.user if entry.actor else "unknown",
+        role=entry.actor.role.value if entry.actor else "unknown",
+        at=entry.at,
+        refused=entry.refused,
+        via=recorded.via,
+        caused_by_event=recorded.cause,
     )
 
 
@@ -203,10 +219,18 @@ async def state_after_event(
     except EventOutOfRange as error:
         raise invalid(f"after_event: {error}") from None
     return StateAfterEvent(
-        incident_id=incident_id, after_event=number, events=state.events, event=_event_ref(reconstruction, number),
-        entries=state.entries, last_entry=_entry_ref(state.last), state=state.state, verified=state.verified,
-        checks=[StateCheck(event=c.event, after_entry=c.after_entry, source=c.source, matches=c.matches)
-                for c in state.checks],
+        incident_id=incident_id,
+        after_event=number,
+        events=state.events,
+        event=_event_ref(reconstruction, number),
+        entries=state.entries,
+        last_entry=_entry_ref(state.last),
+        state=state.state,
+        verified=state.verified,
+        checks=[
+            StateCheck(event=c.event, after_entry=c.after_entry, source=c.source, matches=c.matches)
+            for c in state.checks
+        ],
         problems=reconstruction.problems,
     )
 
@@ -262,8 +286,13 @@ async def _stored_seal(temporal: Client, engine: Engine, incident_id: str) -> St
             raise conflict(f"{incident_id} is {projected.status}: a history is sealed when the incident closes")
         raise conflict(f"{incident_id} is {projected.status} but its seal is not recorded yet; retry shortly")
     return StoredSeal(
-        incident_id=incident_id, digest=row.digest, events=row.events, chain=row.chain, run_ids=row.run_ids,
-        sealed_at=row.sealed_at, search_attribute=await _search_attribute_digest(temporal, incident_id),
+        incident_id=incident_id,
+        digest=row.digest,
+        events=row.events,
+        chain=row.chain,
+        run_ids=row.run_ids,
+        sealed_at=row.sealed_at,
+        search_attribute=await _search_attribute_digest(temporal, incident_id),
     )
 
 
@@ -310,13 +339,22 @@ def verification(history: histories.IncidentHistory, stored: StoredSeal) -> Veri
     if verdict.first_altered is not None and verdict.first_altered < history.event_count:
         numbered = list(history.numbered())[verdict.first_altered]
         run = history.runs[numbered.run]
-        first = EventRef(number=numbered.number, run=numbered.run + 1, run_id=run.run_id,
-                         event_id=numbered.event.event_id, type=event_type_name(numbered.event),
-                         at=numbered.event.event_time.ToDatetime(tzinfo=UTC))
+        first = EventRef(
+            number=numbered.number,
+            run=numbered.run + 1,
+            run_id=run.run_id,
+            event_id=numbered.event.event_id,
+            type=event_type_name(numbered.event),
+            at=numbered.event.event_time.ToDatetime(tzinfo=UTC),
+        )
     return Verification(
-        incident_id=history.incident_id, intact=verdict.intact, events=verdict.events, sealed_events=stored.events,
+        incident_id=history.incident_id,
+        intact=verdict.intact,
+        events=verdict.events,
+        sealed_events=stored.events,
         first_altered_event=None if verdict.first_altered is None else verdict.first_altered + 1,
-        first_altered=first, digest=stored.digest,
+        first_altered=first,
+        digest=stored.digest,
         search_attribute_matches=None if stored.search_attribute is None else stored.search_attribute == stored.digest,
         detail=verdict.detail,
     )
@@ -388,9 +426,13 @@ def _select(engine: Engine, request: ReplayRequest) -> tuple[list[str], bool]:
     statement = select(IncidentRow.id)
     if request.filter is not None:
         f = request.filter
-        for column, values in ((IncidentRow.status, f.status), (IncidentRow.severity, f.severity),
-                               (IncidentRow.category, f.category), (IncidentRow.channel, f.channel),
-                               (IncidentRow.region, f.region)):
+        for column, values in (
+            (IncidentRow.status, f.status),
+            (IncidentRow.severity, f.severity),
+            (IncidentRow.category, f.category),
+            (IncidentRow.channel, f.channel),
+            (IncidentRow.region, f.region),
+        ):
             if values:
                 statement = statement.where(column.in_([v.value for v in values]))
         if f.opened_from:
@@ -418,9 +460,16 @@ def _select(engine: Engine, request: ReplayRequest) -> tuple[list[str], bool]:
 )
 async def replay_incidents(
     request: Request,
-    body: Annotated[ReplayRequest, Body(examples=[{"ids": ["INC-2026-000001"]},
-                                                  {"filter": {"status": ["closed"], "region": ["EMEA"]}},
-                                                  {"closed_from": "2026-11-01T00:00:00Z"}])],
+    body: Annotated[
+        ReplayRequest,
+        Body(
+            examples=[
+                {"ids": ["INC-2026-000001"]},
+                {"filter": {"status": ["closed"], "region": ["EMEA"]}},
+                {"closed_from": "2026-11-01T00:00:00Z"},
+            ]
+        ),
+    ],
     user: Principal = Depends(allow(AUDITORS, "replay histories")),
     temporal: Client = Depends(get_temporal),
     engine: Engine = Depends(get_engine),
@@ -443,13 +492,19 @@ async def replay_incidents(
     for incident_id in ids:
         report = reports.get(incident_id)
         if report is None:
-            out.append(ReplayReportOut(incident_id=incident_id, result="missing", workflows=0, events=0,
-                                       divergence=None))
+            out.append(
+                ReplayReportOut(incident_id=incident_id, result="missing", workflows=0, events=0, divergence=None)
+            )
             continue
         divergence = report.divergence
-        out.append(ReplayReportOut(
-            incident_id=incident_id, result=report.result, workflows=report.workflows, events=report.events,
-            divergence=DivergenceOut(**divergence.__dict__) if divergence else None,
-        ))
+        out.append(
+            ReplayReportOut(
+                incident_id=incident_id,
+                result=report.result,
+                workflows=report.workflows,
+                events=report.events,
+                divergence=DivergenceOut(**divergence.__dict__) if divergence else None,
+            )
+        )
     count = {kind: sum(1 for r in out if r.result == kind) for kind in ("ok", "nondeterministic", "failed", "missing")}
     return ReplayResult(replayed=len(found), truncated=truncated, reports=out, **count)

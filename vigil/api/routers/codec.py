@@ -53,18 +53,24 @@ def _b64(value: str, where: str) -> bytes:
 
 def _from_json(body: Payloads) -> list[Payload]:
     return [
-        Payload(metadata={k: _b64(v, f"payloads.{i}.metadata.{k}") for k, v in p.metadata.items()},
-                data=_b64(p.data, f"payloads.{i}.data"))
+        Payload(
+            metadata={k: _b64(v, f"payloads.{i}.metadata.{k}") for k, v in p.metadata.items()},
+            data=_b64(p.data, f"payloads.{i}.data"),
+        )
         for i, p in enumerate(body.payloads)
     ]
 
 
 def _to_json(payloads: list[Payload]) -> Payloads:
-    return Payloads(payloads=[
-        PayloadJson(metadata={k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
-                    data=base64.b64encode(p.data).decode())
-        for p in payloads
-    ])
+    return Payloads(
+        payloads=[
+            PayloadJson(
+                metadata={k: base64.b64encode(v).decode() for k, v in p.metadata.items()},
+                data=base64.b64encode(p.data).decode(),
+            )
+            for p in payloads
+        ]
+    )
 
 
 def _codec(request: Request, namespace: str | None) -> EncryptionCodec:
@@ -77,8 +83,9 @@ def _codec(request: Request, namespace: str | None) -> EncryptionCodec:
     return codec if isinstance(codec, EncryptionCodec) else configured_codec()
 
 
-@router.post("/decode", response_model=Payloads, summary="Decrypt payloads (remote codec protocol)",
-             responses=responses(403))
+@router.post(
+    "/decode", response_model=Payloads, summary="Decrypt payloads (remote codec protocol)", responses=responses(403)
+)
 async def decode(
     body: Payloads,
     request: Request,
@@ -98,8 +105,9 @@ async def decode(
     return _to_json(decoded)
 
 
-@router.post("/encode", response_model=Payloads, summary="Encrypt payloads (remote codec protocol)",
-             responses=responses(403))
+@router.post(
+    "/encode", response_model=Payloads, summary="Encrypt payloads (remote codec protocol)", responses=responses(403)
+)
 async def encode(
     body: Payloads,
     request: Request,
@@ -117,8 +125,12 @@ class CodecCors:
     def __init__(self, app: ASGIApp, origin: str):
         self.app = app
         self.cors = CORSMiddleware(
-            app, allow_origins=[origin] if origin else [], allow_credentials=True, allow_methods=["POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Namespace"], max_age=600,
+            app,
+            allow_origins=[origin] if origin else [],
+            allow_credentials=True,
+            allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+            max_age=600,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

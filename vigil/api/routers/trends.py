@@ -51,7 +51,10 @@ class _Tally:
 
     def summary(self, group: str) -> TrendGroup:
         return TrendGroup(
-            group=group, opened=self.opened, resolved=self.resolved, breached=self.breached,
+            group=group,
+            opened=self.opened,
+            resolved=self.resolved,
+            breached=self.breached,
             breach_rate=round(self.breached / self.opened, 4) if self.opened else 0.0,
             median_seconds_to_acknowledge=statistics.median(self.to_ack) if self.to_ack else None,
             median_seconds_to_resolve=statistics.median(self.to_resolve) if self.to_resolve else None,
@@ -73,7 +76,9 @@ def compute(session: Session, start: date, end: date, by: GroupBy) -> Trends:
         for tally in (per_day[(opened.date(), group)], per_group[group], overall):
             tally.add(opened, acknowledged, resolved, breaches)
     return Trends(
-        start=start, end=end, by=by,
+        start=start,
+        end=end,
+        by=by,
         rows=[
             TrendRow(day=day, group=group, opened=t.opened, resolved=t.resolved, breached=t.breached)
             for (day, group), t in sorted(per_day.items())
@@ -96,8 +101,10 @@ def _csv(trends: Trends) -> str:
     "",
     response_model=Trends,
     summary="Incident trends",
-    responses={200: {"content": {"text/csv": {"example": "day,severity,opened,resolved,breached\n"}}},
-               **responses(403, 422)},
+    responses={
+        200: {"content": {"text/csv": {"example": "day,severity,opened,resolved,breached\n"}}},
+        **responses(403, 422),
+    },
 )
 def trends(
     request: Request,

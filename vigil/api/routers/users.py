@@ -71,7 +71,9 @@ def new_token(
 
 
 @router.delete(
-    "/users/{name}", response_model=UserOut, summary="Disable a person, revoking their tokens",
+    "/users/{name}",
+    response_model=UserOut,
+    summary="Disable a person, revoking their tokens",
     responses=responses(403, 404, 409, 422),
 )
 def disable(
