@@ -8,7 +8,7 @@ so a rotated-out key still opens old histories.
 import base64
 import os
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +114,3 @@ class EncryptionCodec(PayloadCodec):
         if payload.metadata.get(COMPRESSION) == b"zlib":
             data = zlib.decompress(data)
         return Payload.FromString(data)
-
-    def decrypt_all(self, payloads: Iterable[Payload]) -> list[Payload]:
-        return [self.decrypt(p) for p in payloads]

@@ -75,10 +75,3 @@ def _reserve(bind: Engine, external_ref: str | None, year: int) -> Reservation:
             else:
                 incident_id = format_id(year, number)
         return Reservation(incident_id, created=True)
-
-
-def claimed_incident(bind: Engine, external_ref: str) -> str | None:
-    with bind.connect() as conn:
-        return conn.execute(
-            select(IntakeKeyRow.incident_id).where(IntakeKeyRow.external_ref == external_ref)
-        ).scalar_one_or_none()

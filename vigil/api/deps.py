@@ -1,6 +1,6 @@
 """What routes depend on: the database, the Temporal client, and who is calling.
 
-The role matrix lives here too, as named sets that each route declares with `allow(...)`;
+Each route declares who may call it with `allow(...)` and a role set from `vigil.roles`;
 actions on an incident are further checked per action type by `lifecycle.permitted`.
 """
 
@@ -17,12 +17,8 @@ from vigil.api.errors import ApiError, forbidden, not_found, unavailable
 from vigil.auth import Principal, authenticate
 from vigil.db.tables import IncidentRow
 from vigil.domain import Role
+from vigil.roles import may_not
 from vigil.workflows.state import INCIDENT_ID_PATTERN
-
-# The role matrix (see README "Roles"): who may call which kind of endpoint.
-READERS = frozenset({Role.ANALYST, Role.LEAD, Role.AUDITOR, Role.ADMIN})  # read everything
-RESPONDERS = frozenset({Role.ANALYST, Role.LEAD})  # take intake and act on incidents
-ADMINS = frozenset({Role.ADMIN})  # manage users and tokens
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` from `vigil users add`")
 
@@ -65,8 +61,7 @@ def allow(roles: frozenset[Role], doing: str) -> Callable[..., Principal]:
 
     def check(user: Principal = Depends(current_user)) -> Principal:
         if user.role not in roles:
-            article = "an" if user.role.value[0] in "aeiou" else "a"
-            raise forbidden(f"{article} {user.role} may not {doing}")
+            raise forbidden(may_not(user.role, doing))
         return user
 
     return check

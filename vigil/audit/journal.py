@@ -37,7 +37,7 @@ from vigil.audit.decode import Step, decode_steps, decode_workflow
 from vigil.audit.history import IncidentHistory
 from vigil.policy import Policy
 from vigil.workflows.messages import ActionRequest, IncidentStart, JournalEntry, ProjectionBatch, TriageResult
-from vigil.workflows.state import Incident
+from vigil.workflows.state import Incident, clocks_in_timer_summary
 
 E = EventType
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -84,12 +84,6 @@ class Journal:
 def _micros(moment: datetime) -> int:
     """Microseconds since the epoch: the precision a JournalEntry keeps of workflow.now()."""
     return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def _clocks_named(summary: object) -> list[str]:
-    """The clock ids in a timer summary: "clock sla.acknowledge, sla.resolve"."""
-    text = str(summary or "")
-    return text.removeprefix("clock ").replace(",", " ").split() if text.startswith("clock ") else []
 
 
 @dataclass
@@ -212,7 +206,7 @@ class _RunReader:
             fired = [
                 s for s in self.steps if s.type == E.EVENT_TYPE_TIMER_FIRED and low < s.number < self._before(task)
             ]
-            named = [s for s in fired if entry.action.clock_id in _clocks_named(s.info.get("summary"))]
+            named = [s for s in fired if entry.action.clock_id in clocks_in_timer_summary(s.info.get("summary"))]
             if named or fired:
                 return (named or fired)[-1].number, "timer", None
             return self._trigger(task), "time", None

@@ -22,7 +22,7 @@ from vigil.audit.reconstruct import Reconstruction
 from vigil.domain import Language
 from vigil.i18n import gettext_for, how_long, label, supported, translations, when
 from vigil.workflows.messages import ApprovalAsk, ApprovalOutcome, IncidentStart, JournalEntry, Seal
-from vigil.workflows.state import Clock, ClockKind, Incident, ProposalStatus
+from vigil.workflows.state import Clock, ClockKind, Incident, ProposalStatus, clocks_in_timer_summary
 
 E = EventType
 
@@ -370,7 +370,7 @@ def _timer_fired(w: _Writer, summary: str, duration: timedelta, clocks: dict[str
     """The alarm's summary names the clock ids it was set for ("clock sla.acknowledge"): name
     them in the reader's language, as every other sentence does."""
     took = w.how_long(duration.total_seconds())
-    ids = summary.removeprefix("clock ").split(", ") if summary.startswith("clock ") else []
+    ids = clocks_in_timer_summary(summary)
     if ids and all(i in clocks for i in ids):
         return w(
             N_("Timer fired after %(duration)s for the %(clocks)s clock"),

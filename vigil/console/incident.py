@@ -26,8 +26,9 @@ from vigil.api.routers import incidents as incidents_api
 from vigil.console import forms
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
-from vigil.domain import Category, EnforcementAction, Resolution, Role, Severity, Team
+from vigil.domain import Category, EnforcementAction, Resolution, Severity, Team
 from vigil.i18n import _, gettext_for
+from vigil.roles import RESPONDERS
 from vigil.workflows.state import Incident, IncidentId, ProposalStatus
 
 router = APIRouter()
@@ -70,7 +71,7 @@ async def _timeline(request: Request, viewer: Viewer, incident_id: str) -> list[
 def _people(request: Request) -> list[str]:
     """Who can be assigned an incident: enabled analysts and leads."""
     with DbSession(request.app.state.engine) as db:
-        return [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in (Role.ANALYST, Role.LEAD)]
+        return [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in RESPONDERS]
 
 
 async def _incident_page(

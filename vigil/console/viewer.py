@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
+from vigil import roles
 from vigil.auth import Principal, authenticate
 from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, same_token, unseal
 from vigil.domain import Role
@@ -66,14 +67,8 @@ class Viewer:
 
     @property
     def sees_reporters(self) -> bool:
-        """Who reported an incident is shown to leads and auditors only.
-
-        Reporters are often victims, minors, whistleblowers or a named officer; analysts act on
-        the content and do not need the identity, and limiting it to the few who must contact the
-        reporter (leads: law-enforcement and regulator liaison) or check due process (auditors)
-        protects reporters from retaliation and from insider risk. Admins manage accounts, not cases.
-        """
-        return self.role in (Role.LEAD, Role.AUDITOR)
+        """Who reported an incident is need-to-know (vigil.roles.REPORTER_READERS)."""
+        return roles.sees_reporters(self.role)
 
 
 def language_of(request: Request) -> str:

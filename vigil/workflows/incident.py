@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         JournalEntry,
         ProjectionBatch,
     )
-    from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, Proposal, ProposalStatus
+    from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, Proposal, ProposalStatus, timer_summary
 
 # The database may be down for a while: keep retrying, never give up on a write.
 _PROJECTION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -87,13 +87,11 @@ class IncidentWorkflow:
         self._changed = False
         self._early_signals: list[dict] = []  # arrived before triage finished
         self._approvals_started: set[str] = set()
-        self._approvals_closed: set[str] = set()
         self._enforcing: set[str] = set()
         self._merge_noted = False
         self._alarm = _Alarm()
         self._in_flight: list[JournalEntry] = []  # the batch the projection activity is writing
         self._update_ids: dict[str, None] = {}  # applied update ids, oldest first (an ordered set)
-        self._validated: tuple[int, datetime, int, Incident] | None = None  # the last validator's result
         if start.carried:  # here, not in run(): an update may arrive in the new run's first task
             self._restore(start.carried)
 
@@ -178,10 +176,8 @@ class IncidentWorkflow:
         """A person's action (the API's path): the new state, or the refusal and why."""
         if self._already_applied():
             return self.state_now
-        validated, self._validated = self._validated, None
-        reuse = validated is not None and validated[:3] == (id(self._state), workflow.now(), id(request))
         try:
-            state = self._record(request.action, request.actor, applied=validated[3] if reuse else None)
+            state = self._record(request.action, request.actor)
         except Refusal as refusal:  # the validator accepted it, but the state moved since
             raise _refusal_error(refusal) from None
         self._remember_update()
@@ -194,12 +190,9 @@ class IncidentWorkflow:
         if self._already_applied():
             return  # a retry of an action applied in an earlier run: answered, not applied again
         try:
-            after = lifecycle.apply(self._state, request.action, request.actor, workflow.now(), self.policy)
+            lifecycle.apply(self._state, request.action, request.actor, workflow.now(), self.policy)
         except Refusal as refusal:
             raise _refusal_error(refusal) from None
-        # The handler runs next, in the same activation: it takes this result rather than
-        # applying (and deep-copying the state) a second time, if nothing moved in between.
-        self._validated = (id(self._state), workflow.now(), id(request), after)
 
     @workflow.signal
     def act_signal(self, raw: dict) -> None:
@@ -251,11 +244,10 @@ class IncidentWorkflow:
         assert self._policy is not None, "used before triage"
         return self._policy
 
-    def _record(self, action: Action, actor: Actor, applied: Incident | None = None) -> Incident:
-        """Apply through the state machine (or take the validator's result), journal it, and wake
-        the main loop."""
+    def _record(self, action: Action, actor: Actor) -> Incident:
+        """Apply through the state machine, journal it, and wake the main loop."""
         before = self._state
-        self._state = applied or lifecycle.apply(before, action, actor, workflow.now(), self.policy)
+        self._state = lifecycle.apply(before, action, actor, workflow.now(), self.policy)
         clocks, proposals = _changed(before, self._state)
         self._journal(action, actor, clocks=clocks, proposals=proposals)
         self._changed = True
@@ -350,7 +342,6 @@ class IncidentWorkflow:
         )
 
     async def _close_approval_request(self, proposal_id: str, status: ProposalStatus) -> None:
-        self._approvals_closed.add(proposal_id)
         self._approvals_started.discard(proposal_id)
         try:
             await workflow.get_external_workflow_handle(proposal_id).signal(ApprovalWorkflow.close, status.value)
@@ -425,7 +416,6 @@ class IncidentWorkflow:
                 policy=self.policy,
                 entries=self._entries,
                 approvals_started=sorted(self._approvals_started),
-                approvals_closed=sorted(self._approvals_closed),
                 merge_noted=self._merge_noted,
                 unprojected=unprojected or [],
                 update_ids=list(self._update_ids),
@@ -437,13 +427,12 @@ class IncidentWorkflow:
         self._policy = carried.policy.shared()
         self._entries = carried.entries
         self._approvals_started = set(carried.approvals_started)
-        self._approvals_closed = set(carried.approvals_closed)
         self._merge_noted = carried.merge_noted
         self._unprojected = list(carried.unprojected)
         self._update_ids = dict.fromkeys(carried.update_ids)
 
     def _clocks_due_at(self, moment: datetime | None) -> str:
-        return "clock " + ", ".join(c.id for c in self.state_now.clocks if c.running and c.next_fire_at == moment)
+        return timer_summary([c.id for c in self.state_now.clocks if c.running and c.next_fire_at == moment])
 
 
 class _Alarm:

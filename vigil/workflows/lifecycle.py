@@ -11,6 +11,7 @@ reconstruction folds it over the actions recorded in a history. One rule, three 
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from vigil import roles
 from vigil.domain import REGION_INCIDENT_TEAM, EnforcementAction, Resolution, Role, Severity, Status
 from vigil.policy import Policy
 from vigil.workflows.actions import (
@@ -49,9 +50,9 @@ from vigil.workflows.state import (
 
 # Who may do what, and in which status.
 
-_HUMANS = frozenset({Role.ANALYST, Role.LEAD})
-_LEADS = frozenset({Role.LEAD})
-_VIGIL = frozenset({Role.SYSTEM})
+_HUMANS = roles.RESPONDERS
+_LEADS = roles.LEADS
+_VIGIL = roles.SYSTEM
 
 _ACTIVE = frozenset({Status.TRIAGE, Status.INVESTIGATING, Status.ESCALATED, Status.PENDING_APPROVAL, Status.ACTIONING})
 _WORKING = frozenset({Status.INVESTIGATING, Status.ESCALATED})
@@ -79,8 +80,8 @@ RULES: dict[str, tuple[frozenset[Role], frozenset[Status]]] = {
 
 def permitted(role: Role, action_type: str) -> bool:
     """Whether a role may ever take this action (the API's 403 check, before any state)."""
-    roles, _ = RULES[action_type]
-    return role in roles
+    allowed, _ = RULES[action_type]
+    return role in allowed
 
 
 def next_wakeup(state: Incident) -> datetime | None:
@@ -95,10 +96,9 @@ def due_clocks(state: Incident, now: datetime) -> list[str]:
 
 def apply(state: Incident | None, action: Action, actor: Actor, now: datetime, policy: Policy) -> Incident:
     """The state after `action`, or `Refusal` with the reason. Never mutates `state`."""
-    roles, statuses = RULES[action.type]
-    if actor.role not in roles:
-        article = "an" if actor.role[0] in "aeiou" else "a"
-        raise Refusal(RefusalCode.FORBIDDEN, f"{article} {actor.role} may not {_verb(action.type)}")
+    allowed, statuses = RULES[action.type]
+    if actor.role not in allowed:
+        raise Refusal(RefusalCode.FORBIDDEN, roles.may_not(actor.role, _verb(action.type)))
     if isinstance(action, Open):
         if state is not None:
             raise Refusal(RefusalCode.CONFLICT, "the incident is already open")
@@ -369,12 +369,11 @@ def _reopen(state: Incident, action: Reopen, actor: Actor, now: datetime, policy
     assert state.reopen_until is not None
     if now >= state.reopen_until:
         raise Refusal(RefusalCode.CONFLICT, "the reopen window has passed")
-    for clock in state.clocks:
+    for index, clock in enumerate(state.clocks):
         if clock.id == "reopen_window":
             _cancel(clock, now, "reopened")
         elif clock.id == "sla.resolve":  # a new round; the old round's breaches are in the history
-            fresh = _sla_clock(clock.id, clock.name, now, policy.sla[state.severity].resolve)
-            clock.__dict__.update(fresh.__dict__)
+            state.clocks[index] = _sla_clock(clock.id, clock.name, now, policy.sla[state.severity].resolve)
         elif clock.kind == ClockKind.REGULATORY and clock.cancel_reason == _resolved_reason(state.resolution):
             # A legal duty set aside by the resolution is owed again: reopening cannot dodge it.
             clock.cancelled_at = clock.cancel_reason = None

@@ -42,7 +42,7 @@ class Carried(Model):
     policy: Policy
     entries: int
     approvals_started: list[str] = []
-    approvals_closed: list[str] = []
+    approvals_closed: list[str] = []  # no longer written; kept so inputs of older runs decode
     merge_noted: bool = False
     unprojected: list[JournalEntry] = []  # written again by the new run (idempotent)
     update_ids: list[str] = []  # updates already applied, so a retry reaching the new run is not

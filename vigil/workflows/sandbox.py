@@ -12,6 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 PURE_MODULES = (
     "vigil.domain",
+    "vigil.roles",
     "vigil.policy",
     "vigil.workflows.state",
     "vigil.workflows.actions",

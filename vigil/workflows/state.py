@@ -112,6 +112,24 @@ class Clock(Model):
         return self.met_at is None and self.cancelled_at is None
 
 
+# The summary of the durable timer the workflow sets for its earliest clocks ("clock
+# sla.acknowledge, sla.resolve"): written by the workflow, read back by the audit, which learns
+# from it which clocks a TimerFired event was for.
+_TIMER_SUMMARY_PREFIX = "clock "
+
+
+def timer_summary(clock_ids: list[str]) -> str:
+    return _TIMER_SUMMARY_PREFIX + ", ".join(clock_ids)
+
+
+def clocks_in_timer_summary(summary: object) -> list[str]:
+    """The clock ids a timer summary names; [] for any other summary."""
+    text = str(summary or "")
+    if not text.startswith(_TIMER_SUMMARY_PREFIX):
+        return []
+    return [part.strip() for part in text.removeprefix(_TIMER_SUMMARY_PREFIX).split(",") if part.strip()]
+
+
 class Note(Model):
     text: str
     by: str

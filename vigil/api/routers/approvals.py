@@ -13,12 +13,13 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.api.deps import READERS, allow, get_session
+from vigil.api.deps import allow, get_session
 from vigil.api.errors import responses
 from vigil.api.schemas import ApprovalItem, ApprovalList
 from vigil.auth import Principal
 from vigil.db.tables import ApprovalRow
 from vigil.domain import Role
+from vigil.roles import READERS
 from vigil.workflows.state import ProposalStatus
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"])

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
-from vigil.api.deps import READERS, allow, check_incident_id, get_engine, get_temporal, projected_incident
+from vigil.api.deps import allow, check_incident_id, get_engine, get_temporal, projected_incident
 from vigil.api.errors import ApiError, conflict, invalid, not_found, responses
 from vigil.audit import history as histories
 from vigil.audit.decode import Undecodable, event_type_name
@@ -29,14 +29,14 @@ from vigil.audit.replay import replay
 from vigil.audit.timeline import Timeline, build_timeline
 from vigil.auth import Principal
 from vigil.db.tables import HistorySealRow, IncidentRow
-from vigil.domain import TERMINAL_STATUSES, Category, Channel, Language, Region, Role, Severity, Status
+from vigil.domain import TERMINAL_STATUSES, Category, Channel, Language, Region, Severity, Status
 from vigil.i18n import negotiate
+from vigil.roles import AUDITORS, READERS
 from vigil.temporal import HISTORY_DIGEST, data_converter
 from vigil.workflows.state import Incident
 
 router = APIRouter(tags=["audit"])
 
-AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
 MAX_REPLAY = 1000
 
 

@@ -25,11 +25,10 @@ from vigil.api.errors import forbidden, invalid, responses
 from vigil.auth import Principal
 from vigil.codec import EncryptionCodec, KeyError_
 from vigil.config import settings
-from vigil.domain import Role
+from vigil.roles import AUDITORS
 from vigil.temporal import codec as configured_codec
 
 PREFIX = "/codec"
-CODEC_USERS = frozenset({Role.AUDITOR, Role.ADMIN})
 MAX_PAYLOADS = 1000
 
 router = APIRouter(prefix=PREFIX, tags=["codec"])
@@ -89,7 +88,7 @@ def _codec(request: Request, namespace: str | None) -> EncryptionCodec:
 async def decode(
     body: Payloads,
     request: Request,
-    user: Principal = Depends(allow(CODEC_USERS, "decode payloads")),
+    user: Principal = Depends(allow(AUDITORS, "decode payloads")),
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> Payloads:
     """Payloads Vigil did not encrypt come back unchanged."""
@@ -111,7 +110,7 @@ async def decode(
 async def encode(
     body: Payloads,
     request: Request,
-    user: Principal = Depends(allow(CODEC_USERS, "encode payloads")),
+    user: Principal = Depends(allow(AUDITORS, "encode payloads")),
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> Payloads:
     """With the active key (the first in the ring), as the workers would."""

@@ -17,8 +17,6 @@ from temporalio.client import Client
 
 from vigil import incident_client
 from vigil.api.deps import (
-    READERS,
-    RESPONDERS,
     allow,
     check_incident_id,
     get_engine,
@@ -33,6 +31,7 @@ from vigil.auth import Principal, active_user
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.incident_client import ActionRefused, IncidentNotFound
 from vigil.intake import reserve_incident
+from vigil.roles import READERS, RESPONDERS, may_not
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import HumanAction, RefusalCode
 from vigil.workflows.state import Incident, Intake, Printable
@@ -253,8 +252,7 @@ async def act(
     now (the detail says why); `422` malformed or meaningless here."""
     check_incident_id(incident_id)
     if not lifecycle.permitted(user.role, action.type):
-        article = "an" if user.role.value[0] in "aeiou" else "a"
-        raise forbidden(f"{article} {user.role} may not {action.type.replace('_', ' ')}")
+        raise forbidden(may_not(user.role, action.type.replace("_", " ")))
     _reject_nul(action.model_dump(mode="json"))
     if action.type == "assign":
         await run_in_threadpool(_check_assignee, engine, action.assignee)

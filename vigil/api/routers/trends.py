@@ -16,11 +16,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.api.deps import READERS, allow, get_session
+from vigil.api.deps import allow, get_session
 from vigil.api.errors import invalid, responses
 from vigil.api.schemas import TrendGroup, TrendRow, Trends
 from vigil.auth import Principal
 from vigil.db.tables import IncidentRow
+from vigil.roles import READERS
 
 router = APIRouter(prefix="/api/trends", tags=["trends"])
 

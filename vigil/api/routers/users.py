@@ -8,12 +8,13 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from vigil import auth
-from vigil.api.deps import ADMINS, READERS, allow, current_user, get_session
+from vigil.api.deps import allow, current_user, get_session
 from vigil.api.errors import conflict, not_found, responses
 from vigil.api.schemas import Me, NewToken, UserList, UserOut
 from vigil.auth import Principal, UserError
 from vigil.db.tables import UserRow
 from vigil.domain import Language, Role
+from vigil.roles import ADMINS, READERS
 from vigil.workflows.state import Username
 
 router = APIRouter(prefix="/api", tags=["users"])
