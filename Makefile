@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINTED := $(wildcard vigil tests bench)  # bench/ may not exist yet on a fresh clone
 
-.PHONY: up test lint bench clean
+.PHONY: up test check lint unit bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Vigil needs Python 3.11 or later (set PYTHON=...)"; exit 1; }
@@ -20,12 +20,20 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/vigil up $(ARGS)
 
-test: $(STAMP)
-	$(BIN)/ruff check $(LINTED)
+test: lint $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+# What every commit must pass: lint, format, complexity (ruff), types (mypy, see pyproject.toml).
+check: lint $(STAMP)
+	$(BIN)/mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+# The state machine and the policy alone, with few Hypothesis examples: seconds, for every edit.
+unit: $(STAMP)
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q tests/unit
 
 # `make bench ARGS="--quick"`: every benchmark against its baseline, one table (bench/run_all.py).
 bench: $(STAMP)

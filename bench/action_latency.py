@@ -5,7 +5,7 @@ the bare workflow, on the same dev server. Target <= 1.5x. One action at a time,
 `--pause` apart, so that what an action sets off in the background (the projection write) is
 not counted in the next action's latency.
 
-The third figure, the same acknowledge sent by `vigil.incident_client.act` (Vigil's workflow,
+The third figure, the same acknowledge sent by `vigil.temporal.incident_client.act` (Vigil's workflow,
 converter and encryption, no HTTP), splits Vigil's overhead between the API and the workflow.
 
     python -m bench.action_latency [--n 300]
@@ -24,8 +24,8 @@ from bench.profiling import py_spy
 from bench.report import Report, Row, percentile
 from bench.stage import common_arguments, stage
 from bench.workload import bounded, intake_body
-from vigil import incident_client
 from vigil.domain import Role
+from vigil.temporal import incident_client
 from vigil.workflows.actions import Acknowledge
 from vigil.workflows.state import Actor
 

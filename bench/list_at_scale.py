@@ -161,7 +161,7 @@ def captured_sql(engine: Engine, params: dict[str, Any], cursor: str | None) -> 
     """The DBAPI statements (and parameters) the API's list code issues for this request."""
     statements: list[tuple[str, Any]] = []
 
-    def capture(conn, dbapi_cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+    def capture(conn, dbapi_cursor, statement, parameters, context, executemany):
         statements.append((statement, parameters))
 
     listify = {k: (v if isinstance(v, list) else [v]) for k, v in params.items() if k not in ("sort", "order", "text")}

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from vigil import auth
-from vigil.codec import EncryptionCodec, KeyRing
+from vigil.cli.stack import temporal_binary
 from vigil.db.engine import make_engine, migrate
-from vigil.stack import temporal_binary
 from vigil.temporal import SEARCH_ATTRIBUTES, data_converter
+from vigil.temporal.codec import EncryptionCodec, KeyRing
 
 BIN = Path(sys.executable).parent
 VIGIL = str(BIN / "vigil")
@@ -171,7 +171,7 @@ class TemporalDevServer(Process):
         try:  # in a thread of its own: callers may be inside an event loop already
             with ThreadPoolExecutor(1) as thread:
                 return thread.submit(asyncio.run, check()).result()
-        except Exception:  # noqa: BLE001  (not up yet)
+        except Exception:
             return False
 
 
@@ -229,7 +229,7 @@ class Deployment:
         engine.dispose()
         return tokens
 
-    def converter(self):  # noqa: ANN201
+    def converter(self):
         return data_converter(EncryptionCodec(KeyRing.parse(self.encryption_keys)))
 
     async def client(self) -> Client:

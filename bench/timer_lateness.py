@@ -53,7 +53,7 @@ def short_sla_policy(directory: Path, seconds: dict[str, float]) -> Path:
     return path
 
 
-async def wait_for_rows(engine, model, count: int, timeout: float) -> None:  # noqa: ANN001
+async def wait_for_rows(engine, model, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with Session(engine) as session:

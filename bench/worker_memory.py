@@ -73,7 +73,7 @@ async def open_vigil(current: Stage, client: Client, n: int, samples: dict[int, 
     engine.dispose()
 
 
-async def _projected(engine, count: int, timeout: float = 600) -> None:  # noqa: ANN001
+async def _projected(engine, count: int, timeout: float = 600) -> None:
     """Until `count` incidents are triaged and in the projection (so each waits on its timers)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

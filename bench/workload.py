@@ -220,14 +220,14 @@ async def bounded(concurrency: int, jobs: Sequence[Any]) -> list[Any]:
 
 
 class SdkVigilDriver:
-    """The same lifecycle through Vigil's own client (`vigil.incident_client`), without HTTP: for
+    """The same lifecycle through Vigil's own client (`vigil.temporal.incident_client`), without HTTP: for
     benchmarks that need many real incidents quickly (replay, memory, timers), not for measuring the API."""
 
     def __init__(self, client: Any, task_queue: str = "vigil", poll: float = 0.05):
         self.client, self.task_queue, self.poll = client, task_queue, poll
 
     async def open(self, kind: str, incident_id: str, **intake: Any) -> dict[str, Any]:
-        from vigil.incident_client import open_incident
+        from vigil.temporal.incident_client import open_incident
         from vigil.workflows.state import Intake
 
         body = {**intake_body(kind), **intake}
@@ -236,7 +236,7 @@ class SdkVigilDriver:
 
     async def run(self, kind: str, incident_id: str) -> dict[str, Any]:
         from vigil.domain import Role
-        from vigil.incident_client import act, live_state
+        from vigil.temporal.incident_client import act, live_state
         from vigil.workflows.actions import HUMAN_ACTION_ADAPTER
         from vigil.workflows.state import Actor
 

@@ -13,8 +13,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from vigil.domain import Role
-from vigil.incident_client import ActionRefused, open_incident
 from vigil.policy import Policy
+from vigil.temporal.incident_client import ActionRefused, open_incident
 from vigil.worker import build_worker
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.state import Actor, Incident, Intake

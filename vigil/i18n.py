@@ -37,7 +37,7 @@ def translations(language: str) -> gettext.NullTranslations:
     return Translations(compiled)
 
 
-def gettext_for(language: str):  # noqa: ANN201
+def gettext_for(language: str):
     return translations(supported(language)).gettext
 
 

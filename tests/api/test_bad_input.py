@@ -11,7 +11,7 @@ from tests.api.conftest import Stack, intake_body
 JSON = {"Content-Type": "application/json"}
 
 
-def _assert_error(response, status: int, error: str | None = None) -> dict:  # noqa: ANN001
+def _assert_error(response, status: int, error: str | None = None) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
@@ -61,7 +61,7 @@ async def test_huge_body_is_413_and_changes_nothing(sqlite_stack: Stack) -> None
 
 
 async def test_huge_body_without_length_is_413(sqlite_stack: Stack) -> None:
-    async def chunks():  # noqa: ANN202  (chunked: no Content-Length to check up front)
+    async def chunks():
         for _ in range(40):
             yield b"x" * 10_000
 

@@ -14,8 +14,8 @@ from tests.api.conftest import Stack, intake_body
 from tests.helpers import eventually
 from vigil.api.app import create_app
 from vigil.db.engine import make_engine
+from vigil.db.intake import reserve_incident
 from vigil.db.tables import IntakeKeyRow
-from vigil.intake import reserve_incident
 
 ID = re.compile(r"^INC-\d{4}-\d{6}$")
 
@@ -81,7 +81,7 @@ async def test_duplicate_of_a_merged_incident_returns_it_without_reopening(stack
     await eventually(projected_merged)
     handle = stack.temporal.get_workflow_handle(duplicate["id"])
 
-    async def completed():  # noqa: ANN202
+    async def completed():
         description = await handle.describe()
         return description if description.status and description.status.name == "COMPLETED" else None
 

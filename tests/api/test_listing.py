@@ -168,7 +168,7 @@ async def test_filtered_pages_return_exactly_the_matches(listing: Listing) -> No
         "external ref",
     ],
 )
-async def test_filters_select_exactly_the_matching_incidents(listing: Listing, params: dict, keep) -> None:  # noqa: ANN001
+async def test_filters_select_exactly_the_matching_incidents(listing: Listing, params: dict, keep) -> None:
     ids = await listing.walk(**params, limit=200)
     assert sorted(ids) == sorted(r["id"] for r in listing.rows if keep(r))
     assert ids  # the synthetic data has some of each

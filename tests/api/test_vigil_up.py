@@ -206,7 +206,7 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_vigil_up_uses_the_temporal_server_named_by_temporal_address(tmp_path: Path, dev_env) -> None:  # noqa: ANN001
+async def test_vigil_up_uses_the_temporal_server_named_by_temporal_address(tmp_path: Path, dev_env) -> None:
     namespace = "vigil-up-external"
     await namespace_client(dev_env, namespace)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIGIL_ENCRYPTION_KEYS")}

@@ -105,5 +105,5 @@ async def test_readme_sev1_incident_from_intake_to_resolution(stack: Stack) -> N
     assert not await in_inbox("lucia")
 
 
-async def _not(check) -> bool:  # noqa: ANN001
+async def _not(check) -> bool:
     return not await check

@@ -112,7 +112,7 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest_asyncio.fixture(scope="session")
-async def world(dev_env: WorkflowEnvironment, tmp_path_factory, policy: Policy) -> AsyncIterator[World]:  # noqa: ANN001
+async def world(dev_env: WorkflowEnvironment, tmp_path_factory, policy: Policy) -> AsyncIterator[World]:
     engine = make_engine(f"sqlite:///{Path(tmp_path_factory.mktemp('audit')) / 'vigil.db'}")
     migrate(engine)
     with Session(engine) as session:

@@ -19,8 +19,8 @@ from temporalio.service import RPCError
 from tests.helpers import ANA, AUDREY, BEA, LEA, LEO, eventually, intake, new_incident_id
 from vigil.activities.enforcement import EnforcementRefused, RecordingAdapter
 from vigil.domain import EnforcementAction, Resolution, Severity, Team
-from vigil.incident_client import ActionRefused, act, live_state, open_incident, send_action
 from vigil.policy import Policy
+from vigil.temporal.incident_client import ActionRefused, act, live_state, open_incident, send_action
 from vigil.workflows.actions import (
     Acknowledge,
     AddNote,
@@ -84,7 +84,7 @@ def scenario_policy(base: Policy) -> Policy:
 class PlatformAdapter(RecordingAdapter):
     """The recording adapter, except that an account already gone cannot be acted on."""
 
-    def execute(self, request):  # noqa: ANN001, ANN201
+    def execute(self, request):
         if request.proposal.target == GONE:
             raise EnforcementRefused(f"{GONE} no longer exists")
         return super().execute(request)
@@ -408,7 +408,7 @@ def _random_action(rng: random.Random, state: Incident) -> Any:
 async def _state_or_none(d: Driver, incident_id: str) -> Incident | None:
     try:
         return await d.state(incident_id)
-    except Exception:  # noqa: BLE001  (not triaged yet)
+    except Exception:
         return None
 
 

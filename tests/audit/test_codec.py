@@ -23,9 +23,9 @@ from vigil.audit.decode import Undecodable
 from vigil.audit.journal import read_journal
 from vigil.audit.reconstruct import Reconstruction
 from vigil.audit.timeline import build_timeline
-from vigil.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRing
-from vigil.incident_client import act, live_state, open_incident
 from vigil.temporal import data_converter
+from vigil.temporal.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRing
+from vigil.temporal.incident_client import act, live_state, open_incident
 from vigil.worker import build_worker
 from vigil.workflows.actions import Acknowledge, AddNote
 
@@ -40,7 +40,7 @@ SECRETS = [
 UI_ORIGIN = "http://localhost:8233"
 
 
-def _payload_json(payload) -> dict:  # noqa: ANN001
+def _payload_json(payload) -> dict:
     return {
         "metadata": {k: base64.b64encode(v).decode() for k, v in payload.metadata.items()},
         "data": base64.b64encode(payload.data).decode(),

@@ -13,7 +13,7 @@ from vigil.audit.journal import read_journal
 from vigil.audit.reconstruct import Reconstruction
 from vigil.audit.replay import replay
 from vigil.audit.timeline import build_timeline
-from vigil.codec import ENCODING, KEY_ID
+from vigil.temporal.codec import ENCODING, KEY_ID
 
 CONVERTER = converter()  # the recorded histories' own key, whatever VIGIL_ENCRYPTION_KEYS this run has
 

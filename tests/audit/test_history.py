@@ -51,7 +51,7 @@ async def test_history_needs_a_token(world: World) -> None:
     assert response.status_code == 401
 
 
-async def test_cli_exports_one_history_to_a_file(world: World, tmp_path) -> None:  # noqa: ANN001
+async def test_cli_exports_one_history_to_a_file(world: World, tmp_path) -> None:
     out = tmp_path / "one.json"
     result = await asyncio.to_thread(world.audit_cli, "export", world.one("reopened"), "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -59,7 +59,7 @@ async def test_cli_exports_one_history_to_a_file(world: World, tmp_path) -> None
     assert history.incident_id == world.one("reopened") and history.event_count > 20
 
 
-async def test_cli_bulk_exports_the_closed_incidents_as_json_lines(world: World, tmp_path) -> None:  # noqa: ANN001
+async def test_cli_bulk_exports_the_closed_incidents_as_json_lines(world: World, tmp_path) -> None:
     out = tmp_path / "closed.jsonl"
     result = await asyncio.to_thread(world.audit_cli, "bulk-export", "--status", "closed", "--out", str(out))
     assert result.exit_code == 0, result.output

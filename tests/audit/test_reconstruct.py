@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from tests.audit.conftest import World
-from vigil.incident_client import live_state
+from vigil.temporal.incident_client import live_state
 
 
 async def _state(world: World, incident_id: str, after_event: int | None = None, user: str = "audrey") -> dict:

@@ -98,7 +98,7 @@ async def test_cli_replays_through_the_api_and_exits_zero_when_all_is_well(world
     assert "2 of 2 incidents replay cleanly against today's code" in result.output
 
 
-async def test_cli_replays_exported_files_locally(world: World, tmp_path) -> None:  # noqa: ANN001
+async def test_cli_replays_exported_files_locally(world: World, tmp_path) -> None:
     path = tmp_path / "export.jsonl"
     lines = [json.dumps((await world.get(f"/api/incidents/{i}/history", "audrey")).json()) for i in world.all_ids[:4]]
     path.write_text("\n".join(lines) + "\n")

@@ -64,7 +64,7 @@ async def test_cli_verifies_an_incident_by_id(world: World) -> None:
     assert result.output.startswith(f"intact  {world.one('reopened')}: all ") and "match the seal" in result.output
 
 
-async def test_cli_verifies_an_exported_copy_and_catches_a_tampered_one(world: World, tmp_path) -> None:  # noqa: ANN001
+async def test_cli_verifies_an_exported_copy_and_catches_a_tampered_one(world: World, tmp_path) -> None:
     incident_id = world.one("continued-as-new")
     document = (await world.get(f"/api/incidents/{incident_id}/history", "audrey")).json()
     copy = tmp_path / "copy.json"
@@ -90,7 +90,7 @@ async def test_cli_verifies_an_exported_copy_and_catches_a_tampered_one(world: W
     assert f"ALTERED {incident_id}: first altered: event {first_run + 10} (run 2, event id 10)" in said.output
 
 
-async def test_a_changed_encrypted_payload_is_caught_too(world: World, tmp_path) -> None:  # noqa: ANN001
+async def test_a_changed_encrypted_payload_is_caught_too(world: World, tmp_path) -> None:
     incident_id = world.one("rejected")
     document = (await world.get(f"/api/incidents/{incident_id}/history", "audrey")).json()
     events = document["runs"][0]["history"]["events"]
@@ -109,7 +109,7 @@ async def test_a_changed_encrypted_payload_is_caught_too(world: World, tmp_path)
     assert result.exit_code == 1 and json.loads(result.stdout)["first_altered_event"] == number
 
 
-async def test_cli_verify_of_nonsense_says_what_it_expected(world: World, tmp_path) -> None:  # noqa: ANN001
+async def test_cli_verify_of_nonsense_says_what_it_expected(world: World, tmp_path) -> None:
     result = await asyncio.to_thread(world.audit_cli, "verify", "yesterday")
     assert result.exit_code == 1 and "neither an incident id" in result.output
     (tmp_path / "x.json").write_text('{"events": []}')

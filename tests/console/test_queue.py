@@ -87,5 +87,5 @@ async def test_pages_follow_one_another_without_repeats(console: Console) -> Non
     assert listed(bad_cursor.text) == opened
 
 
-async def _count(browser, tag: str, expected: int) -> bool:  # noqa: ANN001
+async def _count(browser, tag: str, expected: int) -> bool:
     return len(listed((await browser.get("/", params={"text": tag})).text)) == expected

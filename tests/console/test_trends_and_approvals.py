@@ -36,7 +36,7 @@ async def test_a_lead_decides_from_the_inbox_and_the_decision_leaves_it(console:
     approval_id = f"{iid}-A1"
     lena, analyst, auditor = [await console.signed_in(person) for person in ("lena", "ana", "audrey")]
 
-    async def in_inbox(browser) -> bool:  # noqa: ANN001
+    async def in_inbox(browser) -> bool:
         return approval_id in (await browser.get("/approvals")).text
 
     assert await eventually(lambda: in_inbox(lena))
@@ -59,5 +59,5 @@ async def test_a_lead_decides_from_the_inbox_and_the_decision_leaves_it(console:
     await eventually(lambda: _not(in_inbox(lena)))
 
 
-async def _not(check) -> bool:  # noqa: ANN001
+async def _not(check) -> bool:
     return not await check

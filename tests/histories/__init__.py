@@ -12,9 +12,9 @@ def recorded() -> list[Path]:
     return sorted(HERE.glob("*.json"))
 
 
-def converter():  # noqa: ANN201
+def converter():
     """Vigil's data converter with the recorded histories' key, whatever key this process has."""
-    from vigil.codec import EncryptionCodec, KeyRing
     from vigil.temporal import data_converter
+    from vigil.temporal.codec import EncryptionCodec, KeyRing
 
     return data_converter(EncryptionCodec(KeyRing.parse(TEST_KEYS)))

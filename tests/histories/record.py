@@ -24,14 +24,14 @@ os.environ["VIGIL_HOME"] = tempfile.mkdtemp(prefix="vigil-record-")
 os.environ.pop("VIGIL_POLICY", None)
 os.environ.pop("DATABASE_URL", None)
 
-from temporalio.testing import WorkflowEnvironment  # noqa: E402
+from temporalio.testing import WorkflowEnvironment
 
-from tests.audit.scenarios import SCENARIOS, Driver, PlatformAdapter, run_scenarios, scenario_policy  # noqa: E402
-from vigil.audit import history as histories  # noqa: E402
-from vigil.db.engine import make_engine, migrate  # noqa: E402
-from vigil.policy import load_policy  # noqa: E402
-from vigil.temporal import SEARCH_ATTRIBUTES, data_converter  # noqa: E402
-from vigil.worker import build_worker  # noqa: E402
+from tests.audit.scenarios import SCENARIOS, Driver, PlatformAdapter, run_scenarios, scenario_policy
+from vigil.audit import history as histories
+from vigil.db.engine import make_engine, migrate
+from vigil.policy import load_policy
+from vigil.temporal import SEARCH_ATTRIBUTES, data_converter
+from vigil.worker import build_worker
 
 
 def _temporal() -> str:

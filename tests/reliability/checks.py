@@ -41,7 +41,7 @@ from vigil.db.tables import (
     IncidentRow,
     OutboxRow,
 )
-from vigil.incident_client import live_state
+from vigil.temporal.incident_client import live_state
 from vigil.workflows.state import Incident
 
 # The notifications each kind of incident gets, by template: who is told what, once.

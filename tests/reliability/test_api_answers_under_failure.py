@@ -35,7 +35,7 @@ async def api_without_worker(temporal_server: TemporalDevServer, tmp_path: Path)
     engine.dispose()
 
 
-async def test_no_worker_within_the_timeout_is_503(api_without_worker: tuple, monkeypatch) -> None:  # noqa: ANN001
+async def test_no_worker_within_the_timeout_is_503(api_without_worker: tuple, monkeypatch) -> None:
     http, headers = api_without_worker
     monkeypatch.setattr(incidents, "ACTION_TIMEOUT", 1.0)
     intake = await http.post("/api/incidents", json=intake_body("sev3", "NO-WORKER"), headers=headers)

@@ -21,7 +21,7 @@ from tests.reliability.conftest import System, start_system
 from tests.reliability.proxy import TcpProxy
 from vigil.db.engine import make_engine
 from vigil.domain import Role
-from vigil.incident_client import live_state, send_action
+from vigil.temporal.incident_client import live_state, send_action
 from vigil.workflows.actions import AddNote
 from vigil.workflows.state import Actor
 

@@ -21,8 +21,8 @@ from tests.reliability.checks import clock_ran_behind
 from vigil.audit.history import IncidentHistory, read_documents
 from vigil.audit.known_issues import QUERY_AHEAD_OF_TASK, updates_accepted_after_other_commands
 from vigil.audit.replay import replay
-from vigil.codec import EncryptionCodec, KeyRing
 from vigil.temporal import data_converter
+from vigil.temporal.codec import EncryptionCodec, KeyRing
 from vigil.workflows.state import Incident
 
 EVIDENCE = Path(__file__).parent / "evidence"

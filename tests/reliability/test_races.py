@@ -17,7 +17,7 @@ from bench.workload import WAIT, ApiDriver, intake_body, next_step
 from tests.reliability.checks import assert_projected, wait_closed
 from tests.reliability.conftest import REOPEN_WINDOW, System
 from vigil.db.tables import EnforcementRow, IntakeKeyRow, OutboxRow, SlaBreachRow
-from vigil.incident_client import live_state
+from vigil.temporal.incident_client import live_state
 from vigil.workflows.state import Incident
 
 SELF_HARM = {

@@ -6,7 +6,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from temporalio.api.common.v1 import Payload
 
-from vigil.codec import COMPRESSION, ENCODING, KEY_ID, EncryptionCodec, KeyError_, KeyRing
+from vigil.temporal.codec import COMPRESSION, ENCODING, KEY_ID, EncryptionCodec, KeyError_, KeyRing
 
 
 def _ring(*kids: str) -> KeyRing:
@@ -40,7 +40,7 @@ def test_payloads_sealed_before_compression_still_open():
     codec = EncryptionCodec(_ring("k1"))
     plain = _payload("x" * 4000)
     nonce = b"\x00" * 12
-    cipher = codec._ciphers["k1"]  # noqa: SLF001  (seal it the way the earlier codec did)
+    cipher = codec._ciphers["k1"]
     old = Payload(
         metadata={"encoding": ENCODING, KEY_ID: b"k1"},
         data=nonce + cipher.encrypt(nonce, plain.SerializeToString(), b"k1"),

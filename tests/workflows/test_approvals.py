@@ -7,7 +7,7 @@ from temporalio.client import WorkflowExecutionStatus
 from tests.helpers import ANA, BEA, LEA, LEO, eventually, open_new, refusal, rows, running_worker
 from vigil.activities.enforcement import EnforcementRefused, RecordingAdapter
 from vigil.db.tables import ApprovalRow, EnforcementRow, IncidentEventRow, OutboxRow
-from vigil.incident_client import act, live_state, send_action
+from vigil.temporal.incident_client import act, live_state, send_action
 from vigil.workflows.actions import Acknowledge, Approve, ProposeAction, Reject, Resolve, SetSeverity
 from vigil.workflows.approval import ApprovalWorkflow
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from tests.helpers import ANA, LEA, LEO, eventually, open_new, rows, running_worker
 from vigil.db.tables import EnforcementRow, IncidentEventRow, IncidentRow
-from vigil.incident_client import act, live_state, send_action
+from vigil.temporal.incident_client import act, live_state, send_action
 from vigil.workflows.actions import Acknowledge, Approve, Escalate, ProposeAction, RecordTeamResponse
 
 

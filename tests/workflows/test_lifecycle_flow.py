@@ -6,8 +6,8 @@ from datetime import timedelta
 from tests.helpers import ANA, AUDREY, LEA, eventually, open_new, refusal, rows, running_worker
 from vigil.audit.digest import chain, fetch_runs, sealed_events, verify
 from vigil.db.tables import HistorySealRow, IncidentEventRow, IncidentRow
-from vigil.incident_client import act, live_state, send_action
 from vigil.temporal import HISTORY_DIGEST
+from vigil.temporal.incident_client import act, live_state, send_action
 from vigil.workflows.actions import (
     Acknowledge,
     AddNote,

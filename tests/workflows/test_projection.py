@@ -17,7 +17,7 @@ from vigil.db.tables import (
     OutboxRow,
 )
 from vigil.db.upsert import insert_ignore
-from vigil.incident_client import act, live_state
+from vigil.temporal.incident_client import act, live_state
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import (
     Acknowledge,

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from tests.helpers import ANA, LEA, LEO, eventually, open_new, rows
 from vigil.db.tables import IncidentEventRow, OutboxRow, SlaBreachRow
-from vigil.incident_client import act, live_state
+from vigil.temporal.incident_client import act, live_state
 from vigil.workflows.actions import (
     Acknowledge,
     Approve,

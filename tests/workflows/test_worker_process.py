@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from tests.helpers import ANA, open_new
-from vigil.incident_client import act
 from vigil.policy import DEFAULT_POLICY_PATH
+from vigil.temporal.incident_client import act
 from vigil.workflows.actions import Acknowledge
 
 
@@ -29,6 +29,14 @@ def test_a_bad_policy_file_stops_the_worker_naming_the_key(tmp_path: Path):
     output, _ = process.communicate(timeout=60)
     assert process.returncode != 0
     assert "sla.SEV1.acknowledge" in output and "fifteen" in output
+
+
+def test_a_worker_with_no_temporal_to_reach_says_so_and_exits_3(tmp_path: Path):
+    process = _worker({"TEMPORAL_ADDRESS": "127.0.0.1:1", "VIGIL_HOME": str(tmp_path)})
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 3, output
+    assert "cannot reach Temporal at 127.0.0.1:1" in " ".join(output.split())
+    assert "Traceback" not in output
 
 
 async def test_sigterm_lets_the_worker_finish_and_exit(dev_env, dev_client, task_queue, tmp_path: Path):

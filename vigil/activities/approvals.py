@@ -7,7 +7,7 @@ from temporalio import activity
 
 from vigil.db.tables import ApprovalRow, OutboxRow
 from vigil.db.upsert import insert_ignore, upsert
-from vigil.notifications import for_approval_ask
+from vigil.notifications.notices import for_approval_ask
 from vigil.workflows.messages import ApprovalAsk
 
 

@@ -21,7 +21,7 @@ from vigil.db.tables import (
     UserRow,
 )
 from vigil.db.upsert import insert_ignore, upsert
-from vigil.notifications import for_entry
+from vigil.notifications.notices import for_entry
 from vigil.workflows.messages import JournalEntry, ProjectionBatch
 from vigil.workflows.state import ClockKind, Incident, ProposalStatus
 

@@ -51,7 +51,7 @@ async def _connect_until_up(app: FastAPI, config: Settings) -> None:
         try:
             app.state.temporal = await connect(config)
             log.info("connected to Temporal at %s (namespace %s)", config.temporal_address, config.temporal_namespace)
-        except Exception as error:  # noqa: BLE001  (keep trying whatever the failure)
+        except Exception as error:
             log.warning("Temporal at %s not reachable (%s); retrying in %.0fs", config.temporal_address, error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)

@@ -19,7 +19,7 @@ from temporalio.converter import DataConverter
 
 from vigil.audit.digest import SEAL_ACTIVITY
 from vigil.audit.history import WorkflowRuns
-from vigil.codec import KeyError_
+from vigil.temporal.codec import KeyError_
 from vigil.workflows.messages import (
     ActionRequest,
     ApprovalAsk,
@@ -114,7 +114,7 @@ class _Decoder:
         copy.CopyFrom(failure)
         try:
             error = await self._converter.decode_failure(copy)
-        except Exception:  # noqa: BLE001  (fall back to what is stored in clear)
+        except Exception:
             return failure.message
         return str(error)
 

@@ -27,7 +27,7 @@ from vigil.workflows.state import Clock, ClockKind, Incident, ProposalStatus, cl
 E = EventType
 
 
-def N_(message: str) -> str:  # noqa: N802  (the gettext convention for "mark, translate later")
+def N_(message: str) -> str:
     return message
 
 
@@ -174,7 +174,7 @@ def _describe(w: _Writer, recorded: Recorded, before: Incident | None, after: In
     return _sentences(text, *_clocks_met_late(w, before, after, entry.at))
 
 
-def _opened(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _opened(w, who, action, entry, before, after) -> str:
     clocks = "; ".join(w(N_("%(clock)s by %(due)s"), clock=w.clock(c), due=w.when(c.due_at)) for c in after.clocks)
     text = w(
         N_("%(who)s opened the incident as %(severity)s: %(reasons)s (policy %(policy)s)"),
@@ -186,7 +186,7 @@ def _opened(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     return _sentences(text, w(N_("clocks: %(clocks)s"), clocks=clocks) if clocks else "")
 
 
-def _proposed(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _proposed(w, who, action, entry, before, after) -> str:
     proposal = after.proposals[-1]
     text = w(
         N_("%(who)s proposed %(action)s (%(approval)s): %(rationale)s"),
@@ -202,7 +202,7 @@ def _proposed(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     return _sentences(text, w(N_("needs the approval of %(quorum)s leads"), quorum=proposal.quorum))
 
 
-def _approved(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _approved(w, who, action, entry, before, after) -> str:
     proposal = after.proposal(action.approval_id)
     text = w(
         N_("%(who)s approved %(approval)s (%(count)s of %(quorum)s)"),
@@ -218,7 +218,7 @@ def _approved(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     return text
 
 
-def _severity(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _severity(w, who, action, entry, before, after) -> str:
     text = w(
         N_("%(who)s changed the severity from %(old)s to %(new)s: %(reason)s"),
         who=who,
@@ -229,7 +229,7 @@ def _severity(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     return _sentences(text, _expired(w, before, after))
 
 
-def _resolved(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _resolved(w, who, action, entry, before, after) -> str:
     text = w(
         N_("%(who)s resolved it as %(resolution)s: %(summary)s"),
         who=who,
@@ -239,7 +239,7 @@ def _resolved(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     return _sentences(text, _expired(w, before, after))
 
 
-def _escalated(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _escalated(w, who, action, entry, before, after) -> str:
     clock = after.clock(f"sla.first_response.{action.team}")
     return w(
         N_("%(who)s escalated to %(team)s: %(reason)s (answer due %(due)s)"),
@@ -250,7 +250,7 @@ def _escalated(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     )
 
 
-def _clock_fired(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _clock_fired(w, who, action, entry, before, after) -> str:
     # The clock as it fired (the entry keeps what it changed; a later state may have dropped it).
     clock = next((c for c in entry.clocks if c.id == action.clock_id), None) or after.clock(action.clock_id)
     if clock is None:
@@ -290,7 +290,7 @@ def _clock_fired(w, who, action, entry, before, after) -> str:  # noqa: ANN001
     )
 
 
-def _enforced(w, who, action, entry, before, after) -> str:  # noqa: ANN001
+def _enforced(w, who, action, entry, before, after) -> str:
     proposal = after.proposal(action.proposal_id)
     name = w.label(proposal.action) if proposal else action.proposal_id
     if action.succeeded:

@@ -88,7 +88,7 @@ def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup:  # noqa: ANN001
+def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup:
     """Incidents opened each day, stacked by group (severity, category, region or channel)."""
     every = days(trends.start, trends.end)
     chart = pygal.StackedBar(
@@ -111,7 +111,7 @@ def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup
     return _svg(chart)
 
 
-def breach_rates(trends: Trends, title: str, group_label) -> Markup:  # noqa: ANN001
+def breach_rates(trends: Trends, title: str, group_label) -> Markup:
     """The share of each group's incidents that breached any clock, in percent."""
     groups = trends.groups[::-1]  # pygal draws the first bar at the bottom; read top-down instead
     chart = pygal.HorizontalBar(
@@ -130,7 +130,7 @@ def breach_rates(trends: Trends, title: str, group_label) -> Markup:  # noqa: AN
     return _svg(chart)
 
 
-def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -> Markup:  # noqa: ANN001
+def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -> Markup:
     """Median time to acknowledge and to resolve, per group: in minutes while all are short, else hours."""
     groups = trends.groups[::-1]
     medians = [(g.median_seconds_to_acknowledge, g.median_seconds_to_resolve) for g in groups]

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vigil.codec import KeyRing, load_or_create_keys
 from vigil.config import Settings
+from vigil.temporal.codec import KeyRing, load_or_create_keys
 
 SESSION_COOKIE = "vigil_session"
 SIGN_IN_COOKIE = "vigil_sign_in"

@@ -40,14 +40,14 @@ def _sign_in_form(request: Request, next_url: str, error: str | None = None, sta
 
 
 @router.get("/sign-in")
-async def sign_in_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+async def sign_in_page(request: Request, next: str = "/") -> Response:
     next_url = safe_next(next)
     if await current_viewer(request) is not None:
         return RedirectResponse(next_url, status_code=303)
     return _sign_in_form(request, next_url)
 
 
-def _authenticate(request: Request, token: str):  # noqa: ANN202
+def _authenticate(request: Request, token: str):
     with DbSession(request.app.state.engine) as db:
         return authenticate(db, token)
 
@@ -77,7 +77,7 @@ async def sign_out(request: Request, viewer: Viewer = Depends(signed_in)) -> Res
 
 
 @router.get("/language/{language}")
-async def choose_language(request: Request, language: str, next: str = "/") -> Response:  # noqa: A002
+async def choose_language(request: Request, language: str, next: str = "/") -> Response:
     """The language switch: remembered in a cookie for a year. A link, so it works signed out too;
     choosing a language changes nothing but how pages read."""
     response = RedirectResponse(safe_next(next), status_code=303)

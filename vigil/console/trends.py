@@ -25,7 +25,7 @@ GROUPINGS = {
 }
 
 
-def _compute(request: Request, start: date, end: date, by: str):  # noqa: ANN202
+def _compute(request: Request, start: date, end: date, by: str):
     with DbSession(request.app.state.engine) as db:
         return compute(db, start, end, by)
 

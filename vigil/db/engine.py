@@ -33,7 +33,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_connection, _record):
             # WAL lets the API read while the worker writes; the worker and API are separate
             # processes, so writers wait on busy_timeout instead of failing.
             cursor = dbapi_connection.cursor()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
 
-def _insert(session: Session, model: type[SQLModel]):  # noqa: ANN202
+def _insert(session: Session, model: type[SQLModel]):
     dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)

@@ -23,10 +23,10 @@ from temporalio.api.common.v1 import Payload
 from vigil.api.deps import allow
 from vigil.api.errors import forbidden, invalid, responses
 from vigil.auth import Principal
-from vigil.codec import EncryptionCodec, KeyError_
 from vigil.config import settings
 from vigil.roles import AUDITORS
 from vigil.temporal import codec as configured_codec
+from vigil.temporal.codec import EncryptionCodec, KeyError_
 
 PREFIX = "/codec"
 MAX_PAYLOADS = 1000

@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from vigil import incident_client
 from vigil.api.deps import (
     allow,
     check_incident_id,
@@ -28,10 +27,11 @@ from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, 
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.schemas import IncidentPage, IncidentSummary
 from vigil.auth import Principal, active_user
+from vigil.db.intake import reserve_incident
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
-from vigil.incident_client import ActionRefused, IncidentNotFound
-from vigil.intake import reserve_incident
 from vigil.roles import READERS, RESPONDERS, may_not
+from vigil.temporal import incident_client
+from vigil.temporal.incident_client import ActionRefused, IncidentNotFound
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import HumanAction, RefusalCode
 from vigil.workflows.state import Incident, Intake, Printable

@@ -12,8 +12,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
-from vigil.codec import EncryptionCodec, load_or_create_keys
 from vigil.config import Settings, settings
+from vigil.temporal.codec import EncryptionCodec, load_or_create_keys
 
 SEVERITY = SearchAttributeKey.for_keyword("Severity")
 INCIDENT_STATUS = SearchAttributeKey.for_keyword("IncidentStatus")
@@ -40,21 +40,29 @@ def data_converter(payload_codec: EncryptionCodec | None = None) -> DataConverte
     )
 
 
+class TemporalUnreachable(Exception):
+    """No Temporal server answered at the configured address."""
+
+
 async def connect(config: Settings | None = None, address: str | None = None) -> Client:
     config = config or settings()
+    address = address or config.temporal_address
     tls: TLSConfig | bool = False
     if config.temporal_tls_cert:
         with open(config.temporal_tls_cert, "rb") as cert, open(config.temporal_tls_key, "rb") as key:
             tls = TLSConfig(client_cert=cert.read(), client_private_key=key.read())
     elif config.temporal_tls or config.temporal_api_key:
         tls = True
-    return await Client.connect(
-        address or config.temporal_address,
-        namespace=config.temporal_namespace,
-        api_key=config.temporal_api_key or None,
-        tls=tls,
-        data_converter=data_converter(codec(config)),
-    )
+    try:
+        return await Client.connect(
+            address,
+            namespace=config.temporal_namespace,
+            api_key=config.temporal_api_key or None,
+            tls=tls,
+            data_converter=data_converter(codec(config)),
+        )
+    except RuntimeError as error:  # how the SDK reports a connection it could not make
+        raise TemporalUnreachable(f"cannot reach Temporal at {address}") from error
 
 
 async def register_search_attributes(client: Client) -> None:

@@ -17,68 +17,31 @@ here, asking the API only for the seal.
 import asyncio
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from vigil.api_reply import api_error_message
+from vigil.cli.http import (
+    DEFAULT_API,
+    ApiFailed,
+    ApiOption,
+    JsonOption,
+    TokenOption,
+    answer,
+    call,
+    console,
+    err,
+    fail,
+    headers,
+)
+from vigil.workflows.state import INCIDENT_ID_PATTERN
 
+INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.", no_args_is_help=True)
-
-console = Console()
-err = Console(stderr=True)
-
-ApiOption = Annotated[str, typer.Option("--api", envvar="VIGIL_API", help="Vigil API base URL")]
-TokenOption = Annotated[
-    str, typer.Option("--token", envvar="VIGIL_TOKEN", help="Your bearer token", show_default=False)
-]
-JsonOption = Annotated[bool, typer.Option("--output-json", help="Print the API's JSON")]
-DEFAULT_API = "http://127.0.0.1:8000"
-_INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{6}$")
-
-
-class _ApiFailed(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def _headers(token: str, language: str | None = None) -> dict[str, str]:
-    if not token:
-        raise _fail("no token: set VIGIL_TOKEN or pass --token (vigil users add prints one)")
-    headers = {"Authorization": f"Bearer {token}"}
-    if language:
-        headers["Accept-Language"] = language
-    return headers
-
-
-def _answer(response: httpx.Response) -> Any:
-    if response.status_code >= 400:
-        raise _ApiFailed(response.status_code, api_error_message(response))
-    return response.json()
-
-
-def _call(method: str, path: str, api_url: str, token: str, language: str | None = None, **kwargs: Any) -> Any:
-    headers = _headers(token, language)
-    try:
-        response = httpx.request(method, api_url.rstrip("/") + path, headers=headers, timeout=300, **kwargs)
-    except httpx.HTTPError as error:
-        raise _fail(f"cannot reach the API at {api_url}: {error}") from None
-    try:
-        return _answer(response)
-    except _ApiFailed as failed:
-        raise _fail(str(failed)) from None
 
 
 def _write(document: Any, out: Path | None) -> None:
@@ -104,7 +67,7 @@ def export(
     token: TokenOption = "",
 ) -> None:
     """One incident's Temporal history, every run, payloads still encrypted."""
-    document = _call(
+    document = call(
         "GET", f"/api/incidents/{incident_id}/history", api_url, token, params={"approvals": str(approvals).lower()}
     )
     _write(document, out)
@@ -117,7 +80,7 @@ def _list_ids(api_url: str, token: str, filters: dict[str, Any]) -> list[str]:
         params = {**filters, "limit": 200, "sort": "opened_at", "order": "asc"}
         if cursor:
             params["cursor"] = cursor
-        page = _call("GET", "/api/incidents", api_url, token, params=params)
+        page = call("GET", "/api/incidents", api_url, token, params=params)
         ids.extend(item["id"] for item in page["items"])
         cursor = page["next_cursor"]
         if not cursor:
@@ -135,13 +98,13 @@ async def _fetch_all(ids: list[str], api_url: str, token: str, out: Path, concur
         TextColumn("[progress.percentage]{task.percentage:>3.0f}%"),
         TimeRemainingColumn(),
     )
-    async with httpx.AsyncClient(base_url=api_url.rstrip("/"), headers=_headers(token), timeout=300) as http:
+    async with httpx.AsyncClient(base_url=api_url.rstrip("/"), headers=headers(token), timeout=300) as http:
 
         async def one(incident_id: str) -> str | None:
             async with limit:
                 try:
-                    document = _answer(await http.get(f"/api/incidents/{incident_id}/history"))
-                except (_ApiFailed, httpx.HTTPError) as error:
+                    document = answer(await http.get(f"/api/incidents/{incident_id}/history"))
+                except (ApiFailed, httpx.HTTPError) as error:
                     failures.append((incident_id, str(error)))
                     return None
                 return json.dumps(document, ensure_ascii=False)
@@ -191,7 +154,7 @@ def bulk_export(
         }
         ids = _list_ids(api_url, token, filters)
     if not ids:
-        raise _fail("no incident matches")
+        raise fail("no incident matches")
     failures = asyncio.run(_fetch_all(ids, api_url, token, out, concurrency))
     err.print(f"wrote {len(ids) - len(failures)} histories to {out}")
     for incident_id, why in failures:
@@ -212,7 +175,7 @@ def timeline(
     token: TokenOption = "",
 ) -> None:
     """What happened, in words: who, in which role, when; clocks, approvals, enforcement, the seal."""
-    body = _call("GET", f"/api/incidents/{incident_id}/timeline", api_url, token, language=language)
+    body = call("GET", f"/api/incidents/{incident_id}/timeline", api_url, token, language=language)
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
@@ -237,7 +200,7 @@ def state(
 ) -> None:
     """The incident as it was right after event N, folded from the recorded actions."""
     params = {"after_event": after_event} if after_event else {}
-    body = _call("GET", f"/api/incidents/{incident_id}/state", api_url, token, params=params)
+    body = call("GET", f"/api/incidents/{incident_id}/state", api_url, token, params=params)
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
@@ -305,7 +268,7 @@ def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
         try:
             histories.extend(read_documents(path.read_text(encoding="utf-8")))
         except (OSError, BadDocument) as error:
-            raise _fail(f"{path}: {error}") from None
+            raise fail(f"{path}: {error}") from None
     reports = asyncio.run(replay(histories, data_converter()))
     return [
         {
@@ -349,7 +312,7 @@ def replay(
             request.update({k: v for k, v in (("closed_from", closed_from), ("closed_to", closed_to)) if v})
         else:
             request["filter"] = {k: v for k, v in (("status", status), ("region", region), ("severity", severity)) if v}
-        body = _call("POST", "/api/audit/replay", api_url, token, json=request)
+        body = call("POST", "/api/audit/replay", api_url, token, json=request)
         reports = body["reports"]
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
@@ -371,10 +334,10 @@ def _verify_file(path: Path, api_url: str, token: str) -> list[dict[str, Any]]:
     try:
         copies = read_documents(path.read_text(encoding="utf-8"))
     except (OSError, BadDocument) as error:
-        raise _fail(f"{path}: {error}") from None
+        raise fail(f"{path}: {error}") from None
     verdicts = []
     for copy in copies:
-        seal = _call("GET", f"/api/incidents/{copy.incident_id}/seal", api_url, token)
+        seal = call("GET", f"/api/incidents/{copy.incident_id}/seal", api_url, token)
         verdict = verify_chain(copy.incident_id, copy.runs, seal["chain"])
         first = None
         if verdict.first_altered is not None and verdict.first_altered < copy.event_count:
@@ -410,10 +373,10 @@ def verify(
     path = Path(target)
     if path.exists():
         verdicts = _verify_file(path, api_url, token)
-    elif _INCIDENT_ID.match(target):
-        verdicts = [_call("GET", f"/api/incidents/{target}/verify", api_url, token)]
+    elif INCIDENT_ID.match(target):
+        verdicts = [call("GET", f"/api/incidents/{target}/verify", api_url, token)]
     else:
-        raise _fail(f"{target}: neither an incident id (INC-YYYY-NNNNNN) nor a file")
+        raise fail(f"{target}: neither an incident id (INC-YYYY-NNNNNN) nor a file")
     if as_json:
         print(json.dumps(verdicts if len(verdicts) > 1 else verdicts[0], indent=2))
     else:
@@ -436,7 +399,3 @@ def verify(
                 console.print("[red]  Temporal's HistoryDigest search attribute disagrees with the stored seal[/red]")
     if not all(v["intact"] for v in verdicts):
         raise typer.Exit(1)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    audit_app(prog_name="vigil audit", args=sys.argv[1:])

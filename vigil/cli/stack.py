@@ -142,7 +142,7 @@ class Stack:
             command += ["--namespace", settings().temporal_namespace]
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}=Keyword"]
-        log = open(home / "temporal.log", "ab")  # noqa: SIM115  (closed with the process)
+        log = open(home / "temporal.log", "ab")
         self._spawn("temporal", command, os.environ.copy(), stdout=log)
         address = f"{self.host}:{self.temporal_port}"
         self._wait("the Temporal dev server", lambda: self._temporal_ready(address), timeout=60)
@@ -174,13 +174,13 @@ class Stack:
             env["VIGIL_WORKER_METRICS"] = f"{self.host}:{self.worker_metrics_port}"
         return env
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str], stdout=None) -> None:  # noqa: ANN001
+    def _spawn(self, name: str, command: list[str], env: dict[str, str], stdout=None) -> None:
         process = subprocess.Popen(
             command, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None, start_new_session=True
         )
         self.children.append((name, process))
 
-    def _wait(self, what: str, ready, timeout: float) -> None:  # noqa: ANN001
+    def _wait(self, what: str, ready, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self.console.status(f"Waiting for {what}..."):
             while not ready():
@@ -199,7 +199,7 @@ class Stack:
 
         try:
             return asyncio.run(check())
-        except Exception:  # noqa: BLE001  (not up yet)
+        except Exception:
             return False
 
     def _api_ready(self) -> bool:

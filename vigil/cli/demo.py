@@ -7,12 +7,18 @@ obeys the same roles, four-eyes rule and state machine as people do.
 import asyncio
 import random
 from collections import Counter
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
 
+from vigil import auth
+from vigil.cli.http import DEFAULT_API, ApiOption, console, fail
+from vigil.cli.users import database_session
 from vigil.domain import REGION_INCIDENT_TEAM, Region
 
 # (category, channel, english title, spanish title)
@@ -266,3 +272,41 @@ async def run_demo(
 
             await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
     return outcome
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def demo(
+    incidents: Annotated[int, typer.Option(help="How many incidents to create")] = 40,
+    concurrency: Annotated[int, typer.Option(help="Incidents driven at once")] = 8,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same incidents")] = None,
+    api_url: ApiOption = DEFAULT_API,
+) -> None:
+    """Realistic incidents across channels, categories and regions, in a mix of states."""
+    if incidents < 1:
+        raise fail("--incidents must be at least 1")
+    with database_session() as session:
+        tokens = _demo_tokens(session)
+    outcome = asyncio.run(run_demo(api_url, tokens, incidents, concurrency, seed, console))
+    table = Table("state", "incidents")
+    for state, count in sorted(outcome.items()):
+        table.add_row(state, str(count))
+    console.print(table)
+
+
+def _demo_tokens(session: Session) -> dict[str, list[str]]:
+    """Demo people (created once), each with a fresh token for this run."""
+    people = {"analyst": ["demo-ana", "demo-bruno", "demo-chen"], "lead": ["demo-lena", "demo-leo", "demo-lucia"]}
+    tokens: dict[str, list[str]] = {}
+    for role, names in people.items():
+        for name in names:
+            try:
+                token = auth.issue_token(session, name)
+            except auth.UserError:
+                try:
+                    token = auth.add_user(session, name, role, "es" if name in ("demo-bruno", "demo-lucia") else "en")
+                except auth.UserError as error:  # exists but disabled
+                    raise fail(f"{error}: the demo needs it enabled") from None
+            tokens.setdefault(role, []).append(token)
+    return tokens
