@@ -6,13 +6,14 @@ Run as many as you like against one task queue; Temporal shares the work between
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
@@ -42,6 +43,7 @@ def build_worker(
     adapter: EnforcementAdapter | None = None,
     max_cached_workflows: int | None = None,
     activity_threads: int = 16,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     engine = engine or default_engine()
     policy = policy or load_policy()
@@ -64,6 +66,7 @@ def build_worker(
         # (VIGIL_WORKER_CACHE).
         max_cached_workflows=max_cached_workflows or settings().worker_cache,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=interceptors,
     )
 
 

@@ -87,14 +87,14 @@ async def test_teams_notes_proposals_and_timeline_are_on_the_page(console: Conso
     await console.act(iid, {"type": "team_response", "team": "legal", "text": answer}, "ana")
     await console.act(iid, {"type": "add_note", "text": "Stream ended at 14:02."}, "ana")
     await console.act(iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threat."}, "ana")
-    await console.act(iid, {"type": "approve", "approval_id": f"{iid}-A1", "comment": "Agreed."}, "leo")
+    approved = await console.act(iid, {"type": "approve", "approval_id": f"{iid}-A1", "comment": "Agreed."}, "leo")
     browser = await console.signed_in("audrey")
 
     def timeline_of(page: str) -> list[str]:
         return re.findall(r"<li[^>]*>(.*?)</li>", page[page.index('id="timeline"') :], re.S)
 
     async def timeline_complete() -> str | None:
-        page = (await browser.get(f"/incidents/{iid}")).text
+        page = (await browser.get(f"/incidents/{iid}?seen={approved['seq']}")).text
         return page if any(re.search(r"leo\b.*approved", item) for item in timeline_of(page)) else None
 
     page = await eventually(timeline_complete)
