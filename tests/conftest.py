@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from vigil.db.engine import make_engine, migrate  # noqa: E402
 from vigil.policy import Policy, load_policy  # noqa: E402
-from vigil.temporal import SEARCH_ATTRIBUTES, data_converter, register_search_attributes  # noqa: E402
+from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, data_converter, register_search_attributes  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -65,6 +65,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=data_converter(),
         dev_server_log_level="error",
+        dev_server_extra_args=DEV_SERVER_ARGS,
     )
     yield env
     await env.shutdown()
