@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.routers import incidents as incidents_api
+from vigil.audit import watchdog
 from vigil.console import forms
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
@@ -95,6 +96,7 @@ async def _incident_page(
             message = gettext("There is no incident %(id)s.") % {"id": incident_id}
         return _error_page(request, viewer, failure.status, message)
     timeline = await _timeline(request, viewer, incident_id)
+    check = await run_in_threadpool(watchdog.replay_check, request.app.state.engine, incident_id)
     people = await run_in_threadpool(_people, request)
     done = request.query_params.get("done")
     guarded = incident.intake.category in ALWAYS_GUARDED
@@ -112,6 +114,7 @@ async def _incident_page(
         titles=forms.TITLES,
         done=forms.DONE.get(done) if done and not error else None,
         error=error,
+        diverged=check if check is not None and check.result != "ok" else None,
         failed_form=failed_form,
         values=values or {},
         graphic=[c for c in incident.intake.content if c.graphic or guarded],
