@@ -1,4 +1,5 @@
-"""Closed and merged incidents accept nothing more; `apply` never changes its input."""
+"""Closed and merged incidents accept nothing more; `apply` never changes its input, counts each
+step and round-trips through JSON."""
 
 from datetime import timedelta
 
