@@ -27,12 +27,13 @@ LEA = Actor(user="lea", role=Role.LEAD)
 LEO = Actor(user="leo", role=Role.LEAD)
 AUDREY = Actor(user="audrey", role=Role.AUDITOR)
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def shell_blocks(page: str) -> str:
-    """The ```sh blocks of docs/<page>, in order and joined: what a reader of the page types."""
-    text = (DOCS / page).read_text(encoding="utf-8")
+    """The ```sh blocks of a page (README.md, docs/walkthrough.md), in order and joined: what a
+    reader of the page types. Output and commands not meant to run go in other blocks."""
+    text = (REPO / page).read_text(encoding="utf-8")
     return "\n".join(re.findall(r"```sh\n(.*?)```", text, flags=re.S))
 
 

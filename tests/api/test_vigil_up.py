@@ -1,7 +1,7 @@
 """`vigil up` as a user runs it: a subprocess in a fresh VIGIL_HOME, on free ports. It comes up
-ready and prints an admin token once; the curl walk of docs/walkthrough.md runs against it as
-written; the CLI works against it; Ctrl-C stops all three processes; a second start finds
-everything as it was."""
+ready and prints an admin token once; the curl walk of docs/walkthrough.md and the README's first
+incident run against it as written; the CLI works against it; Ctrl-C stops all three processes;
+a second start finds everything as it was."""
 
 import asyncio
 import json
@@ -27,10 +27,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 def walkthrough(api: str, scratch: Path) -> str:
     """The shell blocks of docs/walkthrough.md, pointed at this API and a scratch directory."""
-    script = shell_blocks("walkthrough.md")
+    script = shell_blocks("docs/walkthrough.md")
     assert script.count("curl") >= 10
     assert "API=http://127.0.0.1:8000" in script
     return script.replace("API=http://127.0.0.1:8000", f"API={api}").replace("/tmp/", f"{scratch}/")
+
+
+def first_incident(api: str) -> str:
+    """The README's first incident, pointed at this API."""
+    script = shell_blocks("README.md")
+    assert "API=http://127.0.0.1:8000" in script
+    return script.replace("API=http://127.0.0.1:8000", f"API={api}")
 
 
 def free_port() -> int:
@@ -153,6 +160,20 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         assert (walked["severity"], walked["status"], walked["resolution"]) == ("SEV1", "resolved", "actioned")
         assert [v["by"] for v in walked["proposals"][0]["votes"]] == ["leo", "lucia"]
         assert walk.stdout.count("lucia") >= 2 and "leo" in walk.stdout  # the timelines name the approvers
+
+        # The README's first incident, as written.
+        first = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", first_incident(base)],
+            cwd=REPO,
+            env={**env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "SEV3  triage  Slurs against a streamer in a live chat" in first.stdout, first.stdout
+        assert "clock sla.acknowledge: due" in first.stdout  # shown before it was acknowledged
+        assert "SEV3  investigating  Slurs against a streamer" in first.stdout and "assignee: sam" in first.stdout
 
         # The CLI, as docs/walkthrough.md uses it.
         token = cli(env, "users", "add", "bea", "--role", "analyst", "-q").strip()

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def auditing_walk(scratch: Path) -> str:
-    script = shell_blocks("auditing.md")
+    script = shell_blocks("docs/auditing.md")
     assert script.count("vigil audit") >= 8
     return script.replace("/tmp/", f"{scratch}/")
 
