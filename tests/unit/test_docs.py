@@ -6,8 +6,7 @@ The walks themselves are executed elsewhere (tests/api/test_vigil_up.py, tests/a
 import re
 from pathlib import Path
 
-from tests.helpers import REPO
-
+REPO = Path(__file__).resolve().parents[2]
 PAGES = sorted([REPO / "README.md", REPO / "bench" / "README.md", *(REPO / "docs").glob("*.md")])
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # How the code reads the environment: vigil.config's _env("NAME"), os.environ.get("NAME"), typer's envvar=.
