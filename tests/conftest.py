@@ -31,7 +31,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from vigil.db.engine import make_engine, migrate  # noqa: E402
 from vigil.policy import Policy, load_policy  # noqa: E402
-from vigil.temporal import SEARCH_ATTRIBUTES, data_converter, register_search_attributes  # noqa: E402
+from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, data_converter, register_search_attributes  # noqa: E402
 
 # Hypothesis' budget, by HYPOTHESIS_PROFILE: `ci` (the default, so `make test` proves what CI
 # proves) extends Hypothesis' own ci profile (derandomized, no deadline, no example database)
@@ -73,6 +73,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=data_converter(),
         dev_server_log_level="error",
+        dev_server_extra_args=DEV_SERVER_ARGS,
     )
     yield env
     await env.shutdown()

@@ -73,6 +73,15 @@ async def open_new(client: Client, task_queue: str, **intake_changes: Any) -> tu
     return client.get_workflow_handle_for(IncidentWorkflow.run, incident_id), state
 
 
+async def query_state(client: Client, incident_id: str) -> Incident:
+    """The workflow's own answer to its `state` query: for tests only, on servers that are not
+    restarted. Vigil itself never reads state with a query (docs/reliability.md)."""
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    state = await handle.query(IncidentWorkflow.state)
+    assert state is not None, f"{incident_id} is not triaged yet"
+    return state
+
+
 async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 15.0, interval: float = 0.1) -> Any:
     """Poll `check` (sync or async) until it returns something truthy, or fail after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout

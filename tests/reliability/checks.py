@@ -31,6 +31,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from bench.workload import EXPECTED_SEVERITY, ApiDriver
+from tests.helpers import query_state
 from vigil.audit.known_issues import QUERY_AHEAD_OF_TASK, updates_accepted_after_other_commands
 from vigil.db.tables import (
     ApprovalRow,
@@ -41,7 +42,6 @@ from vigil.db.tables import (
     IncidentRow,
     OutboxRow,
 )
-from vigil.temporal.incident_client import live_state
 from vigil.workflows.state import Incident
 
 # The notifications each kind of incident gets, by template: who is told what, once.
@@ -99,7 +99,7 @@ async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str,
     ids = list(kinds)
     if still_open := wait_closed(engine, ids):
         await _fail(client, still_open, f"{len(still_open)} of {len(ids)} incidents not closed and sealed in time")
-    answers = await asyncio.gather(*(live_state(client, i) for i in ids), return_exceptions=True)
+    answers = await asyncio.gather(*(query_state(client, i) for i in ids), return_exceptions=True)
     unanswered = {i: a for i, a in zip(ids, answers, strict=True) if isinstance(a, BaseException)}
     if unanswered:
         await _fail(

@@ -5,7 +5,6 @@ import asyncio
 import random
 
 import httpx
-import pytest
 
 from bench.processes import TemporalDevServer
 from bench.workload import ApiDriver, kind_of
@@ -15,14 +14,8 @@ from tests.reliability.conftest import System
 INCIDENTS = 100
 
 
-# A known SDK issue, not an allowance (docs/reliability.md, "The known SDK issue"): its marks 2
-# and 3 cannot be prevented in workflow code, so this scenario stays an expected failure. Every
-# assertion still runs, and a clean run reports XPASS.
-@pytest.mark.xfail(
-    reason="known Temporal SDK issue after a server restart: a query applies events ahead of "
-    "their workflow task (docs/reliability.md)",
-    strict=False,
-)
+# The known SDK issue (docs/reliability.md) needed a state query after the restart; Vigil sends
+# none (reads come from the projection), so every incident must replay and end consistent.
 async def test_incidents_survive_a_temporal_server_restart(system: System, temporal_server: TemporalDevServer) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
