@@ -26,7 +26,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from vigil.audit.digest import SEAL_ACTIVITY
-from vigil.audit.history import WorkflowRuns
+from vigil.audit.history import WorkflowRuns, event_type_name
 from vigil.temporal.codec import KeyError_
 from vigil.workflows.messages import (
     ActionRequest,
@@ -211,10 +211,6 @@ class Step:
     @property
     def at(self) -> datetime:
         return self.event.event_time.ToDatetime(tzinfo=UTC)
-
-
-def event_type_name(event: HistoryEvent) -> str:
-    return E.Name(event.event_type).removeprefix("EVENT_TYPE_")
 
 
 # ---------------------------------------------------------------------------- decoding

@@ -17,8 +17,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from vigil.audit.decode import event_type_name
-from vigil.audit.history import IncidentHistory
+from vigil.audit.history import IncidentHistory, event_type_name
 from vigil.audit.known_issues import known_cause
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 

@@ -259,6 +259,7 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
 
 
 def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
+    from vigil.api.routers.audit.schemas import ReplayReportOut
     from vigil.audit.history import BadDocument, read_documents
     from vigil.audit.replay import replay
     from vigil.temporal import data_converter
@@ -270,16 +271,7 @@ def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
         except (OSError, BadDocument) as error:
             raise fail(f"{path}: {error}") from None
     reports = asyncio.run(replay(histories, data_converter()))
-    return [
-        {
-            "incident_id": r.incident_id,
-            "result": r.result,
-            "workflows": r.workflows,
-            "events": r.events,
-            "divergence": r.divergence.__dict__ if r.divergence else None,
-        }
-        for r in reports
-    ]
+    return [ReplayReportOut.of(r).model_dump(mode="json") for r in reports]
 
 
 @audit_app.command()
@@ -328,8 +320,9 @@ def replay(
 
 
 def _verify_file(path: Path, api_url: str, token: str) -> list[dict[str, Any]]:
-    from vigil.audit.digest import verify as verify_chain
+    """Each copy in the file checked here against the seal the API stores."""
     from vigil.audit.history import BadDocument, read_documents
+    from vigil.audit.verdict import StoredSeal, verification
 
     try:
         copies = read_documents(path.read_text(encoding="utf-8"))
@@ -337,27 +330,8 @@ def _verify_file(path: Path, api_url: str, token: str) -> list[dict[str, Any]]:
         raise fail(f"{path}: {error}") from None
     verdicts = []
     for copy in copies:
-        seal = call("GET", f"/api/incidents/{copy.incident_id}/seal", api_url, token)
-        verdict = verify_chain(copy.incident_id, copy.runs, seal["chain"])
-        first = None
-        if verdict.first_altered is not None and verdict.first_altered < copy.event_count:
-            numbered = list(copy.numbered())[verdict.first_altered]
-            first = {"number": numbered.number, "run": numbered.run + 1, "event_id": numbered.event.event_id}
-        verdicts.append(
-            {
-                "incident_id": copy.incident_id,
-                "intact": verdict.intact,
-                "events": verdict.events,
-                "sealed_events": seal["events"],
-                "digest": seal["digest"],
-                "first_altered_event": None if verdict.first_altered is None else verdict.first_altered + 1,
-                "first_altered": first,
-                "detail": verdict.detail,
-                "search_attribute_matches": None
-                if seal["search_attribute"] is None
-                else seal["search_attribute"] == seal["digest"],
-            }
-        )
+        seal = StoredSeal.model_validate(call("GET", f"/api/incidents/{copy.incident_id}/seal", api_url, token))
+        verdicts.append(verification(copy, seal).of_copy())
     return verdicts
 
 
