@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from vigil.audit.counts import HistoryCounts, count_history
 from vigil.audit.decode import (
     ActivityCompleted,
     ActivityScheduled,
@@ -93,6 +94,7 @@ class Timeline(BaseModel):
     language: Language
     runs: int = Field(description="Runs of the incident's workflow (more than 1 after continue-as-new)")
     events: int = Field(description="Events in the incident's history, across runs")
+    counts: HistoryCounts = Field(description="The history read, as every audit report counts it")
     sealed: SealSummary | None = Field(None, description="The digest taken when the incident closed")
     entries: list[TimelineItem]
 
@@ -628,11 +630,13 @@ def build_timeline(reconstruction: Reconstruction, language: str) -> Timeline:
     items = _merge_by_time([item for _, _, item in placed], _approval_items(w, journal))
 
     seal = _seal(journal.steps)
+    counts = count_history(journal.history)
     return Timeline(
         incident_id=journal.history.incident_id,
         language=Language(w.language),
-        runs=len(journal.history.runs),
-        events=journal.events,
+        runs=counts.runs,
+        events=counts.events,
+        counts=counts,
         sealed=SealSummary(digest=seal.digest, events=seal.events) if seal else None,
         entries=items,
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from vigil.audit.counts import HistoryCounts, count_history
 from vigil.audit.digest import verify
 from vigil.audit.history import EventRef, IncidentHistory
 
@@ -34,6 +35,7 @@ class Verification(BaseModel):
     digest: str
     search_attribute_matches: bool | None = Field(description="Whether Temporal's HistoryDigest agrees with the seal")
     detail: str
+    counts: HistoryCounts = Field(description="The whole history checked, as every audit report counts it")
 
     def of_copy(self) -> dict[str, Any]:
         """The verdict on an exported copy, as `vigil audit verify FILE` prints it: the first
@@ -55,4 +57,5 @@ def verification(history: IncidentHistory, stored: StoredSeal) -> Verification:
         digest=stored.digest,
         search_attribute_matches=None if stored.search_attribute is None else stored.search_attribute == stored.digest,
         detail=verdict.detail,
+        counts=count_history(history),
     )

@@ -44,6 +44,17 @@ INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.", no_args_is_help=True)
 
 
+def _counted(counts: dict[str, int] | None) -> str:
+    """The history a report read, said the same way by every command (vigil.audit.counts)."""
+    if not counts:
+        return "no history"
+    runs, approvals = counts["runs"], counts["approval_requests"]
+    return (
+        f"{counts['events']} events in {runs} run{'' if runs == 1 else 's'}, "
+        f"{approvals} approval request{'' if approvals == 1 else 's'}"
+    )
+
+
 def _write(document: Any, out: Path | None) -> None:
     text = json.dumps(document, ensure_ascii=False)
     if out is None:
@@ -179,9 +190,7 @@ def timeline(
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
-    console.print(
-        f"[bold]{body['incident_id']}[/bold]: {body['events']} events in {body['runs']} run(s)", highlight=False
-    )
+    console.print(f"[bold]{body['incident_id']}[/bold]: {_counted(body['counts'])}", highlight=False)
     for entry in body["entries"]:
         event = f"#{entry['event']}" if entry["event"] else "  "
         line = f"{entry['at'][:19].replace('T', ' ')} {event:>5}  {entry['text']}"
@@ -206,8 +215,9 @@ def state(
         return
     event, incident = body["event"], body["state"]
     console.print(
-        f"[bold]{incident_id}[/bold] after event {event['number']} of {body['events']} "
-        f"({event['type']}, run {event['run']} event {event['event_id']}, {event['at'][:19]})"
+        f"[bold]{incident_id}[/bold] after event {event['number']} "
+        f"({event['type']}, run {event['run']} event {event['event_id']}, {event['at'][:19]}) "
+        f"of {_counted(body['counts'])}"
     )
     last = body["last_entry"]
     if last:
@@ -238,7 +248,7 @@ def state(
 
 
 def _print_reports(reports: list[dict[str, Any]]) -> None:
-    table = Table("incident", "result", "runs", "events", "first diverging event")
+    table = Table("incident", "result", "history replayed", "first diverging event")
     for report in reports:
         color = {"ok": "green", "nondeterministic": "red", "failed": "red"}.get(report["result"], "yellow")
         divergence = report.get("divergence")
@@ -251,8 +261,7 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
         table.add_row(
             report["incident_id"],
             f"[{color}]{report['result']}[/{color}]",
-            str(report["workflows"]),
-            str(report["events"]),
+            _counted(report.get("counts")),
             where,
         )
     console.print(table)
@@ -271,7 +280,7 @@ def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
         except (OSError, BadDocument) as error:
             raise fail(f"{path}: {error}") from None
     reports = asyncio.run(replay(histories, data_converter()))
-    return [ReplayReportOut.of(r).model_dump(mode="json") for r in reports]
+    return [ReplayReportOut.of(r).model_dump(mode="json", exclude_unset=True) for r in reports]
 
 
 @audit_app.command()
@@ -369,6 +378,7 @@ def verify(
                 console.print(
                     f"[red]ALTERED[/red] {v['incident_id']}: first altered: {where}. {v['detail']}", soft_wrap=True
                 )
+            console.print(f"        {_counted(v['counts'])}; the seal covers the first {v['sealed_events']}")
             if v.get("search_attribute_matches") is False:
                 console.print("[red]  Temporal's HistoryDigest search attribute disagrees with the stored seal[/red]")
     if not all(v["intact"] for v in verdicts):

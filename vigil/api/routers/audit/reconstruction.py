@@ -10,6 +10,7 @@ from vigil.api.deps import allow, get_engine, get_temporal
 from vigil.api.errors import invalid, responses
 from vigil.api.routers.audit.reading import reconstruction
 from vigil.api.routers.audit.schemas import EntryRef, StateAfterEvent, StateCheck
+from vigil.audit.counts import count_history
 from vigil.audit.journal import Recorded
 from vigil.audit.reconstruct import EventOutOfRange
 from vigil.audit.timeline import Timeline, build_timeline
@@ -88,6 +89,7 @@ async def state_after_event(
         incident_id=incident_id,
         after_event=number,
         events=state.events,
+        counts=count_history(rebuilt.journal.history),
         event=rebuilt.journal.history.event(number),
         entries=state.entries,
         last_entry=_entry_ref(state.last),

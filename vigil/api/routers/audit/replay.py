@@ -67,6 +67,7 @@ def _select(engine: Engine, request: ReplayRequest) -> tuple[list[str], bool]:
 @router.post(
     "/api/audit/replay",
     response_model=ReplayResult,
+    response_model_exclude_unset=True,  # a missing incident's report has no counts (every other field is set)
     summary="Replay incidents' histories against today's workflow code",
     responses=responses(403),
 )

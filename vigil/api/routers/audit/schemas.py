@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vigil.audit.counts import HistoryCounts
 from vigil.audit.history import EventRef
 from vigil.audit.replay import ReplayReport
 from vigil.domain import Category, Channel, Region, Severity, Status
@@ -39,6 +40,7 @@ class StateAfterEvent(BaseModel):
     incident_id: str
     after_event: int
     events: int = Field(description="Events in the history, across runs")
+    counts: HistoryCounts = Field(description="The history read, as every audit report counts it")
     event: EventRef
     entries: int = Field(description="Journal entries folded to get this state")
     last_entry: EntryRef | None
@@ -96,8 +98,11 @@ class ReplayReportOut(BaseModel):
     incident_id: str
     result: str = Field(description="ok, nondeterministic, failed, or missing (Temporal has no history)")
     workflows: int = Field(description="Runs replayed: the incident's and its approval requests'")
-    events: int
+    events: int = Field(description="Events in the incident's own runs: `counts.events`")
     divergence: DivergenceOut | None = Field(description="The first event today's code no longer produces")
+    counts: HistoryCounts | None = Field(
+        None, description="The history replayed, as every audit report counts it; absent when Temporal has none"
+    )
 
     @classmethod
     def of(cls, report: ReplayReport) -> "ReplayReportOut":
@@ -108,6 +113,7 @@ class ReplayReportOut(BaseModel):
             result=report.result,
             workflows=report.workflows,
             events=report.events,
+            counts=report.counts,
             divergence=None
             if divergence is None
             else DivergenceOut(
@@ -123,6 +129,8 @@ class ReplayReportOut(BaseModel):
 
     @classmethod
     def missing(cls, incident_id: str) -> "ReplayReportOut":
+        """An incident Temporal has no history of: nothing replayed, nothing to count (`counts`
+        stays unset, so the answer leaves it out: see the replay route)."""
         return cls(incident_id=incident_id, result="missing", workflows=0, events=0, divergence=None)
 
 
