@@ -2,9 +2,11 @@
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -24,6 +26,15 @@ BEA = Actor(user="bea", role=Role.ANALYST)
 LEA = Actor(user="lea", role=Role.LEAD)
 LEO = Actor(user="leo", role=Role.LEAD)
 AUDREY = Actor(user="audrey", role=Role.AUDITOR)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shell_blocks(page: str) -> str:
+    """The ```sh blocks of a page (README.md, docs/walkthrough.md), in order and joined: what a
+    reader of the page types. Output and commands not meant to run go in other blocks."""
+    text = (REPO / page).read_text(encoding="utf-8")
+    return "\n".join(re.findall(r"```sh\n(.*?)```", text, flags=re.S))
 
 
 def new_incident_id() -> str:

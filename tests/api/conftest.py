@@ -81,7 +81,7 @@ class Stack:
 
 
 def intake_body(**changes: Any) -> dict[str, Any]:
-    """The README's incident: threats of an attack, reported by police in Mexico. SEV1."""
+    """The incident of docs/walkthrough.md: threats of an attack, reported by police in Mexico. SEV1."""
     body: dict[str, Any] = {
         "title": "Livestream announcing an attack on a school in Monterrey",
         "description": "Policía de Nuevo León reports a livestream naming a school and a date.",

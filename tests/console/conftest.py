@@ -63,7 +63,7 @@ class Console:
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     async def open(self, user: str = "ana", **changes: Any) -> dict[str, Any]:
-        """A new incident through the JSON API (the README's SEV1 by default)."""
+        """A new incident through the JSON API (the SEV1 of docs/walkthrough.md by default)."""
         changes.setdefault("external_ref", f"CONSOLE-{uuid.uuid4().hex[:10]}")
         response = await self.api.post("/api/incidents", json=intake_body(**changes), headers=self.auth(user))
         assert response.status_code == 201, response.text

@@ -10,7 +10,7 @@ Each incident of the workload (bench.workload) ends closed (resolved as actioned
   asked at most once (not at all when both leads decided before the request went out).
 
 A failure keeps the histories of the incidents in trouble, and is reported as expected only
-when each of them bears the mark of the known SDK issue (vigil.audit.known_issues).
+when each of them bears a mark of the known SDK issue (docs/reliability.md).
 """
 
 import asyncio
@@ -250,11 +250,9 @@ def _check_one(
 
 
 def clock_ran_behind(history: WorkflowHistory, projected: Incident, replayed: Incident) -> bool:
-    """The stale-clock form of the known SDK issue: every value that differs between what the
-    workflow projected as it ran and what its replay answers is a time, and each projected time is
-    the start of an earlier workflow task than the replayed one. The live worker applied an event
-    ahead of its task (answering a query), with the clock of the task before; a replay applies it in
-    its own task. Nothing else differs, so the replay raises no error: only the times move."""
+    """Mark 3 of the known SDK issue, a stale clock (docs/reliability.md): every value that differs
+    between what the workflow projected as it ran and what its replay answers is a time, and each
+    projected time is the start of an earlier workflow task than the replayed one."""
     starts = [
         e.event_time.ToDatetime(tzinfo=UTC)
         for e in history.events
