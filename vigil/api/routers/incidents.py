@@ -1,4 +1,4 @@
-"""/api/incidents: intake, the list, one incident, and actions on it (its timeline: routers/audit.py).
+"""/api/incidents: intake, the list, one incident, and actions on it (its timeline: routers/audit/reconstruction.py).
 
 Reads that need the live state ask the workflow (a query); lists read the SQL projection.
 Every action is a workflow update: the state machine answers at once with the new state or
