@@ -1,4 +1,4 @@
-"""/api/incidents: intake, the list, one incident, and actions on it (its timeline: routers/audit.py).
+"""/api/incidents: intake, the list, one incident, and actions on it (its timeline: routers/audit/reconstruction.py).
 
 Every read comes from the SQL projection, whose states are each the one a completed workflow
 task made; Vigil never reads an incident with a workflow query (docs/reliability.md: a query
