@@ -6,19 +6,33 @@ Run as many as you like against one task queue; Temporal shares the work between
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
 from vigil.activities.triage import TriageActivities
+from vigil.activities.watchdog import WatchdogActivities
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
@@ -27,10 +41,11 @@ from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
+from vigil.workflows.watchdog import SCHEDULE_ID, WatchdogWorkflow
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow]
+WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, WatchdogWorkflow]
 
 
 def build_worker(
@@ -42,6 +57,7 @@ def build_worker(
     adapter: EnforcementAdapter | None = None,
     max_cached_workflows: int | None = None,
     activity_threads: int = 16,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     engine = engine or default_engine()
     policy = policy or load_policy()
@@ -52,18 +68,20 @@ def build_worker(
     enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
     triage = TriageActivities(policy)
     audit = AuditActivities(client, engine)
+    watch = WatchdogActivities(client, engine, public_url)
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce, audit.seal],
+        activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce, audit.seal, watch.watch],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
         # Each cached incident keeps its sandboxed state in memory; evicted ones replay on demand
         # (VIGIL_WORKER_CACHE).
         max_cached_workflows=max_cached_workflows or settings().worker_cache,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=interceptors,
     )
 
 
@@ -80,6 +98,7 @@ async def run_worker() -> None:
     client = await connect(config)
     await register_search_attributes(client)
     worker = build_worker(client, policy=policy)
+    await schedule_watchdog(client, config.task_queue, config.watchdog_interval, config.watchdog_budget)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,3 +107,26 @@ async def run_worker() -> None:
     async with worker:
         await stop.wait()
         log.info("shutting down: finishing in-flight work")
+
+
+async def schedule_watchdog(client: Client, task_queue: str, interval_seconds: int, budget: int) -> None:
+    """Create or update the watchdog's Schedule (every worker may; the first one creates it).
+    An interval of 0 pauses it."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            WatchdogWorkflow.run, budget, id=f"{SCHEDULE_ID}-round", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=max(interval_seconds, 1)))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(
+            paused=interval_seconds <= 0, note="VIGIL_WATCHDOG_INTERVAL=0" if interval_seconds <= 0 else ""
+        ),
+    )
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+
+        async def same(update: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(SCHEDULE_ID).update(same)

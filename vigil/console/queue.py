@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
+from vigil.audit import watchdog
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
@@ -106,6 +107,11 @@ def _load(request: Request, query: IncidentQuery) -> tuple[list[Row[Any]], str |
     return rows, next_cursor, people
 
 
+def _diverged(request: Request) -> set[str]:
+    """Open incidents whose history no longer replays (the watchdog's finding): marked in the queue."""
+    return {check.incident_id for check in watchdog.diverged_incidents(request.app.state.engine)}
+
+
 @router.get("/")
 async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     filters = _filters(request)
@@ -123,6 +129,7 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         viewer.language,
         viewer,
         rows=rows,
+        diverged=await run_in_threadpool(_diverged, request),
         filters=filters,
         next_cursor=next_cursor,
         first_page=cursor is None,
