@@ -42,7 +42,8 @@ def was_reserved(bind: Engine, incident_id: str) -> bool:
     """Whether this id was ever handed out: an incident that exists, or one being opened."""
     _, year, number = incident_id.split("-")
     with bind.connect() as conn:
-        last = conn.execute(select(IdCounterRow.last).where(IdCounterRow.year == int(year))).scalar_one_or_none()
+        counter = select(col(IdCounterRow.last)).where(col(IdCounterRow.year) == int(year))
+        last = conn.execute(counter).scalar_one_or_none()
     return last is not None and int(number) <= last
 
 
