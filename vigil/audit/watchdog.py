@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio.client import Client
 
 from vigil.audit.history import HistoryNotFound, IncidentHistory, fetch
@@ -62,21 +63,21 @@ async def flagged_by_temporal(client: Client) -> list[str]:
 
 def due_for_check(engine: Engine, flagged: Sequence[str], budget: int) -> list[Candidate]:
     """Flagged incidents first, then open ones never checked or changed since, oldest check first."""
-    open_ = IncidentRow.status.not_in([s.value for s in TERMINAL_STATUSES])
+    open_ = col(IncidentRow.status).not_in([s.value for s in TERMINAL_STATUSES])
     changed = or_(
-        ReplayCheckRow.incident_id.is_(None),
-        ReplayCheckRow.checked_seq < IncidentRow.seq,
-        ReplayCheckRow.result != "ok",
-        IncidentRow.id.in_(list(flagged)),
+        col(ReplayCheckRow.incident_id).is_(None),
+        col(ReplayCheckRow.checked_seq) < col(IncidentRow.seq),
+        col(ReplayCheckRow.result) != "ok",
+        col(IncidentRow.id).in_(list(flagged)),
     )
     statement = (
-        select(IncidentRow.id, IncidentRow.seq)
-        .outerjoin(ReplayCheckRow, ReplayCheckRow.incident_id == IncidentRow.id)
+        select(col(IncidentRow.id), col(IncidentRow.seq))
+        .outerjoin(ReplayCheckRow, col(ReplayCheckRow.incident_id) == col(IncidentRow.id))
         .where(open_, changed)
         .order_by(
-            IncidentRow.id.in_(list(flagged)).desc(),  # flagged by Temporal first
-            ReplayCheckRow.checked_at.is_not(None),  # then never checked
-            ReplayCheckRow.checked_at,  # then the longest since its check
+            col(IncidentRow.id).in_(list(flagged)).desc(),  # flagged by Temporal first
+            col(ReplayCheckRow.checked_at).is_not(None),  # then never checked
+            col(ReplayCheckRow.checked_at),  # then the longest since its check
         )
         .limit(budget)
     )
@@ -137,10 +138,10 @@ def record(
         rows = {
             r.incident_id: r
             for r in session.scalars(
-                select(ReplayCheckRow).where(ReplayCheckRow.incident_id.in_([v.incident_id for v in verdicts]))
+                select(ReplayCheckRow).where(col(ReplayCheckRow.incident_id).in_([v.incident_id for v in verdicts]))
             )
         }
-        incidents = {i.id: i for i in session.scalars(select(IncidentRow).where(IncidentRow.id.in_(list(seqs))))}
+        incidents = {i.id: i for i in session.scalars(select(IncidentRow).where(col(IncidentRow.id).in_(list(seqs))))}
         for verdict in verdicts:
             row = rows.get(verdict.incident_id) or ReplayCheckRow(
                 incident_id=verdict.incident_id, checked_seq=0, checked_events=0, checked_at=now, result="ok"
@@ -178,12 +179,13 @@ def _alert(session: Session, incident: IncidentRow, verdict: Verdict, now: datet
 
 def diverged_incidents(engine: Engine) -> list[ReplayCheckRow]:
     """Open incidents whose last check found a history that no longer replays."""
+    open_ = col(IncidentRow.status).not_in([s.value for s in TERMINAL_STATUSES])
     with Session(engine) as session:
         statement = (
             select(ReplayCheckRow)
-            .join(IncidentRow, IncidentRow.id == ReplayCheckRow.incident_id)
-            .where(ReplayCheckRow.result != "ok", IncidentRow.status.not_in([s.value for s in TERMINAL_STATUSES]))
-            .order_by(ReplayCheckRow.diverged_since)
+            .join(IncidentRow, col(IncidentRow.id) == col(ReplayCheckRow.incident_id))
+            .where(col(ReplayCheckRow.result) != "ok", open_)
+            .order_by(col(ReplayCheckRow.diverged_since))
         )
         return list(session.scalars(statement))
 
