@@ -1,4 +1,4 @@
-# `make up` runs Vigil on this machine; `make test` runs the whole suite. Both create .venv.
+# `make up` runs Vigil on this machine; `make test` runs `check`, then the whole suite. Both create .venv.
 # The first Python 3.11+ that runs (python3 if it is new enough); Vigil needs 3.11 or later.
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/vigil up $(ARGS)
 
-test: lint $(STAMP)
+test: check $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
 # What every commit must pass: lint, format, complexity (ruff), types (mypy, see pyproject.toml).

@@ -3,6 +3,7 @@ who was asked last; the outbox carries the request)."""
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 
 from vigil.db.tables import ApprovalRow, OutboxRow
@@ -21,7 +22,7 @@ class ApprovalActivities:
         request, proposal = ask.request, ask.request.proposal
         notification = for_approval_ask(ask, self._public_url)
         with Session(self._engine) as session, session.begin():
-            row = {
+            row: dict[str, object] = {
                 "id": proposal.id,
                 "incident_id": request.incident_id,
                 "action": proposal.action.value,
@@ -45,7 +46,7 @@ class ApprovalActivities:
                 row,
                 keys=["id"],
                 update=["asked_tier", "asked_round"],
-                where=ApprovalRow.asked_round < ask.round,
+                where=col(ApprovalRow.asked_round) < ask.round,
             )
             insert_ignore(
                 session,

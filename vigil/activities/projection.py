@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 
 from vigil.db.tables import (
@@ -46,7 +47,7 @@ class ProjectionActivities:
                     proposal_row,
                     keys=["id"],
                     update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
-                    where=ApprovalRow.seq <= proposal_row["seq"],
+                    where=col(ApprovalRow.seq) <= proposal_row["seq"],
                 )
             row = _incident_row(batch.state)
             upsert(
@@ -55,13 +56,14 @@ class ProjectionActivities:
                 row,
                 keys=["id"],
                 update=[k for k in row if k not in ("id", "history_digest")],
-                where=IncidentRow.seq < row["seq"],
+                where=col(IncidentRow.seq) < row["seq"],
             )
 
     def _write_outbox(self, session: Session, state: Incident, entries: list[JournalEntry]) -> None:
         users = {e.action.assignee for e in entries if e.action and e.action.type == "assign"}
         users |= {p.proposed_by for p in state.proposals} | {state.assignee or ""}
-        languages = dict(session.execute(select(UserRow.name, UserRow.language).where(UserRow.name.in_(users))).all())
+        known = select(col(UserRow.name), col(UserRow.language)).where(col(UserRow.name).in_(users))
+        languages = dict(session.execute(known).tuples().all())
         now = activity.info().current_attempt_scheduled_time
         rows = [
             {

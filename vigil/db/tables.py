@@ -9,12 +9,19 @@ never duplicates.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def _utc(**kwargs: Any) -> Any:
     return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table behind a table model, for Core statements (inserts, upserts)."""
+    # SQLModel's metaclass sets `__table__` on table=True models but does not declare it.
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 class IncidentRow(SQLModel, table=True):

@@ -52,7 +52,9 @@ def _no_answer_is_a_timeout() -> Iterator[None]:
 
 def _refusal(error: BaseException) -> ActionRefused | None:
     cause = error.cause if isinstance(error, WorkflowUpdateFailedError) else None
-    if isinstance(cause, ApplicationError) and cause.type in RefusalCode.__members__.values():
+    if not isinstance(cause, ApplicationError) or cause.type is None:
+        return None
+    if cause.type in RefusalCode.__members__.values():
         return ActionRefused(RefusalCode(cause.type), cause.message)
     return None
 

@@ -284,7 +284,8 @@ async def act(
     except ActionRefused as refused:
         reason = refused.reason
         if refused.code == RefusalCode.CONFLICT:
-            reason = await run_in_threadpool(_ended_reason, engine, incident_id) or reason
+            ended = await run_in_threadpool(_ended_reason, engine, incident_id)
+            reason = ended or reason
         raise ApiError(_REFUSAL_STATUS[refused.code], refused.code.value, reason) from None
     except TimeoutError:
         raise unavailable(
