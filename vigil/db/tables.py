@@ -245,3 +245,21 @@ class ReplayCheckRow(SQLModel, table=True):
     diverged_since: datetime | None = _utc(nullable=True)  # first seen not ok, kept until it replays again
     alerted_at: datetime | None = _utc(nullable=True)  # when the head of incident management was told
     repaired_at: datetime | None = _utc(nullable=True)
+
+
+class RepairRow(SQLModel, table=True):
+    """A repair of a diverged incident (vigil.audit.repair): who, why, where it was reset, and what
+    came out otherwise for the actions people had been answered for."""
+
+    __tablename__ = "repairs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(index=True, max_length=32)
+    repaired_at: datetime = _utc(nullable=False)
+    repaired_by: str = Field(max_length=64)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    old_run_id: str = Field(max_length=64)
+    new_run_id: str = Field(max_length=64)
+    reset_event: int  # the event across runs the history was reset to
+    diverging_event: int
+    report: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
