@@ -44,6 +44,7 @@ class IncidentQuery:
     channel: list[Channel] = field(default_factory=list)
     region: list[Region] = field(default_factory=list)
     assignee: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # exactly these incidents (a finding's evidence)
     text: str | None = None
     opened_from: datetime | None = None
     opened_to: datetime | None = None
@@ -92,6 +93,7 @@ def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
         (IncidentRow.channel, q.channel),
         (IncidentRow.region, q.region),
         (IncidentRow.assignee, q.assignee),
+        (IncidentRow.id, q.ids),
     ):
         if len(values) == 1:
             where.append(column == str(values[0]))  # `=` uses the (column, opened_at) indexes best

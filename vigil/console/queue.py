@@ -5,6 +5,7 @@ about to breach is on top. The listing itself is the API's (vigil.api.listing); 
 reads its query from a form, leniently: a value that is not one of ours is ignored, not a 422.
 """
 
+import re
 from enum import StrEnum
 
 from fastapi import APIRouter, Depends, Request
@@ -19,6 +20,7 @@ from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
+from vigil.workflows.state import INCIDENT_ID_PATTERN
 
 router = APIRouter()
 
@@ -26,6 +28,7 @@ PAGE_SIZES = (25, 50, 100, 200)  # offered; any size the API takes (1 to 200) wo
 OPEN = "open"  # the queue's default: every status but resolved, closed and merged
 ANY = "any"
 OPEN_STATUSES = [s for s in Status if s not in TERMINAL_STATUSES and s != Status.RESOLVED]
+INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 SORTS = {
     "next_deadline": ("next_deadline", "asc"),
     "severity": ("severity", "asc"),
@@ -54,6 +57,7 @@ def _filters(request: Request) -> dict[str, list[str] | str]:
         "channel": params.getlist("channel"),
         "region": params.getlist("region"),
         "assignee": [a.strip() for a in params.getlist("assignee") if a.strip()][:5],
+        "id": [i for i in params.getlist("id") if INCIDENT_ID.match(i)][:100],  # a finding's evidence
         "text": (params.get("text") or "").strip()[:200],
         "sort": params.get("sort") if params.get("sort") in SORTS else "next_deadline",
         "limit": params["limit"] if params.get("limit", "").isdigit() and 1 <= int(params["limit"]) <= 200 else "50",
@@ -71,6 +75,7 @@ def _query(filters: dict, cursor: str | None) -> IncidentQuery:
         channel=_pick(filters["channel"], Channel),
         region=_pick(filters["region"], Region),
         assignee=[a[:64] for a in filters["assignee"]],
+        ids=filters["id"],
         text=filters["text"] or None,
         sort=sort,
         order=order,

@@ -277,6 +277,7 @@ class IncidentWorkflow:
                 reason=reason,
                 raw=raw if action is None else None,
                 seq=self.state_now.seq,
+                severity=self.state_now.severity,
                 clocks=clocks or [],
                 proposals=proposals or [],
             )

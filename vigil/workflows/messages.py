@@ -29,6 +29,7 @@ class JournalEntry(Model):
     reason: str | None = None
     raw: dict | None = None
     seq: int  # the incident's seq after this entry
+    severity: Severity | None = None  # the incident's severity after this entry (None: written before it was kept)
     # What this entry changed, as it was right after it: the projection and the notifications
     # read these, not the batch's latest state, which later entries may have moved on.
     clocks: list[Clock] = []

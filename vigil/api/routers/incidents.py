@@ -34,7 +34,7 @@ from vigil.temporal import incident_client
 from vigil.temporal.incident_client import ActionRefused, IncidentNotFound
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import HumanAction, RefusalCode
-from vigil.workflows.state import Incident, Intake, Printable
+from vigil.workflows.state import Incident, IncidentId, Intake, Printable
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
@@ -167,6 +167,9 @@ def list_(
     channel: Annotated[list[Channel], Query()] = [],  # noqa: B006
     region: Annotated[list[Region], Query()] = [],  # noqa: B006
     assignee: Annotated[list[Annotated[str, Printable]], Query(max_length=64)] = [],  # noqa: B006
+    id: Annotated[
+        list[IncidentId], Query(max_length=100, description="Exactly these incidents (repeat, at most 100)")
+    ] = [],  # noqa: B006
     text: Annotated[
         Annotated[str, Printable] | None, Query(max_length=200, description="Words in the title or external_ref")
     ] = None,
@@ -186,6 +189,7 @@ def list_(
         channel=channel,
         region=region,
         assignee=assignee,
+        ids=id,
         text=(text or "").strip() or None,
         opened_from=_utc(opened_from),
         opened_to=_utc(opened_to),
