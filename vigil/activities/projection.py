@@ -40,30 +40,8 @@ class ProjectionActivities:
     @activity.defn(name="project")
     def project(self, batch: ProjectionBatch) -> None:
         with Session(self._engine) as session, session.begin():
-            insert_ignore(session, IncidentEventRow, [_event_row(batch.incident_id, e) for e in batch.entries])
-            applied = [e for e in batch.entries if not e.refused]
-            insert_ignore(session, EscalationRow, _escalation_rows(batch.incident_id, applied))
-            insert_ignore(session, SlaBreachRow, _breach_rows(batch.state, applied))
-            self._write_outbox(session, batch.state, applied)
-            _write_trend_facts(session, batch.state, applied)
-            for proposal_row in _approval_rows(batch.state):
-                upsert(
-                    session,
-                    ApprovalRow,
-                    proposal_row,
-                    keys=["id"],
-                    update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
-                    where=ApprovalRow.seq <= proposal_row["seq"],
-                )
-            row = _incident_row(batch.state)
-            upsert(
-                session,
-                IncidentRow,
-                row,
-                keys=["id"],
-                update=[k for k in row if k not in ("id", "history_digest")],
-                where=IncidentRow.seq < row["seq"],
-            )
+            write_projection(session, batch)
+            self._write_outbox(session, batch.state, [e for e in batch.entries if not e.refused])
 
     def _write_outbox(self, session: Session, state: Incident, entries: list[JournalEntry]) -> None:
         users = {e.action.assignee for e in entries if e.action and e.action.type == "assign"}
@@ -85,6 +63,33 @@ class ProjectionActivities:
             for n in for_entry(entry, state, self._public_url, languages)
         ]
         insert_ignore(session, OutboxRow, rows)
+
+
+def write_projection(session: Session, batch: ProjectionBatch) -> None:
+    """Everything but the notices: events, escalations, breaches, trend facts, approvals, the incident."""
+    insert_ignore(session, IncidentEventRow, [_event_row(batch.incident_id, e) for e in batch.entries])
+    applied = [e for e in batch.entries if not e.refused]
+    insert_ignore(session, EscalationRow, _escalation_rows(batch.incident_id, applied))
+    insert_ignore(session, SlaBreachRow, _breach_rows(batch.state, applied))
+    _write_trend_facts(session, batch.state, applied)
+    for proposal_row in _approval_rows(batch.state):
+        upsert(
+            session,
+            ApprovalRow,
+            proposal_row,
+            keys=["id"],
+            update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
+            where=ApprovalRow.seq <= proposal_row["seq"],
+        )
+    row = _incident_row(batch.state)
+    upsert(
+        session,
+        IncidentRow,
+        row,
+        keys=["id"],
+        update=[k for k in row if k not in ("id", "history_digest")],
+        where=IncidentRow.seq < row["seq"],
+    )
 
 
 def _write_trend_facts(session: Session, state: Incident, entries: list[JournalEntry]) -> None:

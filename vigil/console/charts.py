@@ -13,7 +13,7 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from vigil.api.schemas import Trends
+from vigil.trends.models import Trends
 
 # Okabe & Ito's palette: told apart by people with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")

@@ -160,7 +160,7 @@ def _duration_spreads(session: Session, window: Window, dialect: str) -> list[tu
     for keys in groupings:
         statement = spreads(select(values.subquery("facts")), keys, dialect)
         for row in session.execute(statement):
-            found.append(({"period": _day(row.period)} if "period" in keys else {}) | _grp(row, keys), row)
+            found.append((({"period": _day(row.period)} if "period" in keys else {}) | _grp(row, keys), row))
     return found
 
 

@@ -95,7 +95,8 @@ class ApprovalCell(BaseModel):
     expiry_rate: float = Field(0.0, description="expired / decided")
     latency: Spread = Field(default_factory=Spread, description="From the request to its decision")
     tiers: dict[str, int] = Field(
-        default_factory=dict, description="How many requests had to ask 1, 2, 3... tiers of approvers"
+        default_factory=dict,
+        description="Requests asked in 1, 2, 3... rounds (one per timeout; round n asks tier n, the last repeats)",
     )
 
 

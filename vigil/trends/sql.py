@@ -7,6 +7,7 @@ two ranks around the wanted position are picked and interpolated in the same sta
 same answer, still computed in the database, one pass and one sort per group.
 """
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Date, Float, Integer, Select, and_, case, cast, func, literal, select
@@ -62,3 +63,9 @@ def spreads(values: Select[Any], keys: list[str], dialect: str) -> Select[Any]:
 
 def within(column: Any, since: Any, until: Any) -> ColumnElement[bool]:
     return and_(column >= since, column < until)
+
+
+def utc_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """Days `start` to `end` inclusive, as the moments [start 00:00, the day after end 00:00) UTC."""
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    return since, datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
