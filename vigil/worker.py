@@ -1,4 +1,4 @@
-"""The Vigil worker: runs IncidentWorkflow and ApprovalWorkflow and every activity.
+"""The Vigil worker: runs IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow and every activity.
 
 Run as many as you like against one task queue; Temporal shares the work between them.
 """
@@ -18,6 +18,7 @@ from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
+from vigil.activities.reviews import ReviewActivities
 from vigil.activities.triage import TriageActivities
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
@@ -26,11 +27,12 @@ from vigil.policy import Policy, load_policy
 from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.incident import IncidentWorkflow
+from vigil.workflows.review import ReviewWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow]
+WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow]
 
 
 def build_worker(
@@ -52,12 +54,21 @@ def build_worker(
     enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
     triage = TriageActivities(policy)
     audit = AuditActivities(client, engine)
+    reviews = ReviewActivities(client, engine, public_url)
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[triage.triage, projection.project, approvals.ask, enforcement.enforce, audit.seal],
+        activities=[
+            triage.triage,
+            projection.project,
+            approvals.ask,
+            enforcement.enforce,
+            audit.seal,
+            reviews.key_moments,
+            reviews.project_review,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
         # Each cached incident keeps its sandboxed state in memory; evicted ones replay on demand

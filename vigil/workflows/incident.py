@@ -12,8 +12,8 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from vigil.domain import TERMINAL_STATUSES, Status
     from vigil.policy import Policy
     from vigil.temporal import CATEGORY, CHANNEL, HISTORY_DIGEST, INCIDENT_STATUS, REGION, SEVERITY
-    from vigil.workflows import lifecycle
+    from vigil.workflows import lifecycle, review_rules
     from vigil.workflows.actions import (
         Action,
         AddNote,
@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         JournalEntry,
         ProjectionBatch,
     )
+    from vigil.workflows.review import ReviewWorkflow
     from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, Proposal, ProposalStatus, timer_summary
 
 # The database may be down for a while: keep retrying, never give up on a write.
@@ -73,6 +74,9 @@ _UPDATE_IDS_KEPT = 1000
 # workflow task (README: What it survives) splits them where a replay does not: another order.
 # Histories recorded before this schedule the batch first and replay that way.
 _PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
+# Resolving a SEV1/SEV2 (policy review.severities) starts its post-incident review, a child
+# workflow. Histories recorded before this resolved without one and replay that way.
+_OPEN_REVIEW = "post-incident-review-on-resolve"
 
 
 @workflow.defn
@@ -92,6 +96,7 @@ class IncidentWorkflow:
         self._alarm = _Alarm()
         self._in_flight: list[JournalEntry] = []  # the batch the projection activity is writing
         self._update_ids: dict[str, None] = {}  # applied update ids, oldest first (an ordered set)
+        self._review_started = False
         if start.carried:  # here, not in run(): an update may arrive in the new run's first task
             self._restore(start.carried)
 
@@ -168,6 +173,8 @@ class IncidentWorkflow:
                 asyncio.create_task(self._enforce(proposal.id))
         if state.status == Status.MERGED and state.merged_into and not self._merge_noted:
             await self._note_merge_on_target(state)
+        if not self._review_started and review_rules.owed(state, self.policy) and workflow.patched(_OPEN_REVIEW):
+            await self._open_review(state)
 
     # ------------------------------------------------------------------ messages
 
@@ -385,6 +392,22 @@ class IncidentWorkflow:
         except FailureError as error:  # the target has closed meanwhile
             workflow.logger.warning("could not note merge on %s: %s", state.merged_into, error)
 
+    async def _open_review(self, state: Incident) -> None:
+        """The post-incident review, in a workflow of its own that outlives this one (ABANDON)."""
+        self._review_started = True
+        start = review_rules.planned(state, self.policy)
+        try:
+            await workflow.start_child_workflow(
+                ReviewWorkflow.run,
+                start,
+                id=start.review_id,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"post-incident review of {state.id}",
+            )
+        except WorkflowAlreadyStartedError:  # started by an earlier run: one review per incident
+            workflow.logger.info("review %s already started", start.review_id)
+
     async def _seal_history(self) -> None:
         """Tamper evidence: a digest of the history as it stands at the close."""
         seal = await workflow.execute_activity_method(
@@ -420,6 +443,7 @@ class IncidentWorkflow:
                 merge_noted=self._merge_noted,
                 unprojected=unprojected or [],
                 update_ids=list(self._update_ids),
+                review_started=self._review_started,
             ),
         )
 
@@ -431,6 +455,7 @@ class IncidentWorkflow:
         self._merge_noted = carried.merge_noted
         self._unprojected = list(carried.unprojected)
         self._update_ids = dict.fromkeys(carried.update_ids)
+        self._review_started = carried.review_started
 
     def _clocks_due_at(self, moment: datetime | None) -> str:
         return timer_summary([c.id for c in self.state_now.clocks if c.running and c.next_fire_at == moment])

@@ -47,6 +47,7 @@ class Carried(Model):
     merge_noted: bool = False
     unprojected: list[JournalEntry] = []  # written again by the new run (idempotent)
     update_ids: list[str] = []  # updates already applied, so a retry reaching the new run is not
+    review_started: bool = False  # its post-incident review (one per incident, ever)
 
 
 class IncidentStart(Model):

@@ -93,10 +93,10 @@ def _csv(trends: Trends, table: Table) -> str:
             writer.writerow([row.day.isoformat(), row.group, row.opened, row.resolved, row.breached])
         return out.getvalue()
     flat = [_flat(item.model_dump(mode="json")) for item in getattr(trends, table)]
-    header = list(dict.fromkeys(key for row in flat for key in row))
+    header = list(dict.fromkeys(key for line in flat for key in line))
     writer.writerow(header)
-    for row in flat:
-        writer.writerow([row.get(key, "") for key in header])
+    for line in flat:
+        writer.writerow([line.get(key, "") for key in header])
     return out.getvalue()
 
 
