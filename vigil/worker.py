@@ -18,21 +18,24 @@ from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
+from vigil.activities.reports import ReportActivities
 from vigil.activities.reviews import ReviewActivities
 from vigil.activities.triage import TriageActivities
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
 from vigil.policy import Policy, load_policy
+from vigil.reports.schedule import ensure_weekly_schedule
 from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.review import ReviewWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
+from vigil.workflows.weekly_report import WeeklyReportWorkflow
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow]
+WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow, WeeklyReportWorkflow]
 
 
 def build_worker(
@@ -55,6 +58,7 @@ def build_worker(
     triage = TriageActivities(policy)
     audit = AuditActivities(client, engine)
     reviews = ReviewActivities(client, engine, public_url)
+    reports = ReportActivities(engine, policy, public_url)
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,
@@ -68,6 +72,7 @@ def build_worker(
             audit.seal,
             reviews.key_moments,
             reviews.project_review,
+            reports.send_weekly_report,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
@@ -90,6 +95,7 @@ async def run_worker() -> None:
         )
     client = await connect(config)
     await register_search_attributes(client)
+    await ensure_weekly_schedule(client, policy, config.task_queue)
     worker = build_worker(client, policy=policy)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

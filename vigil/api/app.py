@@ -21,7 +21,7 @@ import vigil
 from vigil import console
 from vigil.api import errors
 from vigil.api.middleware import BodyLimit, Metrics
-from vigil.api.routers import approvals, audit, codec, health, incidents, reviews, trends, users
+from vigil.api.routers import approvals, audit, codec, health, incidents, reports, reviews, trends, users
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
 from vigil.temporal import connect
@@ -35,6 +35,7 @@ ROUTERS = [
     codec.router,
     approvals.router,
     trends.router,
+    reports.router,
     users.router,
     health.router,
 ]
