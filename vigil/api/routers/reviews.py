@@ -101,7 +101,7 @@ def export_context(review: Review, language: str) -> dict[str, object]:
 
 
 def review_markdown(review: Review, language: str) -> str:
-    return render("reports/review.md", language, **export_context(review, language))
+    return render("reports/review_markdown.txt", language, **export_context(review, language))
 
 
 def review_pdf(review: Review, language: str) -> bytes:
