@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, list_incidents
+from vigil.api.routers.reviews import open_follow_ups, owned_reviews
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
@@ -91,6 +92,12 @@ def _load(request: Request, query: IncidentQuery) -> tuple[list, str | None, lis
     return rows, next_cursor, people
 
 
+def _waiting_for(request: Request, name: str) -> tuple[list, list]:
+    """The viewer's own open reviews and follow-ups (the learning loop's part of their queue)."""
+    with DbSession(request.app.state.engine, expire_on_commit=False) as db:
+        return owned_reviews(db, name), open_follow_ups(db, name)
+
+
 @router.get("/")
 async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     filters = _filters(request)
@@ -102,12 +109,15 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         error = _("That page link no longer fits these filters: showing the first page.")
         rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, None))
         cursor = None
+    reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
     return page(
         request,
         "queue.html",
         viewer.language,
         viewer,
         rows=rows,
+        reviews=reviews,
+        follow_ups=follow_ups,
         filters=filters,
         next_cursor=next_cursor,
         first_page=cursor is None,

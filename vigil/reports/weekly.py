@@ -372,14 +372,18 @@ TABLE_ROWS = [
 ]
 
 
+def weekly_context(report: WeeklyReport, language: str) -> dict[str, Any]:
+    """What reports/_weekly_body.html needs, in `language`."""
+    gettext = gettext_for(language)
+    return {
+        "report": report,
+        "rows": [(key, gettext(name), kind) for key, name, kind in TABLE_ROWS],
+        "statuses": {"open": gettext(_("open")), "completed": gettext(_("completed"))},
+    }
+
+
 def weekly_html(report: WeeklyReport, language: str) -> str:
+    """The report as a document of its own (for PDF and for mail)."""
     from vigil.i18n import render
 
-    gettext = gettext_for(language)
-    return render(
-        "reports/weekly.html",
-        language,
-        report=report,
-        rows=[(key, gettext(name), kind) for key, name, kind in TABLE_ROWS],
-        statuses={"open": gettext(_("open")), "completed": gettext(_("completed"))},
-    )
+    return render("reports/weekly.html", language, **weekly_context(report, language))
