@@ -2,6 +2,7 @@
 worker, on SQLite and PostgreSQL: what each answers, who may, and odd input (never a 500)."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,6 +11,11 @@ from tests.helpers import eventually
 from vigil.db.tables import OutboxRow
 from vigil.policy import load_policy
 from vigil.reports.schedule import SCHEDULE_ID, ensure_weekly_schedule
+
+
+def _in_days(days: int) -> str:
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()
+
 
 ROLES = {"analyst": "ana", "lead": "leo", "auditor": "audrey", "admin": "adam"}
 
@@ -46,7 +52,7 @@ async def test_a_resolved_sev1_has_its_review_at_once_and_it_is_edited_through_t
     assert edited.json()["summary"] == "A hoax, found fast." and edited.json()["seq"] == review["seq"] + 1
     added = await stack.act(
         iid,
-        {"type": "review_add_follow_up", "text": "Share the hoax pattern.", "owner": "bea", "due": "2099-01-01"},
+        {"type": "review_add_follow_up", "text": "Share the hoax pattern.", "owner": "bea", "due": _in_days(30)},
         "ana",
     )
     assert added.status_code == 200 and added.json()["follow_ups"][0]["owner"] == "bea"
@@ -82,6 +88,7 @@ async def test_review_changes_follow_the_role_rules_and_refuse_bad_input(stack: 
         ({"type": "review_assign", "owner": "audrey"}, 422),  # auditors own no reviews
         ({"type": "review_add_follow_up", "text": "x", "owner": "bea", "due": "2026-02-30"}, 422),
         ({"type": "review_add_follow_up", "text": "x", "owner": "bea", "due": "2001-01-01"}, 422),
+        ({"type": "review_add_follow_up", "text": "x", "owner": "bea", "due": "9999-12-31"}, 422),
         ({"type": "review_close_follow_up", "follow_up_id": "nope"}, 409),
         ({"type": "review_complete"}, 422),  # nothing written yet
         ({"type": "review_open", "start": {}}, 422),  # Vigil's own step: not an action anyone sends

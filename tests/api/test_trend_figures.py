@@ -169,7 +169,7 @@ def _clock_rounds(history: History) -> dict[tuple[str, str, datetime], tuple[Clo
 async def test_clock_outcomes_per_clock_equal_the_clocks_in_the_journal(history: History) -> None:
     trends = await history.get("/api/trends", start=START_DAY, end=END_DAY, by="region", every="week")
     expected: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for (incident_id, clock_id, _), (clock, entry) in _clock_rounds(history).items():
+    for (incident_id, clock_id, _), (clock, _entry) in _clock_rounds(history).items():
         if in_range(clock.due_at):
             key = "sla.first_response" if clock_id.startswith("sla.first_response.") else clock_id
             region = next(m.story.now.intake.region.value for m in history.made if m.incident_id == incident_id)
@@ -300,7 +300,11 @@ async def test_recommendations_flag_a_legal_clock_met_late(history: History) -> 
     found = {f["subject"]: f for f in answer["findings"] if f["rule"] == "regulatory_late"}
     late: dict[str, set[str]] = defaultdict(set)
     for (incident_id, clock_id, _), (clock, _) in _clock_rounds(history).items():
-        if clock.kind == ClockKind.REGULATORY and in_range(clock.due_at) and _outcome(clock) not in ("met", "cancelled"):
+        if (
+            clock.kind == ClockKind.REGULATORY
+            and in_range(clock.due_at)
+            and _outcome(clock) not in ("met", "cancelled")
+        ):
             late[clock_id].add(incident_id)
     assert set(found) == set(late)
     for clock_id, incidents in late.items():
@@ -318,3 +322,22 @@ async def test_trend_figures_as_csv(history: History) -> None:
     trends = await history.get("/api/trends", start=START_DAY, end=END_DAY, by="all")
     assert [r["team"] for r in rows] == [t["team"] for t in trends["teams"]]
     assert [float(r["response_p50"]) for r in rows] == pytest.approx([t["response"]["p50"] for t in trends["teams"]])
+
+
+def test_a_synthetic_past_is_labelled_and_written_once_with_the_databases_own_ids(tmp_path) -> None:
+    from vigil.db.tables import IncidentRow
+    from vigil.synthetic_history import DESCRIPTION, generate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    migrate(engine)
+    first = generate(engine, load_policy(), END, weeks=1, per_week=6, seed=5)
+    again = generate(engine, load_policy(), END, weeks=1, per_week=6, seed=5)
+    assert [m.incident_id for m in first] == [m.incident_id for m in again]
+    with Session(engine) as session:
+        stored = list(session.scalars(select(IncidentRow)))
+    assert len(stored) == 6
+    assert all(
+        r.external_ref.startswith("synthetic:5:") and r.state["intake"]["description"] == DESCRIPTION for r in stored
+    )
+    assert sorted(r.id for r in stored) == [f"INC-{END.year}-{n:06d}" for n in range(1, 7)]
+    engine.dispose()

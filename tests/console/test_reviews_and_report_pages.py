@@ -1,5 +1,7 @@
 """The post-incident review and the weekly report in the console, in both languages."""
 
+from datetime import UTC, datetime, timedelta
+
 from tests.console.conftest import Console
 from tests.helpers import eventually
 
@@ -33,7 +35,12 @@ async def test_the_review_page_edits_sections_and_follow_ups_show_in_the_owners_
         ana,
         page,
         page,
-        {"type": "review_add_follow_up", "text": "Brief the hotline.", "owner": "bea", "due": "2099-03-01"},
+        {
+            "type": "review_add_follow_up",
+            "text": "Brief the hotline.",
+            "owner": "bea",
+            "due": (datetime.now(UTC).date() + timedelta(days=30)).isoformat(),
+        },
     )
     assert added.status_code == 303
     bea = await console.signed_in("bea")

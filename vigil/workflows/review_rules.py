@@ -39,6 +39,7 @@ from vigil.workflows.review_state import (
 from vigil.workflows.state import Actor, Incident
 
 SYSTEM_STEPS = ("review_open", "review_moments", "review_remind")
+FOLLOW_UP_HORIZON = timedelta(days=366)  # a follow-up further off is a plan, not a follow-up
 
 
 def permitted(role: Role, action_type: str) -> bool:
@@ -133,6 +134,8 @@ def apply(review: Review, action: AnyReviewAction, actor: Actor, now: datetime) 
 def _add_follow_up(review: Review, action: AddFollowUp, actor: Actor, now: datetime) -> None:
     if action.due < now.date():
         raise Refusal(RefusalCode.INVALID, f"due: {action.due.isoformat()} has passed")
+    if action.due > now.date() + FOLLOW_UP_HORIZON:
+        raise Refusal(RefusalCode.INVALID, f"due: at most {FOLLOW_UP_HORIZON.days} days ahead")
     due_at = datetime.combine(action.due, time.min, tzinfo=UTC)
     review.follow_ups.append(
         FollowUp(
