@@ -70,6 +70,7 @@ def build_worker(
             approvals.ask,
             enforcement.enforce,
             audit.seal,
+            reviews.start_review,
             reviews.key_moments,
             reviews.project_review,
             reports.send_weekly_report,

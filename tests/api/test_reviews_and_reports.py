@@ -216,3 +216,16 @@ async def test_the_weekly_schedule_sends_the_report_to_its_audience(sqlite_stack
         assert "/reports/weekly?week=" in notices[0].body
     finally:
         await handle.delete()
+
+
+async def test_an_incident_with_a_review_still_reads_and_replays_for_the_auditor(sqlite_stack: Stack) -> None:
+    iid = await _resolved_sev1(sqlite_stack, "Audit with a review")
+    await _projected(sqlite_stack, iid)
+    edited = await sqlite_stack.act(iid, {"type": "review_edit", "section": "went_well", "text": "Fast triage."}, "ana")
+    assert edited.status_code == 200
+    timeline = await sqlite_stack.get(f"/api/incidents/{iid}/timeline", "audrey")
+    assert timeline.status_code == 200, timeline.text
+    assert {"acknowledge", "resolve"} <= {e["type"] for e in timeline.json()["entries"]}
+    replayed = await sqlite_stack.post("/api/audit/replay", {"ids": [iid]}, "audrey")
+    assert replayed.status_code == 200, replayed.text
+    assert [r["result"] for r in replayed.json()["reports"]] == ["ok"], replayed.text

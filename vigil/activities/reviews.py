@@ -13,6 +13,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from vigil.audit import history as histories
 from vigil.audit.journal import read_journal
@@ -21,7 +23,7 @@ from vigil.audit.timeline import TimelineItem, build_timeline
 from vigil.db.tables import FollowUpRow, OutboxRow, ReviewEventRow, ReviewRow, UserRow
 from vigil.db.upsert import insert_ignore, upsert
 from vigil.i18n import LANGUAGES, render
-from vigil.workflows.review_state import KeyMoment, Review, ReviewBatch, ReviewEntry
+from vigil.workflows.review_state import KeyMoment, Review, ReviewBatch, ReviewEntry, ReviewStart
 
 # The timeline's moments a review starts from: who acted, what changed, which clock was breached;
 # not the notes, assignments or Vigil's own bookkeeping (timers, seals, continued runs).
@@ -60,6 +62,26 @@ class ReviewActivities:
         self._client = client
         self._engine = engine
         self._public_url = public_url
+
+    @activity.defn(name="start_review")
+    async def start_review(self, start: ReviewStart) -> None:
+        """Start the incident's ReviewWorkflow, once: a retry, or a second resolution, finds it started.
+
+        Started from here rather than as a child workflow: the audit reads every child of an
+        incident as an approval request (vigil.audit.history.approval_ids), and a review child
+        made the incident's timeline and replay unreadable. A workflow of its own also outlives
+        the incident, as a child with ABANDON would."""
+        try:
+            await self._client.start_workflow(
+                "ReviewWorkflow",
+                start,
+                id=start.review_id,
+                task_queue=activity.info().task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"post-incident review of {start.incident_id}",
+            )
+        except WorkflowAlreadyStartedError:
+            activity.logger.info("review %s already started", start.review_id)
 
     @activity.defn(name="review_key_moments")
     async def key_moments(self, incident_id: str) -> list[KeyMoment]:

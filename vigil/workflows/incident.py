@@ -12,8 +12,8 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from vigil.activities.audit import AuditActivities
     from vigil.activities.enforcement import EnforcementActivities
     from vigil.activities.projection import ProjectionActivities
+    from vigil.activities.reviews import ReviewActivities
     from vigil.activities.triage import TriageActivities
     from vigil.domain import TERMINAL_STATUSES, Status
     from vigil.policy import Policy
@@ -44,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         JournalEntry,
         ProjectionBatch,
     )
-    from vigil.workflows.review import ReviewWorkflow
     from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, Proposal, ProposalStatus, timer_summary
 
 # The database may be down for a while: keep retrying, never give up on a write.
@@ -74,8 +74,8 @@ _UPDATE_IDS_KEPT = 1000
 # workflow task (README: What it survives) splits them where a replay does not: another order.
 # Histories recorded before this schedule the batch first and replay that way.
 _PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
-# Resolving a SEV1/SEV2 (policy review.severities) starts its post-incident review, a child
-# workflow. Histories recorded before this resolved without one and replay that way.
+# Resolving a SEV1/SEV2 (policy review.severities) starts its post-incident review (an activity
+# starts its ReviewWorkflow). Histories recorded before this resolved without one and replay so.
 _OPEN_REVIEW = "post-incident-review-on-resolve"
 
 
@@ -393,20 +393,15 @@ class IncidentWorkflow:
             workflow.logger.warning("could not note merge on %s: %s", state.merged_into, error)
 
     async def _open_review(self, state: Incident) -> None:
-        """The post-incident review, in a workflow of its own that outlives this one (ABANDON)."""
+        """The post-incident review: a workflow of its own (ReviewWorkflow), which outlives this one."""
         self._review_started = True
-        start = review_rules.planned(state, self.policy)
-        try:
-            await workflow.start_child_workflow(
-                ReviewWorkflow.run,
-                start,
-                id=start.review_id,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"post-incident review of {state.id}",
-            )
-        except WorkflowAlreadyStartedError:  # started by an earlier run: one review per incident
-            workflow.logger.info("review %s already started", start.review_id)
+        await workflow.execute_activity_method(
+            ReviewActivities.start_review,
+            review_rules.planned(state, self.policy),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_PROJECTION_RETRY,
+            summary="open the post-incident review",
+        )
 
     async def _seal_history(self) -> None:
         """Tamper evidence: a digest of the history as it stands at the close."""

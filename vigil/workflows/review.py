@@ -1,8 +1,8 @@
 """ReviewWorkflow: one post-incident review, from the resolution until nothing is left to do.
 
-Started by IncidentWorkflow as a child when a SEV1 or SEV2 is resolved (policy
-`review.severities`), with the parent close policy ABANDON: the incident closes when its reopen
-window ends, the review goes on. It opens the review, picks the key moments from the incident's
+Started for IncidentWorkflow (by its `start_review` activity, id INC-...-review, once) when a
+SEV1 or SEV2 is resolved (policy `review.severities`): the incident closes when its reopen window
+ends, the review goes on. It opens the review, picks the key moments from the incident's
 timeline, then waits for people's changes (updates with validators, through the same actions
 path as the incident's) and reminds the owner from the due date until the review is completed,
 and each follow-up's owner from its due day until it is done.
@@ -85,7 +85,9 @@ class ReviewWorkflow:
 
     # ------------------------------------------------------------------ people's changes
 
-    @workflow.update
+    # Its own name: the audit reads an incident's children with the incident's message types, and
+    # an update named "act" would be read as an incident action (ActionRequest).
+    @workflow.update(name="review_act")
     async def act(self, request: ReviewActionRequest) -> Review:
         """A person's change: the review after it, once projected; or the refusal and why."""
         info = workflow.current_update_info()
