@@ -16,7 +16,6 @@ import typer
 from vigil.cli.http import DEFAULT_API, ApiOption, TokenOption, api_error_message, console, fail, headers
 
 report_app = typer.Typer(help="Reports for leadership.", no_args_is_help=True)
-WEEK_PATTERN = r"^\d{4}-W\d{2}$"
 
 
 @report_app.command("weekly")

@@ -183,7 +183,7 @@ async def act_on_review(
 ) -> Review:
     """A `review_*` action from POST /api/incidents/{id}/actions, to the review's workflow."""
     if action.type in ("review_assign", "review_add_follow_up"):
-        await run_in_threadpool(_check_owner, engine, action.owner)  # type: ignore[union-attr]
+        await run_in_threadpool(_check_owner, engine, action.owner)
     try:
         return await asyncio.wait_for(
             review_client.act(temporal, incident_id, action, user.actor, request_id=request_id), ACTION_TIMEOUT
