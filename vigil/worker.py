@@ -6,13 +6,26 @@ Run as many as you like against one task queue; Temporal shares the work between
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
@@ -21,6 +34,7 @@ from vigil.activities.projection import ProjectionActivities
 from vigil.activities.reports import ReportActivities
 from vigil.activities.reviews import ReviewActivities
 from vigil.activities.triage import TriageActivities
+from vigil.activities.watchdog import WatchdogActivities
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
@@ -31,11 +45,12 @@ from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.review import ReviewWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
+from vigil.workflows.watchdog import SCHEDULE_ID, WatchdogWorkflow
 from vigil.workflows.weekly_report import WeeklyReportWorkflow
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow, WeeklyReportWorkflow]
+WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow, WeeklyReportWorkflow, WatchdogWorkflow]
 
 
 def build_worker(
@@ -47,6 +62,7 @@ def build_worker(
     adapter: EnforcementAdapter | None = None,
     max_cached_workflows: int | None = None,
     activity_threads: int = 16,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     engine = engine or default_engine()
     policy = policy or load_policy()
@@ -59,6 +75,7 @@ def build_worker(
     audit = AuditActivities(client, engine)
     reviews = ReviewActivities(client, engine, public_url)
     reports = ReportActivities(engine, policy, public_url)
+    watch = WatchdogActivities(client, engine, public_url)
     return Worker(
         client,
         task_queue=task_queue or settings().task_queue,
@@ -70,6 +87,7 @@ def build_worker(
             approvals.ask,
             enforcement.enforce,
             audit.seal,
+            watch.watch,
             reviews.start_review,
             reviews.key_moments,
             reviews.project_review,
@@ -81,6 +99,7 @@ def build_worker(
         # (VIGIL_WORKER_CACHE).
         max_cached_workflows=max_cached_workflows or settings().worker_cache,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=interceptors,
     )
 
 
@@ -98,6 +117,7 @@ async def run_worker() -> None:
     await register_search_attributes(client)
     await ensure_weekly_schedule(client, policy, config.task_queue)
     worker = build_worker(client, policy=policy)
+    await schedule_watchdog(client, config.task_queue, config.watchdog_interval, config.watchdog_budget)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -106,3 +126,26 @@ async def run_worker() -> None:
     async with worker:
         await stop.wait()
         log.info("shutting down: finishing in-flight work")
+
+
+async def schedule_watchdog(client: Client, task_queue: str, interval_seconds: int, budget: int) -> None:
+    """Create or update the watchdog's Schedule (every worker may; the first one creates it).
+    An interval of 0 pauses it."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            WatchdogWorkflow.run, budget, id=f"{SCHEDULE_ID}-round", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=max(interval_seconds, 1)))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(
+            paused=interval_seconds <= 0, note="VIGIL_WATCHDOG_INTERVAL=0" if interval_seconds <= 0 else ""
+        ),
+    )
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+
+        async def same(update: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(SCHEDULE_ID).update(same)

@@ -33,7 +33,7 @@ from vigil.config import settings
 from vigil.db.engine import engine, migrate
 from vigil.db.tables import UserRow
 from vigil.domain import Role
-from vigil.temporal import SEARCH_ATTRIBUTES, connect, register_search_attributes
+from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, connect, register_search_attributes
 
 
 class StackError(Exception):
@@ -137,6 +137,7 @@ class Stack:
             str(self.ui_port),
             "--log-level",
             "warn",
+            *DEV_SERVER_ARGS,
         ]
         if settings().temporal_namespace != "default":  # "default" always exists
             command += ["--namespace", settings().temporal_namespace]

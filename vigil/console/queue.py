@@ -17,6 +17,7 @@ from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.api.routers.reviews import open_follow_ups, owned_reviews
+from vigil.audit import watchdog
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
@@ -98,6 +99,11 @@ def _waiting_for(request: Request, name: str) -> tuple[list, list]:
         return owned_reviews(db, name), open_follow_ups(db, name)
 
 
+def _diverged(request: Request) -> set[str]:
+    """Open incidents whose history no longer replays (the watchdog's finding): marked in the queue."""
+    return {check.incident_id for check in watchdog.diverged_incidents(request.app.state.engine)}
+
+
 @router.get("/")
 async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     filters = _filters(request)
@@ -118,6 +124,7 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         rows=rows,
         reviews=reviews,
         follow_ups=follow_ups,
+        diverged=await run_in_threadpool(_diverged, request),
         filters=filters,
         next_cursor=next_cursor,
         first_page=cursor is None,

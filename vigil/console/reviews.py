@@ -75,9 +75,7 @@ async def _review_page(
             message=gettext("There is no incident %(id)s.") % {"id": incident_id[:40]},
         )
     try:
-        review, source = await reviews_api.read_review(
-            request.app.state.temporal, request.app.state.engine, incident_id
-        )
+        review, source = await reviews_api.read_review(request.app.state.engine, incident_id)
     except ApiError as failure:
         return page(request, "error.html", viewer.language, viewer, status=failure.status, message=failure.detail)
     done = request.query_params.get("done")
@@ -135,9 +133,7 @@ async def review_export(request: Request, incident_id: str, kind: str, viewer: V
     if kind not in ("md", "pdf"):
         return await _review_page(request, viewer, "not-an-id")
     try:
-        review, _source = await reviews_api.read_review(
-            request.app.state.temporal, request.app.state.engine, incident_id
-        )
+        review, _source = await reviews_api.read_review(request.app.state.engine, incident_id)
     except ApiError as failure:
         return page(request, "error.html", viewer.language, viewer, status=failure.status, message=failure.detail)
     headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="vigil-review-{incident_id}.{kind}"'}

@@ -37,6 +37,14 @@ def format_id(year: int, number: int) -> str:
     return f"INC-{year}-{number:06d}"
 
 
+def was_reserved(bind: Engine, incident_id: str) -> bool:
+    """Whether this id was ever handed out: an incident that exists, or one being opened."""
+    _, year, number = incident_id.split("-")
+    with bind.connect() as conn:
+        last = conn.execute(select(IdCounterRow.last).where(IdCounterRow.year == int(year))).scalar_one_or_none()
+    return last is not None and int(number) <= last
+
+
 def reserve_incident(bind: Engine, external_ref: str | None = None, now: datetime | None = None) -> Reservation:
     """A new incident id, or the id already claimed by `external_ref`."""
     year = (now or datetime.now(UTC)).year

@@ -221,6 +221,25 @@ class HistorySealRow(SQLModel, table=True):
     sealed_at: datetime = _utc(nullable=False)
 
 
+class ReplayCheckRow(SQLModel, table=True):
+    """The watchdog's last verdict on an open incident: does its history still replay against
+    the running code? A diverged incident would stall at its next workflow task (docs/reliability.md)."""
+
+    __tablename__ = "replay_checks"
+    __table_args__ = (Index("ix_replay_checks_result", "result"),)
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    checked_seq: int  # the projection's seq when the history was fetched: changed since means check again
+    checked_events: int  # events in the history that was replayed
+    checked_at: datetime = _utc(nullable=False)
+    result: str = Field(max_length=20)  # ok | nondeterministic | failed
+    divergence_event: int | None = None  # event number across runs (the audit's numbering)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    diverged_since: datetime | None = _utc(nullable=True)  # first seen not ok, kept until it replays again
+    alerted_at: datetime | None = _utc(nullable=True)  # when the head of incident management was told
+    repaired_at: datetime | None = _utc(nullable=True)
+
+
 # ---------------------------------------------------------------------------- the learning loop
 # Facts for trends, written by the projection with the journal entry that makes them
 # (vigil/trends/facts.py), so that each trend is one aggregate query over one narrow table.

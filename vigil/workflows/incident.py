@@ -69,10 +69,9 @@ _CARRY_JOURNAL = "continue-as-new-carries-journal"
 # Retries of an update arrive within seconds; remembering the last thousand ids is plenty.
 _UPDATE_IDS_KEPT = 1000
 # The projector schedules its next batch after the commands of whatever woke with it (the main
-# loop's timer). Without this, their order depended on whether the last batch's completion and
-# the next action reached the worker in one activation or two, and a query answered ahead of its
-# workflow task (README: What it survives) splits them where a replay does not: another order.
-# Histories recorded before this schedule the batch first and replay that way.
+# loop's timer), so their order no longer depends on whether the last batch's completion and the
+# next action reach the worker in one activation or two (docs/reliability.md, the known SDK
+# issue, mark 1). Histories recorded before this schedule the batch first and replay that way.
 _PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
 # Resolving a SEV1/SEV2 (policy review.severities) starts its post-incident review (an activity
 # starts its ReviewWorkflow). Histories recorded before this resolved without one and replay so.

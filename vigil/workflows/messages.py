@@ -117,3 +117,12 @@ class Seal(Model):
 
     digest: str
     events: int
+
+
+class WatchdogRound(Model):
+    """What one round of the watchdog did."""
+
+    checked: int
+    diverged: list[str]
+    alerted: list[str]
+    flagged_by_temporal: list[str]

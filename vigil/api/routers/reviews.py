@@ -65,17 +65,16 @@ def projected_review(engine: Engine, incident_id: str) -> Review | None:
         return Review.model_validate(row.review) if row is not None else None
 
 
-async def read_review(temporal: Client | None, engine: Engine, incident_id: str) -> tuple[Review, str]:
+async def read_review(engine: Engine, incident_id: str, min_seq: int = 0) -> tuple[Review, str]:
     """The review and where it came from: the projection, or ("planned") the review a resolution
-    has just opened whose workflow has not written it yet."""
+    has just opened whose workflow has not written it yet. `min_seq`: the incident's seq the
+    caller has seen (the resolution's answer), so a read right after resolving finds it resolved."""
     from vigil.api.routers.incidents import read_incident  # one way of reading an incident
 
     review = await run_in_threadpool(projected_review, engine, incident_id)
     if review is not None:
         return review, "projection"
-    if temporal is None:
-        raise unavailable("temporal", "not connected to Temporal yet; retry shortly")
-    state, _source = await read_incident(temporal, engine, incident_id)
+    state = await read_incident(engine, incident_id, min_seq)
     policy = load_policy()
     if state.resolved_at is None or not review_rules.owed(state, policy):
         raise not_found(_no_review(state))
@@ -123,11 +122,14 @@ async def get_review(
     user: Principal = Depends(allow(READERS, "read reviews")),
     engine: Engine = Depends(get_engine),
     lang: Annotated[str | None, Query(description="Language of a Markdown or PDF export: en or es")] = None,
+    min_seq: Annotated[
+        int, Query(ge=0, le=2**31, description="The incident's seq you have seen, e.g. your resolution's answer")
+    ] = 0,
 ) -> Review | Response:
     """Status, owner, due date, sections, key moments and follow-ups, from the moment a SEV1 or SEV2
     is resolved (`X-Vigil-Source: planned` until the review's workflow has written it)."""
     check_incident_id(incident_id)
-    review, source = await read_review(request.app.state.temporal, engine, incident_id)
+    review, source = await read_review(engine, incident_id, min_seq)
     accept = request.headers.get("accept", "")
     language = supported(lang or user.language)
     headers = {"X-Vigil-Source": source}
@@ -204,7 +206,7 @@ async def _why_no_review(temporal: Client, engine: Engine, incident_id: str) -> 
     from vigil.api.routers.incidents import read_incident
 
     try:
-        state, _source = await read_incident(temporal, engine, incident_id)
+        state = await read_incident(engine, incident_id)
     except ApiError as error:
         return error  # no such incident: 404
     if state.resolved_at is not None and review_rules.owed(state, load_policy()):

@@ -1,8 +1,8 @@
 """The learning loop: facts for trends (milestones, clock outcomes, severity changes, enforcement
 outcomes) and post-incident reviews (reviews, their follow-ups and events).
 
-Revision ID: 0002_learning
-Revises: 0001
+Revision ID: 0003_learning
+Revises: 0002_replay_checks
 Create Date: 2026-12-02 14:38:31.568838
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0002_learning'
-down_revision = '0001'
+revision = '0003_learning'
+down_revision = '0002_replay_checks'
 branch_labels = None
 depends_on = None
 
