@@ -27,7 +27,11 @@ async def _resolved_sev1(stack: Stack, title: str) -> str:
     assert (await stack.act(iid, {"type": "acknowledge"}, "ana")).status_code == 200
     resolved = await stack.act(iid, {"type": "resolve", "resolution": "no_violation", "summary": "A hoax."}, "ana")
     assert resolved.status_code == 200, resolved.text
+    RESOLVED_SEQ[iid] = resolved.json()["seq"]
     return iid
+
+
+RESOLVED_SEQ: dict[str, int] = {}  # incident -> the seq its resolution answered with
 
 
 async def _projected(stack: Stack, iid: str) -> dict:
@@ -41,7 +45,7 @@ async def _projected(stack: Stack, iid: str) -> dict:
 
 async def test_a_resolved_sev1_has_its_review_at_once_and_it_is_edited_through_the_actions_path(stack: Stack) -> None:
     iid = await _resolved_sev1(stack, "Review me: hoax threat")
-    first = await stack.get(f"/api/incidents/{iid}/review", "ana")
+    first = await stack.get(f"/api/incidents/{iid}/review?min_seq={RESOLVED_SEQ[iid]}", "ana")
     assert first.status_code == 200, first.text
     assert (first.json()["status"], first.json()["owner"], first.json()["incident_id"]) == ("open", "ana", iid)
     review = await _projected(stack, iid)
@@ -229,3 +233,16 @@ async def test_an_incident_with_a_review_still_reads_and_replays_for_the_auditor
     replayed = await sqlite_stack.post("/api/audit/replay", {"ids": [iid]}, "audrey")
     assert replayed.status_code == 200, replayed.text
     assert [r["result"] for r in replayed.json()["reports"]] == ["ok"], replayed.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["owner=bad%20name", "owner=" + "x" * 65, "owner=a%00b", "week=2026-W48&lang=" + "x" * 30],
+)
+async def test_odd_follow_up_and_report_parameters_are_422_or_read_never_500(sqlite_stack: Stack, query: str) -> None:
+    path = "/api/reports/weekly" if query.startswith("week") else "/api/follow-ups"
+    response = await sqlite_stack.get(f"{path}?{query}", "ana")
+    if path.endswith("weekly"):
+        assert response.status_code == 200  # an unknown language is English
+    else:
+        assert response.status_code == 422 and response.json()["error"] == "invalid", response.text
