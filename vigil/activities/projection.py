@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 
 from vigil.db.tables import (
@@ -113,13 +114,15 @@ def _write_trend_facts(session: Session, state: Incident, entries: list[JournalE
             row,
             keys=["incident_id", "clock_id", "started_at"],
             update=[k for k in row if k not in ("incident_id", "clock_id", "started_at")],
-            where=ClockOutcomeRow.entry_no < row["entry_no"],
+            where=col(ClockOutcomeRow.entry_no) < row["entry_no"],
         )
 
 
 def _triaged_severity(session: Session, state: Incident) -> Severity | None:
     opened = session.scalar(
-        select(MilestoneRow.severity).where(MilestoneRow.incident_id == state.id, MilestoneRow.kind == "opened")
+        select(col(MilestoneRow.severity)).where(
+            col(MilestoneRow.incident_id) == state.id, col(MilestoneRow.kind) == "opened"
+        )
     )
     return Severity(opened) if opened else None
 
@@ -127,9 +130,9 @@ def _triaged_severity(session: Session, state: Incident) -> Severity | None:
 def _severity_before(session: Session, state: Incident, entry_no: int, triaged: Severity | None) -> Severity:
     """The severity before entry `entry_no`, from the changes projected before it (or triage)."""
     last = session.scalar(
-        select(SeverityChangeRow.to_severity)
-        .where(SeverityChangeRow.incident_id == state.id, SeverityChangeRow.entry_no < entry_no)
-        .order_by(SeverityChangeRow.entry_no.desc())
+        select(col(SeverityChangeRow.to_severity))
+        .where(col(SeverityChangeRow.incident_id) == state.id, col(SeverityChangeRow.entry_no) < entry_no)
+        .order_by(col(SeverityChangeRow.entry_no).desc())
         .limit(1)
     )
     return Severity(last) if last else (triaged or state.severity)

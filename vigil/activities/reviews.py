@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -106,7 +107,7 @@ class ReviewActivities:
                 row,
                 keys=["id"],
                 update=[k for k in row if k != "id"],
-                where=ReviewRow.seq < review.seq,
+                where=col(ReviewRow.seq) < review.seq,
             )
             for follow_up in _follow_up_rows(review):
                 upsert(
@@ -115,7 +116,7 @@ class ReviewActivities:
                     follow_up,
                     keys=["id"],
                     update=["owner", "status", "due", "text", "serves", "seq"],
-                    where=FollowUpRow.seq < review.seq,
+                    where=col(FollowUpRow.seq) < review.seq,
                 )
             insert_ignore(session, OutboxRow, self._notices(session, review, batch.entries))
 
@@ -136,7 +137,8 @@ class ReviewActivities:
                 if follow_up is not None:
                     wanted.append((entry, "follow_up_assigned", action.owner, {"follow_up": follow_up}))
         users = {user for _, _, user, _ in wanted}
-        languages = dict(session.execute(select(UserRow.name, UserRow.language).where(UserRow.name.in_(users))).all())
+        found = session.execute(select(col(UserRow.name), col(UserRow.language)).where(col(UserRow.name).in_(users)))
+        languages: dict[str, str] = {name: language for name, language in found}
         link = f"{self._public_url}/incidents/{review.incident_id}/review"
         rows = []
         for entry, template, user, context in wanted:

@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio.client import Client
 
 from vigil.api.deps import allow, check_incident_id, get_engine, get_session
@@ -61,7 +62,7 @@ class FollowUpList(BaseModel):
 
 def projected_review(engine: Engine, incident_id: str) -> Review | None:
     with Session(engine) as session:
-        row = session.scalar(select(ReviewRow).where(ReviewRow.incident_id == incident_id))
+        row = session.scalar(select(ReviewRow).where(col(ReviewRow.incident_id) == incident_id))
         return Review.model_validate(row.review) if row is not None else None
 
 
@@ -160,8 +161,8 @@ def follow_ups(
 def open_follow_ups(session: Session, owner: str) -> list[FollowUpRow]:
     statement = (
         select(FollowUpRow)
-        .where(FollowUpRow.owner == owner, FollowUpRow.status == "open")
-        .order_by(FollowUpRow.due, FollowUpRow.id)
+        .where(col(FollowUpRow.owner) == owner, col(FollowUpRow.status) == "open")
+        .order_by(col(FollowUpRow.due), col(FollowUpRow.id))
         .limit(200)
     )
     return list(session.scalars(statement))
@@ -170,8 +171,8 @@ def open_follow_ups(session: Session, owner: str) -> list[FollowUpRow]:
 def owned_reviews(session: Session, owner: str) -> list[ReviewRow]:
     statement = (
         select(ReviewRow)
-        .where(ReviewRow.owner == owner, ReviewRow.status == ReviewStatus.OPEN.value)
-        .order_by(ReviewRow.due_at, ReviewRow.id)
+        .where(col(ReviewRow.owner) == owner, col(ReviewRow.status) == ReviewStatus.OPEN.value)
+        .order_by(col(ReviewRow.due_at), col(ReviewRow.id))
         .limit(200)
     )
     return list(session.scalars(statement))
