@@ -25,6 +25,7 @@ BENCHMARKS = {
     "d": ("replay_rate", ["--n", "1000"], ["--n", "60"]),
     "e": ("worker_memory", ["--n", "10000"], ["--n", "400"]),
     "f": ("timer_lateness", ["--n", "2000", "--due", "150"], ["--n", "100", "--due", "60", "--window", "20"]),
+    "g": ("trends_at_scale", ["--incidents", "1000000", "--requests", "30"], ["--incidents", "5000"]),
 }
 
 

@@ -41,16 +41,41 @@ from vigil.audit.reconstruct import Reconstruction
 from vigil.audit.replay import replay
 from vigil.db.tables import (
     ApprovalRow,
+    ClockOutcomeRow,
+    EnforcementOutcomeRow,
     EscalationRow,
     IncidentEventRow,
     IncidentRow,
+    MilestoneRow,
     OutboxRow,
     RepairRow,
     ReplayCheckRow,
+    SeverityChangeRow,
     SlaBreachRow,
 )
 
 E = EventType
+# The projection's rows written from one journal entry (keyed or stamped by its number).
+_BY_ENTRY: tuple[
+    type[
+        IncidentEventRow
+        | EscalationRow
+        | SlaBreachRow
+        | MilestoneRow
+        | ClockOutcomeRow
+        | SeverityChangeRow
+        | EnforcementOutcomeRow
+    ],
+    ...,
+] = (
+    IncidentEventRow,
+    EscalationRow,
+    SlaBreachRow,
+    MilestoneRow,
+    ClockOutcomeRow,
+    SeverityChangeRow,
+    EnforcementOutcomeRow,
+)
 # How long a repair waits for the new run to apply what was reapplied to it.
 CATCH_UP_SECONDS = 60.0
 
@@ -159,7 +184,7 @@ def rewind_projection(engine: Engine, journal: Journal, plan: Plan) -> None:
     kept = Reconstruction(journal).after_entry(plan.kept_entries) if plan.kept_entries else None
     incident = plan.incident_id
     with Session(engine) as session, session.begin():
-        for table in (IncidentEventRow, EscalationRow, SlaBreachRow):
+        for table in _BY_ENTRY:
             session.execute(
                 delete(table).where(col(table.incident_id) == incident, col(table.entry_no) > plan.kept_entries)
             )

@@ -1,7 +1,7 @@
 """repairs: resets of incidents whose history no longer replayed, with their reports
 
-Revision ID: 0003_repairs
-Revises: 0002_replay_checks
+Revision ID: 0004_repairs
+Revises: 0003_learning
 Create Date: 2026-12-02 16:00:00
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0003_repairs"
-down_revision = "0002_replay_checks"
+revision = "0004_repairs"
+down_revision = "0003_learning"
 branch_labels = None
 depends_on = None
 
