@@ -19,6 +19,9 @@ RESPONDERS = frozenset({Role.ANALYST, Role.LEAD})  # take intake and act on inci
 LEADS = frozenset({Role.LEAD})  # change severity, approve and reject
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})  # raw histories, seals, replay, the payload codec
 ADMINS = frozenset({Role.ADMIN})  # manage people and tokens
+# Reset an incident whose history no longer replays (vigil.audit.repair): an operation on Temporal,
+# not an action on the incident, so the ones who run the system do it, and auditors read it.
+REPAIRERS = frozenset({Role.ADMIN})
 SYSTEM = frozenset({Role.SYSTEM})
 REVIEWERS = RESPONDERS  # write post-incident reviews and their follow-ups (the owner or a lead completes)
 

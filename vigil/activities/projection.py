@@ -74,7 +74,7 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
     insert_ignore(session, EscalationRow, _escalation_rows(batch.incident_id, applied))
     insert_ignore(session, SlaBreachRow, _breach_rows(batch.state, applied))
     _write_trend_facts(session, batch.state, applied)
-    for proposal_row in _approval_rows(batch.state):
+    for proposal_row in approval_rows(batch.state):
         upsert(
             session,
             ApprovalRow,
@@ -83,7 +83,7 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
             update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
             where=col(ApprovalRow.seq) <= proposal_row["seq"],
         )
-    row = _incident_row(batch.state)
+    row = incident_row(batch.state)
     upsert(
         session,
         IncidentRow,
@@ -199,7 +199,7 @@ def _breach_rows(state: Incident, entries: list[JournalEntry]) -> list[dict[str,
 _APPROVAL_STATUS = {ProposalStatus.DONE: "approved", ProposalStatus.FAILED: "approved"}
 
 
-def _approval_rows(state: Incident) -> list[dict[str, Any]]:
+def approval_rows(state: Incident) -> list[dict[str, Any]]:
     return [
         {
             "id": p.id,
@@ -223,7 +223,7 @@ def _approval_rows(state: Incident) -> list[dict[str, Any]]:
     ]
 
 
-def _incident_row(state: Incident) -> dict[str, Any]:
+def incident_row(state: Incident) -> dict[str, Any]:
     running_dues = [c.due_at for c in state.clocks if c.running and c.kind != ClockKind.REOPEN]
     return {
         "id": state.id,

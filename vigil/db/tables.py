@@ -247,6 +247,24 @@ class ReplayCheckRow(SQLModel, table=True):
     repaired_at: datetime | None = _utc(nullable=True)
 
 
+class RepairRow(SQLModel, table=True):
+    """A repair of a diverged incident (vigil.audit.repair): who, why, where it was reset, and what
+    came out otherwise for the actions people had been answered for."""
+
+    __tablename__ = "repairs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(index=True, max_length=32)
+    repaired_at: datetime = _utc(nullable=False)
+    repaired_by: str = Field(max_length=64)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    old_run_id: str = Field(max_length=64)
+    new_run_id: str = Field(max_length=64)
+    reset_event: int  # the event across runs the history was reset to
+    diverging_event: int
+    report: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
 # ---------------------------------------------------------------------------- the learning loop
 # Facts for trends, written by the projection with the journal entry that makes them
 # (vigil/trends/facts.py), so that each trend is one aggregate query over one narrow table.

@@ -179,8 +179,10 @@ class IncidentWorkflow:
     # ------------------------------------------------------------------ messages
 
     @workflow.update
-    def act(self, request: ActionRequest) -> Incident:
+    async def act(self, request: ActionRequest) -> Incident:
         """A person's action (the API's path): the new state, or the refusal and why."""
+        if self._state is None:  # accepted during triage (a reset's reapplied updates): after it
+            await workflow.wait_condition(lambda: self._state is not None)
         if self._already_applied():
             return self.state_now
         try:
@@ -193,7 +195,9 @@ class IncidentWorkflow:
     @act.validator
     def _validate_act(self, request: ActionRequest) -> None:
         if self._state is None:
-            raise ApplicationError("the incident is still being triaged: try again", type="conflict")
+            # Only a reset reapplies updates before triage (the API acts once intake has answered):
+            # the handler waits for the triage and applies them then, or refuses with the reason.
+            return
         if self._already_applied():
             return  # a retry of an action applied in an earlier run: answered, not applied again
         try:
