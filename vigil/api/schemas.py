@@ -108,6 +108,7 @@ class UserOut(_Out):
     name: str
     role: Role
     language: Language
+    email: str | None = None
     created_at: UtcDatetime
     disabled_at: UtcDatetime | None
 
