@@ -23,6 +23,7 @@ from vigil.cli.http import console, err, fail
 from vigil.cli.incidents import incidents_app
 from vigil.cli.users import users_app
 from vigil.config import settings
+from vigil.notifications.directory import DirectoryError
 from vigil.policy import PolicyError
 from vigil.temporal import TemporalUnreachable
 
@@ -70,7 +71,7 @@ def worker() -> None:
     _logging()
     try:
         asyncio.run(run_worker())
-    except PolicyError as error:
+    except (PolicyError, DirectoryError, ValueError) as error:  # a bad policy, directory or VIGIL_SMTP_URL
         raise fail(str(error), 2) from None
     except KeyboardInterrupt:
         pass

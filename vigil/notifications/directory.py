@@ -109,7 +109,7 @@ class TierEntry(Entry):
     APAC: Entry | None = None
 
     def for_region(self, region: str | None) -> Entry:
-        specific = getattr(self, region, None) if region in Region.__members__ else None
+        specific = getattr(self, region, None) if region and region in Region.__members__ else None
         return specific if isinstance(specific, Entry) else self
 
 

@@ -100,8 +100,8 @@ def email_message(server: MailServer, to: str, message: Message) -> EmailMessage
     email["Message-ID"] = f"<{message.delivery_id}@{server.domain}>"
     email["X-Vigil-Delivery"] = message.delivery_id
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to Vigil
-    email["Content-Language"] = message.language
     email.set_content(message.body)
+    email["Content-Language"] = message.language  # after set_content, which resets Content-* headers
     return email
 
 
