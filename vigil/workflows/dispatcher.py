@@ -44,17 +44,16 @@ class DispatcherWorkflow:
     @workflow.run
     async def run(self) -> None:
         while True:
+            if self._history_is_long():  # deliveries in flight are pending in the database: the next run resumes them
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new()
             self._woken = False
             plan = await self._plan()
             for delivery_id in plan.deliveries:
                 self._in_flight[delivery_id] = asyncio.create_task(self._deliver(delivery_id, plan))
-            if self._history_is_long():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new()
-            room = lambda: len(self._in_flight) <= plan.concurrency // 2  # noqa: E731
             try:
                 await workflow.wait_condition(
-                    lambda: self._woken or (plan.more and room()),
+                    lambda plan=plan: self._woken or (plan.more and len(self._in_flight) <= plan.concurrency // 2),
                     timeout=timedelta(seconds=plan.check_again_seconds),
                     timeout_summary="look for notices",
                 )
