@@ -21,14 +21,24 @@ import vigil
 from vigil import console
 from vigil.api import errors
 from vigil.api.middleware import BodyLimit, Metrics
-from vigil.api.routers import approvals, audit, codec, health, incidents, trends, users
+from vigil.api.routers import approvals, audit, codec, events, health, incidents, notifications, trends, users
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
 from vigil.temporal import connect
 
 log = logging.getLogger("vigil.api")
 
-ROUTERS = [incidents.router, audit.router, codec.router, approvals.router, trends.router, users.router, health.router]
+ROUTERS = [
+    incidents.router,
+    notifications.router,
+    events.router,
+    audit.router,
+    codec.router,
+    approvals.router,
+    trends.router,
+    users.router,
+    health.router,
+]
 
 DESCRIPTION = """
 Vigil runs the incident lifecycle of a Trust & Safety team on Temporal.

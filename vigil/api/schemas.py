@@ -132,3 +132,4 @@ class Me(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = {}
+    detail: str | None = Field(None, description="Ready, with what does not reach people (mail not configured)")

@@ -74,6 +74,7 @@ TIERS = {
     "regional_on_call_lead": pgettext("timeline", "the region's on-call lead"),
     "head_of_incident_management": pgettext("timeline", "the head of incident management"),
     "leads": pgettext("timeline", "the leads"),
+    "assignee": pgettext("timeline", "the assignee"),
 }
 # An action named as a thing, for refusals.
 ACTION_NAMES = {
@@ -89,6 +90,7 @@ ACTION_NAMES = {
     "resolve": pgettext("timeline", "resolution"),
     "reopen": pgettext("timeline", "reopening"),
     "merge_into": pgettext("timeline", "merge"),
+    "post_update": pgettext("timeline", "status update"),
     "enforcement_completed": pgettext("timeline", "enforcement result"),
 }
 # How an approval request ended (the words the console uses for an approval's status).
@@ -257,19 +259,26 @@ def _clock_fired(w, who, action, entry, before, after) -> str:
         return action.clock_id
     if clock.kind == ClockKind.REOPEN:
         return w(N_("The reopen window ended: the incident is closed"))
+    if clock.kind == ClockKind.UPDATE:
+        reminder = clock.breaches[-1]
+        return w(
+            N_("A status update is due (%(late)s late); reminder to %(tier)s queued"),
+            late=w.how_long(reminder.late_by_seconds),
+            tier=w.tier(reminder.tier),
+        )
     breach = clock.breaches[-1]
     tier = w.tier(breach.tier)
     if breach.late_by_seconds < 60:  # the first breach: the deadline itself
         allowed = w.how_long((clock.due_at - clock.started_at).total_seconds())
         if clock.kind == ClockKind.REGULATORY:
             return w(
-                N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; %(tier)s notified"),
+                N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; notice to %(tier)s queued"),
                 clock=w.clock(clock),
                 allowed=allowed,
                 tier=tier,
             )
         return w(
-            N_("The %(clock)s SLA was breached: not met within %(allowed)s; %(tier)s notified"),
+            N_("The %(clock)s SLA was breached: not met within %(allowed)s; notice to %(tier)s queued"),
             clock=w.clock(clock),
             allowed=allowed,
             tier=tier,
@@ -277,13 +286,13 @@ def _clock_fired(w, who, action, entry, before, after) -> str:
     late = w.how_long(breach.late_by_seconds)
     if clock.kind == ClockKind.REGULATORY:
         return w(
-            N_("Legal deadline still missed (%(clock)s), %(late)s after it was due; %(tier)s notified"),
+            N_("Legal deadline still missed (%(clock)s), %(late)s after it was due; notice to %(tier)s queued"),
             clock=w.clock(clock),
             late=late,
             tier=tier,
         )
     return w(
-        N_("The %(clock)s SLA is still not met, %(late)s after it was due; %(tier)s notified"),
+        N_("The %(clock)s SLA is still not met, %(late)s after it was due; notice to %(tier)s queued"),
         clock=w.clock(clock),
         late=late,
         tier=tier,
@@ -328,6 +337,12 @@ _APPLIED = {
     "merge_into": lambda w, who, a, e, b, s: w(N_("%(who)s merged it into %(target)s"), who=who, target=a.incident_id),
     "clock_fired": _clock_fired,
     "enforcement_completed": _enforced,
+    "post_update": lambda w, who, a, e, b, s: w(
+        N_("%(who)s posted a status update for %(audience)s: %(text)s"),
+        who=who,
+        audience=w.label(a.audience),
+        text=_short(a.text),
+    ),
 }
 
 

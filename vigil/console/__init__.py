@@ -15,14 +15,14 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vigil.config import Settings
-from vigil.console import approvals, incident, queue, sign_in, trends
+from vigil.console import approvals, incident, live, on_call, queue, sign_in, trends
 from vigil.console.render import page
 from vigil.console.session import sealer_for
 from vigil.console.viewer import BadCsrf, SignInRequired, current_viewer, language_of, sign_in_url
 from vigil.i18n import gettext_for
 
 STATIC = Path(__file__).parent.parent / "static"
-ROUTERS = [sign_in.router, queue.router, incident.router, approvals.router, trends.router]
+ROUTERS = [sign_in.router, queue.router, incident.router, approvals.router, trends.router, live.router, on_call.router]
 
 
 async def _sign_in_required(request: Request, exc: SignInRequired) -> Response:

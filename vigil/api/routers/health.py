@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from vigil.api.errors import ErrorBody
 from vigil.api.schemas import Health
+from vigil.config import settings
 
 router = APIRouter(tags=["health"])
 
@@ -59,9 +60,20 @@ async def readyz(request: Request) -> Health | JSONResponse:
     database, temporal = await asyncio.gather(_check_database(request), _check_temporal(request))
     checks = {"database": database, "temporal": temporal}
     if all(v == "ok" for v in checks.values()):
-        return Health(status="ready", checks=checks)
+        return Health(status="ready", checks=checks | {"mail": _mail()}, detail=_mail_detail())
     detail = "; ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
     return JSONResponse({"error": "not_ready", "detail": detail, "checks": checks}, status_code=503)
+
+
+def _mail() -> str:
+    return "configured" if settings().smtp_url else "not configured"
+
+
+def _mail_detail() -> str | None:
+    """Ready, but say what does not reach people (the worker reads the same settings)."""
+    if settings().smtp_url:
+        return None
+    return "mail is not configured (VIGIL_SMTP_URL): email notices wait in the outbox"
 
 
 @router.get(
