@@ -21,7 +21,7 @@ router = APIRouter(tags=["health"])
 CHECK_TIMEOUT = 3.0
 
 
-@router.get("/healthz", response_model=Health, summary="The process is up")
+@router.get("/healthz", response_model=Health, response_model_exclude_none=True, summary="The process is up")
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -53,6 +53,7 @@ async def _check_temporal(request: Request) -> str:
 @router.get(
     "/readyz",
     response_model=Health,
+    response_model_exclude_none=True,
     summary="Temporal and the database are reachable",
     responses={503: {"model": ErrorBody, "description": "Not ready: the detail names what is unreachable"}},
 )
