@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
 from vigil.activities.delivery import Channels, DeliveryActivities
+from vigil.activities.digest import DigestActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
 from vigil.activities.triage import TriageActivities
@@ -25,17 +26,19 @@ from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
 from vigil.notifications.directory import DirectoryFile
 from vigil.notifications.dispatching import DispatcherWaker, start_dispatcher
+from vigil.notifications.schedules import keep_digest_schedule
 from vigil.notifications.senders import MailServer
 from vigil.policy import Policy, load_policy
 from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
+from vigil.workflows.digest import DigestWorkflow
 from vigil.workflows.dispatcher import DispatcherWorkflow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, DispatcherWorkflow]
+WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, DispatcherWorkflow, DigestWorkflow]
 
 
 def channels_from_settings() -> Channels:
@@ -76,6 +79,7 @@ def build_worker(
         policy.notifications,
         on_notices=wake,
     )
+    digest = DigestActivities(engine, public_url, on_notices=wake)
     enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
     triage = TriageActivities(policy)
     audit = AuditActivities(client, engine)
@@ -92,6 +96,7 @@ def build_worker(
             audit.seal,
             delivery.plan,
             delivery.deliver,
+            digest.write,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
@@ -124,6 +129,7 @@ async def run_worker() -> None:
     log.info("worker on task queue %s at %s", config.task_queue, config.temporal_address)
     async with worker:
         await start_dispatcher(client, config.task_queue)
+        await keep_digest_schedule(client, config.task_queue, policy.digest)
         if channels.mail is None:
             log.warning("VIGIL_SMTP_URL is not set: email notices wait in the outbox (mail is not configured)")
         await stop.wait()

@@ -37,7 +37,11 @@ async def test_the_stream_resumes_from_last_event_id(console: Console) -> None:
     await console.act(iid, {"type": "add_note", "text": "after the first read"}, "ana")
     resumed = await _events(console, console.auth("leo") | {"Last-Event-ID": first[-1]["id"]}, 1, iid)
     change = json.loads(resumed[0]["data"])
-    assert change["kind"] == "add_note" and change["status"] == "investigating" and int(resumed[0]["id"]) > int(first[-1]["id"])
+    assert (
+        change["kind"] == "add_note"
+        and change["status"] == "investigating"
+        and int(resumed[0]["id"]) > int(first[-1]["id"])
+    )
 
 
 async def test_the_stream_needs_a_token_and_a_last_event_id_of_ours(console: Console) -> None:

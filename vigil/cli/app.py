@@ -7,6 +7,7 @@ vigil users add NAME --role   people and their tokens (straight to the database)
 vigil incidents ...           create, list, show and act, through the API with your token
 vigil audit ...               export, read, reconstruct, replay and verify histories
 vigil demo --incidents N      realistic incidents in a mix of states, to explore
+vigil digest --now            send the leadership digest at once (it also runs daily, by policy)
 """
 
 import asyncio
@@ -101,6 +102,26 @@ def api(
         access_log=access_log,
         proxy_headers=True,
         log_level="info",
+    )
+
+
+@app.command()
+def digest(
+    now: Annotated[bool, typer.Option("--now", help="Send one at once (the daily one runs on its schedule)")] = False,
+) -> None:
+    """The leadership digest: open SEV1/SEV2, the last 24 hours, approvals waiting (to audience:leadership)."""
+    if not now:
+        raise fail("the digest runs daily as the policy's [digest] says; `vigil digest --now` sends one at once")
+    from vigil.notifications.schedules import digest_now
+    from vigil.temporal import connect
+
+    async def run() -> str:
+        client = await connect(settings())
+        return await digest_now(client, settings().task_queue)
+
+    started = asyncio.run(run())
+    console.print(
+        f"digest requested ({started}): a worker writes it to the outbox and delivers it to audience:leadership"
     )
 
 
