@@ -53,5 +53,5 @@ async def test_digest_now_reaches_leadership_with_ids_and_no_titles(
         await keep_digest_schedule(stack.client, stack.task_queue, None)
     body = digests[0].body
     assert digests[0].message["Content-Language"] == "es" and "resumen diario" in digests[0].subject.lower()
-    assert f"{incident_id} SEV1" in body and "investigando" in body
+    assert f"{incident_id} SEV1" in body and "en investigación" in body
     assert "Beheading" not in body and "video.example" not in body and "Agencia Nacional" not in body
