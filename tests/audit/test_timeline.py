@@ -88,8 +88,8 @@ async def test_timers_fired_and_sla_breaches_with_how_late(world: World) -> None
     spanish = _texts(await _timeline(world, "sla-breached", language="es"))
     assert "Venció el temporizador del reloj de confirmación tras 2 segundos." in spanish
     assert (
-        "Se incumplió el SLA de confirmación: no se cumplió en 2 segundos; se avisó a la persona responsable "
-        "de guardia de la región."
+        "Se incumplió el SLA de confirmación: no se cumplió en 2 segundos; aviso para la persona responsable "
+        "de guardia de la región en cola."
     ) in spanish
 
 
