@@ -2,8 +2,9 @@
 webhook receiver that checks Vigil's signature. Each runs in a thread of its own on a free port
 of 127.0.0.1 and records what it accepted, so a test can count what arrived, and how often.
 
-- `MailCatcher`: accepts every message; addresses in `refuse` get `550 no such user`; `stop()` and
-  `start()` again on the same port make "the mail server is down, then up".
+- `MailCatcher`: accepts every message (after `delay`, to be slow); addresses in `refuse` get
+  `550 no such user`; `stop()` and `start()` again on the same port make "the mail server is
+  down, then up".
 - `WebhookReceiver`: answers 200 to a correctly signed body, 401 to a bad signature; paths in
   `gone` answer 410 (a permanent refusal).
 """
@@ -75,6 +76,7 @@ class _Handler:
 class MailCatcher:
     port: int = field(default_factory=free_port)
     refuse: set[str] = field(default_factory=set)
+    delay: float = 0.0  # seconds before accepting each message
     received: list[Mail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Controller | None = None

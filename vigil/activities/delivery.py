@@ -276,6 +276,8 @@ class DeliveryActivities:
                     or_(DeliveryRow.sending_since.is_(None), DeliveryRow.sending_since < now - DELIVERY_LEASE),
                 )
                 .values(sending_since=now, attempts=DeliveryRow.attempts + 1)
+                # Not evaluated against the row loaded above: SQLite hands back naive times.
+                .execution_options(synchronize_session=False)
             ).rowcount
             if not claimed:
                 raise ApplicationError("another attempt is sending it", type="DeliveryBusy")
