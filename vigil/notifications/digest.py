@@ -8,6 +8,7 @@ reporter. Written in every language; each address reads its own.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -50,8 +51,8 @@ def build_digest(session: Session, at: datetime, public_url: str, key: str | Non
     ).all()
     severe = [Line(r.id, r.severity, r.category, r.status, _aware(r.next_deadline)) for r in open_rows]
 
-    def count(statement) -> int:  # type: ignore[no-untyped-def]
-        return session.scalar(statement) or 0
+    def count(statement: Any) -> int:
+        return int(session.scalar(statement) or 0)
 
     opened = count(select(func.count()).select_from(IncidentRow).where(IncidentRow.opened_at >= since))
     resolved = count(select(func.count()).select_from(IncidentRow).where(IncidentRow.resolved_at >= since))

@@ -15,6 +15,7 @@ first attempt is still out).
 """
 
 import asyncio
+import functools
 from datetime import timedelta
 
 from temporalio import workflow
@@ -53,12 +54,16 @@ class DispatcherWorkflow:
                 self._in_flight[delivery_id] = asyncio.create_task(self._deliver(delivery_id, plan))
             try:
                 await workflow.wait_condition(
-                    lambda plan=plan: self._woken or (plan.more and len(self._in_flight) <= plan.concurrency // 2),
+                    functools.partial(self._work_waits, plan),
                     timeout=timedelta(seconds=plan.check_again_seconds),
                     timeout_summary="look for notices",
                 )
             except TimeoutError:
                 pass
+
+    def _work_waits(self, plan: DeliveryPlan) -> bool:
+        """Woken, or the last plan left work behind and there is room for it now."""
+        return self._woken or (plan.more and len(self._in_flight) <= plan.concurrency // 2)
 
     @workflow.signal
     def wake(self) -> None:
