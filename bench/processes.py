@@ -30,7 +30,7 @@ from temporalio.client import Client
 from vigil import auth
 from vigil.cli.stack import temporal_binary
 from vigil.db.engine import make_engine, migrate
-from vigil.temporal import SEARCH_ATTRIBUTES, data_converter
+from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, data_converter
 from vigil.temporal.codec import EncryptionCodec, KeyRing
 
 BIN = Path(sys.executable).parent
@@ -147,6 +147,7 @@ class TemporalDevServer(Process):
             "--headless",
             "--log-level",
             "error",
+            *DEV_SERVER_ARGS,
         ]
         for namespace in namespaces:
             command += ["--namespace", namespace]

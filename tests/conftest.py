@@ -24,13 +24,21 @@ os.environ.pop("DATABASE_URL", None)
 
 import pytest  # noqa: E402
 import pytest_asyncio  # noqa: E402
+from hypothesis import settings  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from vigil.db.engine import make_engine, migrate  # noqa: E402
 from vigil.policy import Policy, load_policy  # noqa: E402
-from vigil.temporal import SEARCH_ATTRIBUTES, data_converter, register_search_attributes  # noqa: E402
+from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, data_converter, register_search_attributes  # noqa: E402
+
+# Hypothesis' budget, by HYPOTHESIS_PROFILE: `ci` (the default, so `make test` proves what CI
+# proves) extends Hypothesis' own ci profile (derandomized, no deadline, no example database)
+# with the suite's example counts; `dev` (`make unit`) runs a few examples per property.
+settings.register_profile("ci", settings.get_profile("ci"), max_examples=150, stateful_step_count=40)
+settings.register_profile("dev", settings.get_profile("ci"), max_examples=10)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POSTGRES_ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -65,6 +73,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=data_converter(),
         dev_server_log_level="error",
+        dev_server_extra_args=DEV_SERVER_ARGS,
     )
     yield env
     await env.shutdown()

@@ -2,9 +2,11 @@
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -24,6 +26,15 @@ BEA = Actor(user="bea", role=Role.ANALYST)
 LEA = Actor(user="lea", role=Role.LEAD)
 LEO = Actor(user="leo", role=Role.LEAD)
 AUDREY = Actor(user="audrey", role=Role.AUDITOR)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shell_blocks(page: str) -> str:
+    """The ```sh blocks of a page (README.md, docs/walkthrough.md), in order and joined: what a
+    reader of the page types. Output and commands not meant to run go in other blocks."""
+    text = (REPO / page).read_text(encoding="utf-8")
+    return "\n".join(re.findall(r"```sh\n(.*?)```", text, flags=re.S))
 
 
 def new_incident_id() -> str:
@@ -60,6 +71,15 @@ async def open_new(client: Client, task_queue: str, **intake_changes: Any) -> tu
     incident_id = new_incident_id()
     state = await open_incident(client, incident_id, intake(**intake_changes), task_queue=task_queue)
     return client.get_workflow_handle_for(IncidentWorkflow.run, incident_id), state
+
+
+async def query_state(client: Client, incident_id: str) -> Incident:
+    """The workflow's own answer to its `state` query: for tests only, on servers that are not
+    restarted. Vigil itself never reads state with a query (docs/reliability.md)."""
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    state = await handle.query(IncidentWorkflow.state)
+    assert state is not None, f"{incident_id} is not triaged yet"
+    return state
 
 
 async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 15.0, interval: float = 0.1) -> Any:

@@ -10,10 +10,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from vigil.db.tables import TokenRow, UserRow
 from vigil.domain import HUMAN_ROLES, Language, Role
@@ -102,9 +104,9 @@ def issue_token(session: Session, name: str) -> str:
 
 def revoke_tokens(session: Session, name: str) -> int:
     """Revoke every token of a user; returns how many were live. Commits."""
-    result = session.execute(
-        update(TokenRow).where(TokenRow.user == name, TokenRow.revoked_at.is_(None)).values(revoked_at=_now())
-    )
+    revoke = update(TokenRow).where(col(TokenRow.user) == name, col(TokenRow.revoked_at).is_(None))
+    # An UPDATE's result is a CursorResult; Session.execute is typed as the general Result.
+    result = cast(CursorResult[Any], session.execute(revoke.values(revoked_at=_now())))
     session.commit()
     return result.rowcount or 0
 
@@ -131,7 +133,7 @@ def set_email(session: Session, name: str, email: str | None) -> None:
 
 
 def list_users(session: Session) -> list[UserRow]:
-    return list(session.scalars(select(UserRow).order_by(UserRow.name)))
+    return list(session.scalars(select(UserRow).order_by(col(UserRow.name))))
 
 
 def active_user(session: Session, name: str) -> UserRow | None:
@@ -144,12 +146,12 @@ def authenticate(session: Session, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None  # not one of ours: spare the database
     row = session.execute(
-        select(UserRow.name, UserRow.role, UserRow.language)
-        .join(TokenRow, TokenRow.user == UserRow.name)
+        select(col(UserRow.name), col(UserRow.role), col(UserRow.language))
+        .join(TokenRow, col(TokenRow.user) == col(UserRow.name))
         .where(
-            TokenRow.token_hash == hash_token(token),
-            TokenRow.revoked_at.is_(None),
-            UserRow.disabled_at.is_(None),
+            col(TokenRow.token_hash) == hash_token(token),
+            col(TokenRow.revoked_at).is_(None),
+            col(UserRow.disabled_at).is_(None),
         )
     ).first()
     if row is None:

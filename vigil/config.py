@@ -32,6 +32,10 @@ class Settings:
     worker_cache: int = field(default_factory=lambda: int(_env("VIGIL_WORKER_CACHE", "2000")))
     # host:port where the worker serves Temporal's Prometheus metrics; empty: off.
     worker_metrics: str = field(default_factory=lambda: _env("VIGIL_WORKER_METRICS"))
+    # Every this many seconds the watchdog replays open incidents whose history changed (0: off),
+    # at most VIGIL_WATCHDOG_BUDGET of them a round (docs/reliability.md).
+    watchdog_interval: int = field(default_factory=lambda: int(_env("VIGIL_WATCHDOG_INTERVAL", "60")))
+    watchdog_budget: int = field(default_factory=lambda: int(_env("VIGIL_WATCHDOG_BUDGET", "200")))
     # Web UI origin allowed to call the codec endpoint.
     temporal_ui_origin: str = field(default_factory=lambda: _env("VIGIL_TEMPORAL_UI_ORIGIN", "http://localhost:8233"))
 

@@ -6,6 +6,7 @@ first use, so there is no build step and a translator edits one text file.
 """
 
 import gettext
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 from io import BytesIO
@@ -37,7 +38,7 @@ def translations(language: str) -> gettext.NullTranslations:
     return Translations(compiled)
 
 
-def gettext_for(language: str):
+def gettext_for(language: str) -> Callable[[str], str]:
     return translations(supported(language)).gettext
 
 

@@ -6,13 +6,26 @@ Run as many as you like against one task queue; Temporal shares the work between
 import asyncio
 import logging
 import signal
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
@@ -21,6 +34,7 @@ from vigil.activities.digest import DigestActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
 from vigil.activities.triage import TriageActivities
+from vigil.activities.watchdog import WatchdogActivities
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
@@ -35,10 +49,11 @@ from vigil.workflows.digest import DigestWorkflow
 from vigil.workflows.dispatcher import DispatcherWorkflow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
+from vigil.workflows.watchdog import SCHEDULE_ID, WatchdogWorkflow
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, DispatcherWorkflow, DigestWorkflow]
+WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, WatchdogWorkflow, DispatcherWorkflow, DigestWorkflow]
 
 
 def channels_from_settings() -> Channels:
@@ -60,6 +75,7 @@ def build_worker(
     dispatch: bool = False,
     channels: Channels | None = None,
     directory: DirectoryFile | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """`dispatch`: wake the dispatcher whenever notices are written (the `vigil worker` process
     does; tests that deliver say so). The dispatcher's workflow and activities are always here."""
@@ -83,6 +99,7 @@ def build_worker(
     enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
     triage = TriageActivities(policy)
     audit = AuditActivities(client, engine)
+    watch = WatchdogActivities(client, engine, public_url)
     return Worker(
         client,
         task_queue=task_queue,
@@ -97,6 +114,7 @@ def build_worker(
             delivery.plan,
             delivery.deliver,
             digest.write,
+            watch.watch,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
@@ -104,6 +122,7 @@ def build_worker(
         # (VIGIL_WORKER_CACHE).
         max_cached_workflows=max_cached_workflows or settings().worker_cache,
         graceful_shutdown_timeout=timedelta(seconds=20),
+        interceptors=interceptors,
     )
 
 
@@ -122,6 +141,7 @@ async def run_worker() -> None:
     client = await connect(config)
     await register_search_attributes(client)
     worker = build_worker(client, policy=policy, dispatch=True, channels=channels, directory=directory)
+    await schedule_watchdog(client, config.task_queue, config.watchdog_interval, config.watchdog_budget)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -134,3 +154,26 @@ async def run_worker() -> None:
             log.warning("VIGIL_SMTP_URL is not set: email notices wait in the outbox (mail is not configured)")
         await stop.wait()
         log.info("shutting down: finishing in-flight work")
+
+
+async def schedule_watchdog(client: Client, task_queue: str, interval_seconds: int, budget: int) -> None:
+    """Create or update the watchdog's Schedule (every worker may; the first one creates it).
+    An interval of 0 pauses it."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            WatchdogWorkflow.run, budget, id=f"{SCHEDULE_ID}-round", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=max(interval_seconds, 1)))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        state=ScheduleState(
+            paused=interval_seconds <= 0, note="VIGIL_WATCHDOG_INTERVAL=0" if interval_seconds <= 0 else ""
+        ),
+    )
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+
+        async def same(update: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(SCHEDULE_ID).update(same)

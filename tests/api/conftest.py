@@ -10,7 +10,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -19,9 +19,11 @@ from fastapi import FastAPI
 from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
+from temporalio import workflow
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import HandleQueryInput, Interceptor, WorkflowInboundInterceptor, WorkflowInterceptorClassInput
 
 from tests.conftest import POSTGRES_ADMIN_URL
 from vigil import auth
@@ -42,6 +44,22 @@ PEOPLE = {
     "audrey": "auditor",
     "adam": "admin",
 }
+
+
+class QueryCounter(Interceptor):
+    """Counts the workflow queries the stack's worker answers: Vigil must send none
+    (docs/reliability.md), so every test's traffic through the API proves it."""
+
+    answered: ClassVar[list[str]] = []
+
+    def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+        return _CountingInbound
+
+
+class _CountingInbound(WorkflowInboundInterceptor):
+    def handle_query(self, input: HandleQueryInput) -> Any:
+        QueryCounter.answered.append(f"{workflow.info().workflow_id}: {input.query}")
+        return super().handle_query(input)
 
 
 @dataclass
@@ -81,7 +99,7 @@ class Stack:
 
 
 def intake_body(**changes: Any) -> dict[str, Any]:
-    """The README's incident: threats of an attack, reported by police in Mexico. SEV1."""
+    """The incident of docs/walkthrough.md: threats of an attack, reported by police in Mexico. SEV1."""
     body: dict[str, Any] = {
         "title": "Livestream announcing an attack on a school in Monterrey",
         "description": "Policía de Nuevo León reports a livestream naming a school and a date.",
@@ -147,12 +165,13 @@ async def _stack(backend: str, url: str, env: WorkflowEnvironment, policy: Polic
     client = await namespace_client(env, f"vigil-api-{backend}-{uuid.uuid4().hex[:6]}")
     task_queue = f"api-{backend}"
     app = create_app(temporal=client, engine=engine, task_queue=task_queue)
-    async with build_worker(client, task_queue=task_queue, engine=engine, policy=policy):
+    async with build_worker(client, task_queue=task_queue, engine=engine, policy=policy, interceptors=[QueryCounter()]):
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test", timeout=60) as http:
                 yield Stack(backend=backend, app=app, http=http, engine=engine, temporal=client, tokens=tokens)
     engine.dispose()
+    assert not QueryCounter.answered, f"Vigil read state with a query: {QueryCounter.answered[:5]}"
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -103,8 +103,8 @@ BAD_ACTIONS = {
 @pytest.mark.parametrize("body", list(BAD_ACTIONS.values()), ids=list(BAD_ACTIONS))
 async def test_bad_action_is_422_and_changes_nothing(sqlite_stack: Stack, body: dict) -> None:
     incident = await sqlite_stack.open(title="Target of bad actions")
-    await sqlite_stack.act(incident["id"], {"type": "acknowledge"}, "ana")
-    before = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()
+    acked = (await sqlite_stack.act(incident["id"], {"type": "acknowledge"}, "ana")).json()
+    before = (await sqlite_stack.get(f"/api/incidents/{incident['id']}?min_seq={acked['seq']}", "ana")).json()
     response = await sqlite_stack.act(incident["id"], body, "leo")
     _assert_error(response, 422, "invalid")
     after = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()

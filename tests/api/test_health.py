@@ -1,11 +1,13 @@
 """Health, readiness, metrics, the OpenAPI document, and outages answered with 503, never 500."""
 
 import dataclasses
+from datetime import UTC, datetime
 
 import httpx
 
 from tests.api.conftest import Stack, intake_body
 from vigil.api.app import create_app
+from vigil.audit import watchdog
 from vigil.config import settings
 from vigil.db.engine import make_engine
 
@@ -16,8 +18,29 @@ async def test_health_and_readiness_when_everything_is_up(sqlite_stack: Stack) -
     assert (await sqlite_stack.http.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = await sqlite_stack.http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "temporal": "ok", "mail": "not configured"}
+    assert ready.json()["checks"] == {"database": "ok", "temporal": "ok", "replay": "ok", "mail": "not configured"}
     assert ready.json()["detail"] == "mail is not configured (VIGIL_SMTP_URL): email notices wait in the outbox"
+
+
+async def test_an_incident_whose_history_no_longer_replays_is_named_in_readyz_and_metrics(sqlite_stack: Stack) -> None:
+    """What the watchdog records (tests/workflows/test_watchdog.py finds one for real) shows where
+    an operator looks, without making the API unready: a stalled incident is no reason to stop."""
+    incident = await sqlite_stack.open(title="Diverged, for the health checks")
+    await sqlite_stack.get(f"/api/incidents/{incident['id']}?min_seq={incident['seq']}", "ana")  # projected
+    candidate = watchdog.Candidate(incident["id"], incident["seq"])
+    diverged = watchdog.Verdict(incident["id"], "nondeterministic", 12, 9, "Update machine does not handle this event")
+    now = datetime.now(UTC)
+    watchdog.record(sqlite_stack.engine, [candidate], [diverged], now, "http://vigil.test")
+    try:
+        ready = await sqlite_stack.http.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["replay"].startswith("1 open incident(s) whose history no longer replays")
+        assert "vigil_incidents_diverged 1.0" in (await sqlite_stack.http.get("/metrics")).text
+    finally:
+        repaired = watchdog.Verdict(incident["id"], "ok", 14)
+        watchdog.record(sqlite_stack.engine, [candidate], [repaired], now, "http://vigil.test")
+    assert (await sqlite_stack.http.get("/readyz")).json()["checks"]["replay"] == "ok"
+    assert "vigil_incidents_diverged 0.0" in (await sqlite_stack.http.get("/metrics")).text
 
 
 async def test_metrics_count_requests_by_route_template_and_status(sqlite_stack: Stack) -> None:

@@ -1,12 +1,12 @@
 """`vigil up` as a user runs it: a subprocess in a fresh VIGIL_HOME, on free ports. It comes up
-ready and prints an admin token once; the README's curl walk runs against it as written; the CLI
-works against it; Ctrl-C stops all three processes; a second start finds everything as it was."""
+ready and prints an admin token once; the curl walk of docs/walkthrough.md and the README's first
+incident run against it as written; the CLI works against it; Ctrl-C stops all three processes;
+a second start finds everything as it was."""
 
 import asyncio
 import json
 import os
 import queue
-import re
 import signal
 import socket
 import subprocess
@@ -19,19 +19,25 @@ import httpx
 import pytest
 
 from tests.api.conftest import intake_body, namespace_client
+from tests.helpers import shell_blocks
 
 VIGIL = str(Path(sys.executable).parent / "vigil")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def readme_walk(api: str, scratch: Path) -> str:
-    """The shell blocks of the README's curl walk, pointed at this API and a scratch directory."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("## One SEV1 incident", 1)[1].split("\n## ", 1)[0]
-    script = "\n".join(re.findall(r"```sh\n(.*?)```", section, flags=re.S))
+def walkthrough(api: str, scratch: Path) -> str:
+    """The shell blocks of docs/walkthrough.md, pointed at this API and a scratch directory."""
+    script = shell_blocks("docs/walkthrough.md")
     assert script.count("curl") >= 10
     assert "API=http://127.0.0.1:8000" in script
     return script.replace("API=http://127.0.0.1:8000", f"API={api}").replace("/tmp/", f"{scratch}/")
+
+
+def first_incident(api: str) -> str:
+    """The README's first incident, pointed at this API."""
+    script = shell_blocks("README.md")
+    assert "API=http://127.0.0.1:8000" in script
+    return script.replace("API=http://127.0.0.1:8000", f"API={api}")
 
 
 def free_port() -> int:
@@ -136,11 +142,11 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {admin}"}).json()["role"] == "admin"
         assert httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=5).status_code == 200  # Temporal Web UI
 
-        # The README's walk, as written (bash, curl, the venv's `vigil`).
+        # docs/walkthrough.md, as written (bash, curl, the venv's `vigil`).
         scratch = tmp_path / "walk"
         scratch.mkdir()
         walk = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", readme_walk(base, scratch)],
+            ["bash", "-euo", "pipefail", "-c", walkthrough(base, scratch)],
             cwd=REPO,
             env=env,
             capture_output=True,
@@ -155,7 +161,21 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         assert [v["by"] for v in walked["proposals"][0]["votes"]] == ["leo", "lucia"]
         assert walk.stdout.count("lucia") >= 2 and "leo" in walk.stdout  # the timelines name the approvers
 
-        # The CLI, as the README uses it.
+        # The README's first incident, as written.
+        first = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", first_incident(base)],
+            cwd=REPO,
+            env={**env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "SEV3  triage  Slurs against a streamer in a live chat" in first.stdout, first.stdout
+        assert "clock sla.acknowledge: due" in first.stdout  # shown before it was acknowledged
+        assert "SEV3  investigating  Slurs against a streamer" in first.stdout and "assignee: sam" in first.stdout
+
+        # The CLI, as docs/walkthrough.md uses it.
         token = cli(env, "users", "add", "bea", "--role", "analyst", "-q").strip()
         api = ["--api", base, "--token", token]
         body = intake_body()

@@ -1,10 +1,10 @@
-"""The README's walk through one SEV1 incident, step by step through the API, on each database."""
+"""The walk of docs/walkthrough.md (one SEV1 incident), step by step through the API, on each database."""
 
 from tests.api.conftest import Stack, intake_body
 from tests.helpers import eventually
 
 
-async def test_readme_sev1_incident_from_intake_to_resolution(stack: Stack) -> None:
+async def test_the_walkthrough_sev1_incident_from_intake_to_resolution(stack: Stack) -> None:
     # Intake: police report a livestream threatening a school. Policy triages it SEV1.
     response = await stack.post("/api/incidents", intake_body(external_ref=f"CIBER-{stack.backend}-0042"), "ana")
     assert response.status_code == 201, response.text

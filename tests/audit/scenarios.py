@@ -16,11 +16,11 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from tests.helpers import ANA, AUDREY, BEA, LEA, LEO, eventually, intake, new_incident_id
+from tests.helpers import ANA, AUDREY, BEA, LEA, LEO, eventually, intake, new_incident_id, query_state
 from vigil.activities.enforcement import EnforcementRefused, RecordingAdapter
 from vigil.domain import EnforcementAction, Resolution, Severity, Team
 from vigil.policy import Policy
-from vigil.temporal.incident_client import ActionRefused, act, live_state, open_incident, send_action
+from vigil.temporal.incident_client import ActionRefused, act, open_incident, send_action
 from vigil.workflows.actions import (
     Acknowledge,
     AddNote,
@@ -124,7 +124,7 @@ class Driver:
         await self.client.get_workflow_handle(incident_id).signal(IncidentWorkflow.act_signal, raw)
 
     async def state(self, incident_id: str) -> Incident:
-        return await live_state(self.client, incident_id)
+        return await query_state(self.client, incident_id)
 
     async def until(self, incident_id: str, check: Callable[[Incident], bool]) -> Incident:
         async def ready() -> Incident | None:

@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from tests.audit.conftest import World, serving
 from tests.audit.payloads import outside_the_codec, payloads_in
-from tests.helpers import ANA, eventually, intake, new_incident_id
+from tests.helpers import ANA, eventually, intake, new_incident_id, query_state
 from vigil.api.app import create_app
 from vigil.audit import history as histories
 from vigil.audit.decode import Undecodable
@@ -25,7 +25,7 @@ from vigil.audit.reconstruct import Reconstruction
 from vigil.audit.timeline import build_timeline
 from vigil.temporal import data_converter
 from vigil.temporal.codec import ENCODING, KEY_ID, EncryptionCodec, KeyRing
-from vigil.temporal.incident_client import act, live_state, open_incident
+from vigil.temporal.incident_client import act, open_incident
 from vigil.worker import build_worker
 from vigil.workflows.actions import Acknowledge, AddNote
 
@@ -254,5 +254,5 @@ async def test_a_history_written_under_an_old_key_reads_after_a_new_key_is_put_f
 
 
 async def _projected_note(client: Client, incident_id: str) -> bool:
-    state = await live_state(client, incident_id)
+    state = await query_state(client, incident_id)
     return bool(state.notes)

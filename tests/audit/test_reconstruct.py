@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from tests.audit.conftest import World
-from vigil.temporal.incident_client import live_state
+from tests.helpers import query_state
 
 
 async def _state(world: World, incident_id: str, after_event: int | None = None, user: str = "audrey") -> dict:
@@ -20,9 +20,9 @@ async def _rebuilt_equals_the_workflow(world: World, incident_id: str) -> tuple[
     """Fold at the last event vs the workflow's `state` query, read around it so that a late
     projection batch (the journal reaches the history in batches) cannot race the comparison."""
     for _ in range(50):
-        before = (await live_state(world.client, incident_id)).model_dump(mode="json")
+        before = (await query_state(world.client, incident_id)).model_dump(mode="json")
         rebuilt = await _state(world, incident_id)
-        after = (await live_state(world.client, incident_id)).model_dump(mode="json")
+        after = (await query_state(world.client, incident_id)).model_dump(mode="json")
         if before == after and rebuilt["state"] is not None and rebuilt["state"]["seq"] == after["seq"]:
             return rebuilt["state"] == after, rebuilt
         await asyncio.sleep(0.2)

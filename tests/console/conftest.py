@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from tests.api.conftest import add_people, intake_body, namespace_client
+from tests.api.conftest import QueryCounter, add_people, intake_body, namespace_client
 from vigil.api.app import create_app
 from vigil.db.engine import make_engine, migrate
 from vigil.policy import Policy, parse_policy, policy_path
@@ -62,23 +62,31 @@ class Console:
     api: httpx.AsyncClient
     app: Any = None  # the served FastAPI app (its state: the directory the on-call page reads)
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
+    # The newest `seq` each incident answered with, by the API or a console redirect: reads wait
+    # for the projection to reach it, as a person's next page does after they act.
+    _seen: dict[str, int] = field(default_factory=dict)
+
+    def _saw(self, incident: dict[str, Any]) -> dict[str, Any]:
+        self._seen[incident["id"]] = max(self._seen.get(incident["id"], 0), incident["seq"])
+        return incident
 
     async def open(self, user: str = "ana", **changes: Any) -> dict[str, Any]:
-        """A new incident through the JSON API (the README's SEV1 by default)."""
+        """A new incident through the JSON API (the SEV1 of docs/walkthrough.md by default)."""
         changes.setdefault("external_ref", f"CONSOLE-{uuid.uuid4().hex[:10]}")
         response = await self.api.post("/api/incidents", json=intake_body(**changes), headers=self.auth(user))
         assert response.status_code == 201, response.text
-        return response.json()
+        return self._saw(response.json())
 
     async def state(self, incident_id: str) -> dict[str, Any]:
-        response = await self.api.get(f"/api/incidents/{incident_id}", headers=self.auth("audrey"))
+        seen = self._seen.get(incident_id, 0)
+        response = await self.api.get(f"/api/incidents/{incident_id}?min_seq={seen}", headers=self.auth("audrey"))
         assert response.status_code == 200, response.text
-        return response.json()
+        return self._saw(response.json())
 
     async def act(self, incident_id: str, body: dict[str, Any], user: str) -> dict[str, Any]:
         response = await self.api.post(f"/api/incidents/{incident_id}/actions", json=body, headers=self.auth(user))
         assert response.status_code == 200, response.text
-        return response.json()
+        return self._saw(response.json())
 
     def auth(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -103,7 +111,14 @@ class Console:
     ) -> httpx.Response:
         """Post a form the way a browser does: with the CSRF token of the page it was on."""
         html = (await client.get(page)).text
-        return await client.post(action, data={"csrf": hidden_value(html, "csrf"), **data})
+        response = await client.post(action, data={"csrf": hidden_value(html, "csrf"), **data})
+        seen = (
+            re.search(r"/incidents/(INC-[0-9-]+)/actions", action),
+            re.search(r"seen=(\d+)", response.headers.get("location", "")),
+        )
+        if seen[0] and seen[1]:
+            self._saw({"id": seen[0].group(1), "seq": int(seen[1].group(1))})
+        return response
 
 
 def quick_sev4_policy() -> Policy:
@@ -138,7 +153,9 @@ async def console(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPat
     app = create_app(temporal=client, engine=engine, task_queue=task_queue)
     port = _free_port()
     server = _QuietServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    async with build_worker(client, task_queue=task_queue, engine=engine, policy=quick_sev4_policy()):
+    async with build_worker(
+        client, task_queue=task_queue, engine=engine, policy=quick_sev4_policy(), interceptors=[QueryCounter()]
+    ):
         serving = asyncio.create_task(server.serve())
         while not server.started:
             assert not serving.done(), "uvicorn did not start"
@@ -152,6 +169,7 @@ async def console(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPat
         server.should_exit = True
         await serving
     engine.dispose()
+    assert not QueryCounter.answered, f"Vigil read state with a query: {QueryCounter.answered[:5]}"
 
 
 # ---------------------------------------------------------------------------- browser

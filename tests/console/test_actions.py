@@ -15,7 +15,8 @@ async def test_acknowledging_from_the_page_applies_the_action_as_the_signed_in_p
     browser = await console.signed_in("bea")
     page = f"/incidents/{incident['id']}"
     response = await console.post_form(browser, page, f"{page}/actions", {"type": "acknowledge"})
-    assert (response.status_code, response.headers["location"]) == (303, f"{page}?done=acknowledge")
+    assert response.status_code == 303
+    assert re.fullmatch(rf"{page}\?done=acknowledge&seen=\d+", response.headers["location"])
     state = await console.state(incident["id"])
     assert (state["status"], state["acknowledged_by"], state["assignee"]) == ("investigating", "bea", "bea")
     assert "Acknowledged." in (await browser.get(response.headers["location"])).text
@@ -80,10 +81,13 @@ async def test_the_forms_offered_follow_the_role_and_the_status(console: Console
     assert action_forms((await lead.get(f"/incidents/{iid}")).text) == in_triage | {"set_severity"}
 
     await console.act(iid, {"type": "acknowledge"}, "ana")
-    await console.act(iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threat."}, "ana")
+    proposed = await console.act(
+        iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threat."}, "ana"
+    )
+    page = f"/incidents/{iid}?seen={proposed['seq']}"  # another person's action: the page once it shows
     pending = {"assign", "add_note", "escalate", "team_response", "resolve", "post_update"}
-    assert action_forms((await analyst.get(f"/incidents/{iid}")).text) == pending
-    assert action_forms((await lead.get(f"/incidents/{iid}")).text) == pending | {"set_severity", "approve", "reject"}
+    assert action_forms((await analyst.get(page)).text) == pending
+    assert action_forms((await lead.get(page)).text) == pending | {"set_severity", "approve", "reject"}
 
 
 async def test_a_form_the_models_refuse_keeps_what_was_typed(console: Console) -> None:

@@ -1,9 +1,11 @@
 """What the incident page shows, and to whom: reporters, graphic content, clocks, the timeline."""
 
 import re
+from datetime import UTC, datetime
 
 from tests.console.conftest import Console
 from tests.helpers import eventually
+from vigil.audit import watchdog
 
 GRAPHIC = "https://video.example/v/beheading-9911"
 PLAIN = "https://social.example/post/2231"
@@ -87,14 +89,14 @@ async def test_teams_notes_proposals_and_timeline_are_on_the_page(console: Conso
     await console.act(iid, {"type": "team_response", "team": "legal", "text": answer}, "ana")
     await console.act(iid, {"type": "add_note", "text": "Stream ended at 14:02."}, "ana")
     await console.act(iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threat."}, "ana")
-    await console.act(iid, {"type": "approve", "approval_id": f"{iid}-A1", "comment": "Agreed."}, "leo")
+    approved = await console.act(iid, {"type": "approve", "approval_id": f"{iid}-A1", "comment": "Agreed."}, "leo")
     browser = await console.signed_in("audrey")
 
     def timeline_of(page: str) -> list[str]:
         return re.findall(r"<li[^>]*>(.*?)</li>", page[page.index('id="timeline"') :], re.S)
 
     async def timeline_complete() -> str | None:
-        page = (await browser.get(f"/incidents/{iid}")).text
+        page = (await browser.get(f"/incidents/{iid}?seen={approved['seq']}")).text
         return page if any(re.search(r"leo\b.*approved", item) for item in timeline_of(page)) else None
 
     page = await eventually(timeline_complete)
@@ -114,3 +116,31 @@ async def test_an_unknown_or_malformed_incident_is_a_page_not_a_crash(console: C
     assert unknown.status_code == 404 and "There is no incident INC-2026-999999." in unknown.text
     malformed = await browser.get("/incidents/..%2F..%2Fetc")
     assert malformed.status_code == 404
+
+
+async def test_an_incident_whose_history_no_longer_replays_says_so_on_its_page_and_in_the_queue(
+    console: Console,
+) -> None:
+    incident = await console.open(title="Diverged, for the console")
+    await console.state(incident["id"])  # projected
+    candidate = watchdog.Candidate(incident["id"], incident["seq"])
+    verdict = watchdog.Verdict(incident["id"], "nondeterministic", 20, 17, "Update machine does not handle this event")
+    watchdog.record(console.engine, [candidate], [verdict], datetime.now(UTC), console.base_url)
+    try:
+        browser = await console.signed_in("ana")
+        page = (await browser.get(f"/incidents/{incident['id']}")).text
+        assert "no longer replays against the running code (event 17)" in page
+        assert f"vigil audit repair {incident['id']}" in page
+        queue = (await browser.get("/?sort=opened_at&order=desc")).text
+        row = queue[queue.index(incident["id"]) :].split("</tr>")[0]
+        assert "needs repair" in row
+        spanish = (await browser.get(f"/incidents/{incident['id']}", headers={"Accept-Language": "es"})).text
+        assert "ya no se reproduce con el código en ejecución (evento 17)" in spanish
+    finally:
+        watchdog.record(
+            console.engine,
+            [candidate],
+            [watchdog.Verdict(incident["id"], "ok", 21)],
+            datetime.now(UTC),
+            console.base_url,
+        )

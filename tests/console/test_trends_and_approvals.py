@@ -52,7 +52,8 @@ async def test_a_lead_decides_from_the_inbox_and_the_decision_leaves_it(console:
         f"/incidents/{iid}/actions",
         {"type": "approve", "approval_id": approval_id, "comment": "Agreed.", "next": "/approvals"},
     )
-    assert (response.status_code, response.headers["location"]) == (303, "/approvals?done=approve")
+    assert response.status_code == 303
+    assert re.fullmatch(r"/approvals\?done=approve&seen=\d+", response.headers["location"])
     assert "Approved." in (await lena.get(response.headers["location"])).text
     state = await console.state(iid)
     assert [(v["by"], v["decision"]) for v in state["proposals"][0]["votes"]] == [("lena", "approve")]

@@ -10,7 +10,7 @@ Each incident of the workload (bench.workload) ends closed (resolved as actioned
   asked at most once (not at all when both leads decided before the request went out).
 
 A failure keeps the histories of the incidents in trouble, and is reported as expected only
-when each of them bears the mark of the known SDK issue (vigil.audit.known_issues).
+when each of them bears a mark of the known SDK issue (docs/reliability.md).
 """
 
 import asyncio
@@ -31,6 +31,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from bench.workload import EXPECTED_SEVERITY, ApiDriver
+from tests.helpers import query_state
 from vigil.audit.known_issues import QUERY_AHEAD_OF_TASK, updates_accepted_after_other_commands
 from vigil.db.tables import (
     ApprovalRow,
@@ -41,7 +42,6 @@ from vigil.db.tables import (
     IncidentRow,
     OutboxRow,
 )
-from vigil.temporal.incident_client import live_state
 from vigil.workflows.state import Incident
 
 # The notifications each kind of incident gets, by template: who is told what, once.
@@ -99,7 +99,7 @@ async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str,
     ids = list(kinds)
     if still_open := wait_closed(engine, ids):
         await _fail(client, still_open, f"{len(still_open)} of {len(ids)} incidents not closed and sealed in time")
-    answers = await asyncio.gather(*(live_state(client, i) for i in ids), return_exceptions=True)
+    answers = await asyncio.gather(*(query_state(client, i) for i in ids), return_exceptions=True)
     unanswered = {i: a for i, a in zip(ids, answers, strict=True) if isinstance(a, BaseException)}
     if unanswered:
         await _fail(
@@ -250,11 +250,9 @@ def _check_one(
 
 
 def clock_ran_behind(history: WorkflowHistory, projected: Incident, replayed: Incident) -> bool:
-    """The stale-clock form of the known SDK issue: every value that differs between what the
-    workflow projected as it ran and what its replay answers is a time, and each projected time is
-    the start of an earlier workflow task than the replayed one. The live worker applied an event
-    ahead of its task (answering a query), with the clock of the task before; a replay applies it in
-    its own task. Nothing else differs, so the replay raises no error: only the times move."""
+    """Mark 3 of the known SDK issue, a stale clock (docs/reliability.md): every value that differs
+    between what the workflow projected as it ran and what its replay answers is a time, and each
+    projected time is the start of an earlier workflow task than the replayed one."""
     starts = [
         e.event_time.ToDatetime(tzinfo=UTC)
         for e in history.events

@@ -16,12 +16,13 @@ from temporalio.api.enums.v1 import EventType
 from bench.processes import Deployment, TemporalDevServer
 from bench.workload import ApiDriver, kind_of
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.helpers import query_state
 from tests.reliability.checks import assert_all_consistent, drive
 from tests.reliability.conftest import System, start_system
 from tests.reliability.proxy import TcpProxy
 from vigil.db.engine import make_engine
 from vigil.domain import Role
-from vigil.temporal.incident_client import live_state, send_action
+from vigil.temporal.incident_client import send_action
 from vigil.workflows.actions import AddNote
 from vigil.workflows.state import Actor
 
@@ -92,7 +93,7 @@ async def test_database_outage_answers_503_and_loses_nothing(pg_system: System, 
             # and written to the projection when it is back (the activities retry until then).
             noted = []
             for item in listed:
-                state = await live_state(client, item["id"])
+                state = await query_state(client, item["id"])
                 if state.status in ("investigating", "escalated"):
                     await send_action(client, item["id"], AddNote(text="noted while the database was down"), bea)
                     noted.append(item["id"])
@@ -104,7 +105,7 @@ async def test_database_outage_answers_503_and_loses_nothing(pg_system: System, 
     kinds = {ids[ref]: incidents[ref] for ref in incidents}
     await assert_all_consistent(client, direct, kinds)
     for incident_id in noted:  # the notes sent during the outage are in the workflow and the projection
-        state = await live_state(client, incident_id)
+        state = await query_state(client, incident_id)
         assert any(n.text == "noted while the database was down" for n in state.notes), incident_id
     assert noted, "no incident was open to be noted during the outage"
     # ... and their projection did fail while the database was away, and was retried.

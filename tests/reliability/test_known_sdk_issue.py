@@ -1,6 +1,6 @@
-"""The known SDK issue that replay reports and the reliability checks recognise
-(vigil.audit.known_issues), on the history that showed it: INC-2026-000024 of a dev-server
-restart run (2026-11-25), kept in evidence/ with the run's throwaway test key.
+"""The known SDK issue (docs/reliability.md) that replay reports and the reliability checks
+recognise (vigil.audit.known_issues), on the history that showed it: INC-2026-000024 of a
+dev-server restart run (2026-11-25), kept in evidence/ with the run's throwaway test key.
 
 What happened: the project activity (event 68) and the enforcement (71) completed while the
 server was coming back; the workflow task that would process them only started at event 72. Yet

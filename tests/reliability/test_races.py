@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from bench.workload import WAIT, ApiDriver, intake_body, next_step
+from tests.helpers import query_state
 from tests.reliability.checks import assert_projected, wait_closed
 from tests.reliability.conftest import REOPEN_WINDOW, System
 from vigil.db.tables import EnforcementRow, IntakeKeyRow, OutboxRow, SlaBreachRow
-from vigil.temporal.incident_client import live_state
 from vigil.workflows.state import Incident
 
 SELF_HARM = {
@@ -114,7 +114,7 @@ async def test_two_leads_approving_at_once_decide_once(system: System) -> None:
 async def settled(client: Client, incident_id: str, timeout: float = 30) -> Incident:
     """The live state once no enforcement is running."""
     deadline = asyncio.get_running_loop().time() + timeout
-    while (state := await live_state(client, incident_id)).status == "actioning":
+    while (state := await query_state(client, incident_id)).status == "actioning":
         assert asyncio.get_running_loop().time() < deadline, f"{incident_id} still actioning"
         await asyncio.sleep(0.2)
     return state
@@ -142,7 +142,7 @@ async def test_acknowledge_racing_its_sla_timer_has_one_outcome(system: System) 
     client = await system.deployment.client()
     engine = system.deployment.engine()
     for incident in opened:
-        state = await live_state(client, incident["id"])
+        state = await query_state(client, incident["id"])
         await assert_projected(engine, state)
         clock = state.clock("sla.acknowledge")
         assert clock is not None and clock.met_at is not None
@@ -181,7 +181,7 @@ async def test_reopen_racing_the_close_has_one_outcome(system: System) -> None:
     await asyncio.sleep(REOPEN_WINDOW + 1)  # a reopened one must not close now: its window was cancelled
     engine = system.deployment.engine()
     for incident, code in zip(resolved, codes, strict=True):
-        state = await live_state(client, incident["id"])
+        state = await query_state(client, incident["id"])
         assert state.status == ("investigating" if code == 200 else "closed"), (incident["id"], code, state.status)
         await assert_projected(engine, state)
     engine.dispose()

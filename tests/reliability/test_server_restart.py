@@ -5,7 +5,6 @@ import asyncio
 import random
 
 import httpx
-import pytest
 
 from bench.processes import TemporalDevServer
 from bench.workload import ApiDriver, kind_of
@@ -15,21 +14,8 @@ from tests.reliability.conftest import System
 INCIDENTS = 100
 
 
-# A known SDK issue, not an allowance (vigil.audit.known_issues; the evidence is in
-# test_known_sdk_issue.py): after the restart a query can apply an activity's completion ahead
-# of the workflow task that carries it, and the worker then meets it and the next action in two
-# activations where a replay meets them in one. In 4 of 23 runs on 2026-11-25 an incident's
-# history then no longer replayed. The form where the workflow's coroutines woke in another
-# order is fixed (incident.py, _PROJECT_AFTER_WAKERS; 20 runs of this test alone passed since,
-# while full runs of tests/reliability still met the other form); the form where the caller
-# acted on the ahead-of-task state, and its update was accepted after that task's other
-# commands, cannot be fixed in workflow code, so this scenario stays an expected failure. Every
-# assertion still runs, and a clean run reports XPASS.
-@pytest.mark.xfail(
-    reason="known Temporal SDK issue after a server restart: a query applies events ahead of "
-    "their workflow task (README: What it survives)",
-    strict=False,
-)
+# The known SDK issue (docs/reliability.md) needed a state query after the restart; Vigil sends
+# none (reads come from the projection), so every incident must replay and end consistent.
 async def test_incidents_survive_a_temporal_server_restart(system: System, temporal_server: TemporalDevServer) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)

@@ -1,4 +1,4 @@
-"""Fixtures for the pure unit tests: the default policy, a fixed clock, actors, an opener.
+"""Fixtures for the pure unit tests: the default policy, a fixed clock, actors, an opener, a story.
 
 Everything here is session-scoped and immutable (policy models are frozen, `apply` never
 mutates its input), so hypothesis tests may use these fixtures too.
@@ -30,7 +30,10 @@ from vigil.workflows.actions import (
 from vigil.workflows.lifecycle import apply
 from vigil.workflows.state import SYSTEM, Actor, Incident, Intake
 
+from .stories import Story, StoryFactory
+
 INCIDENT_ID = "INC-2026-000001"
+OTHER_INCIDENT = "INC-2026-000002"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 OpenIncident = Callable[..., Incident]
@@ -123,6 +126,19 @@ def open_incident(policy: Policy) -> OpenIncident:
     return _open
 
 
+@pytest.fixture
+def story(policy: Policy, open_incident: OpenIncident, analyst: Actor) -> StoryFactory:
+    """`story(acknowledged=True, **intake)`: an incident opened at NOW, acknowledged by ana a minute later."""
+
+    def _story(acknowledged: bool = True, **intake: object) -> Story:
+        told = Story(policy, open_incident(NOW, **intake), NOW)
+        if acknowledged:
+            told.do(Acknowledge(), analyst)
+        return told
+
+    return _story
+
+
 @pytest.fixture(scope="session")
 def human_actions() -> dict[str, HumanAction]:
     """One well-formed example of every human action type, keyed by type."""
@@ -138,6 +154,6 @@ def human_actions() -> dict[str, HumanAction]:
         Reject(approval_id=f"{INCIDENT_ID}-A1", reason="not enough evidence"),
         Resolve(resolution=Resolution.NO_VIOLATION, summary="satire"),
         Reopen(reason="new evidence"),
-        MergeInto(incident_id="INC-2026-000002"),
+        MergeInto(incident_id=OTHER_INCIDENT),
     ]
     return {action.type: action for action in examples}

@@ -8,29 +8,16 @@ from datetime import timedelta
 
 import pytest
 
-from tests.unit.test_lifecycle import MINUTE, SEV1_TCO, Story, StoryFactory
+from tests.unit.stories import MINUTE, SEV1_TCO, Story, StoryFactory
 from vigil.domain import Category, Channel, Region, Resolution, Severity
 from vigil.policy import Policy
 from vigil.workflows.actions import Acknowledge, Assign, PostUpdate, RefusalCode, Reopen, Resolve, SetSeverity
 from vigil.workflows.state import UPDATE_CLOCK, Actor, ClockKind
 
-from .conftest import NOW, OpenIncident, open_incident_with
+from .conftest import NOW, open_incident_with
 
 SEV1_CHILD = {"category": Category.CHILD_SAFETY, "channel": Channel.USER_REPORT, "region": Region.NA}
 SEV2_SELF_HARM = {"category": Category.SELF_HARM_SUICIDE, "channel": Channel.USER_REPORT, "region": Region.LATAM}
-
-
-@pytest.fixture
-def story(policy: Policy, open_incident: OpenIncident, analyst: Actor) -> StoryFactory:
-    """As in test_lifecycle: opened at NOW, acknowledged by ana a minute later unless told not to."""
-
-    def _story(acknowledged: bool = True, **intake: object) -> Story:
-        told = Story(policy, open_incident(NOW, **intake), NOW)
-        if acknowledged:
-            told.do(Acknowledge(), analyst)
-        return told
-
-    return _story
 
 
 UPDATE = PostUpdate(audience="leadership", text="Contained: the stream is down, the account suspended.")

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from temporalio.client import WorkflowExecutionStatus
 
-from tests.helpers import ANA, BEA, LEA, LEO, eventually, open_new, refusal, rows, running_worker
+from tests.helpers import ANA, BEA, LEA, LEO, eventually, open_new, query_state, refusal, rows, running_worker
 from vigil.activities.enforcement import EnforcementRefused, RecordingAdapter
 from vigil.db.tables import ApprovalRow, EnforcementRow, IncidentEventRow, OutboxRow
-from vigil.temporal.incident_client import act, live_state, send_action
+from vigil.temporal.incident_client import act, send_action
 from vigil.workflows.actions import Acknowledge, Approve, ProposeAction, Reject, Resolve, SetSeverity
 from vigil.workflows.approval import ApprovalWorkflow
 
@@ -29,7 +29,7 @@ async def _proposed(client, task_queue, proposer=ANA, **intake):
 
 
 async def _status(client, incident_id, wanted):
-    state = await live_state(client, incident_id)
+    state = await query_state(client, incident_id)
     return state if state.status == wanted else None
 
 
@@ -62,7 +62,7 @@ async def test_proposer_cannot_approve_own_action_by_update(ts_client, task_queu
     state, approval = await _proposed(ts_client, task_queue, proposer=LEA)
     refused = await refusal(act(ts_client, state.id, Approve(approval_id=approval), LEA))
     assert refused.code == "forbidden" and "four-eyes" in refused.reason
-    assert (await live_state(ts_client, state.id)).proposals[-1].votes == []
+    assert (await query_state(ts_client, state.id)).proposals[-1].votes == []
 
 
 async def test_proposer_cannot_approve_own_action_by_signal(ts_client, task_queue, worker, sqlite_engine):
@@ -74,7 +74,7 @@ async def test_proposer_cannot_approve_own_action_by_signal(ts_client, task_queu
 
     refused = await eventually(refused_rows)
     assert refused[0].type == "approve" and "four-eyes" in refused[0].reason
-    after = await live_state(ts_client, state.id)
+    after = await query_state(ts_client, state.id)
     assert after.status == "pending_approval" and after.proposals[-1].votes == []
 
 

@@ -7,9 +7,9 @@ workflow has work no worker is there to take, which is exactly the situation tes
 import asyncio
 from datetime import timedelta
 
-from tests.helpers import ANA, LEA, LEO, eventually, open_new, rows, running_worker
+from tests.helpers import ANA, LEA, LEO, eventually, open_new, query_state, rows, running_worker
 from vigil.db.tables import EnforcementRow, IncidentEventRow, IncidentRow
-from vigil.temporal.incident_client import act, live_state, send_action
+from vigil.temporal.incident_client import act, send_action
 from vigil.workflows.actions import Acknowledge, Approve, Escalate, ProposeAction, RecordTeamResponse
 
 
@@ -42,7 +42,7 @@ async def test_a_worker_stopped_and_restarted_mid_incident_loses_nothing(dev_cli
     async with running_worker(client, task_queue, sqlite_engine, quick):
 
         async def enforced():
-            current = await live_state(client, state.id)
+            current = await query_state(client, state.id)
             return current if current.proposals[-1].status == "done" else None
 
         after = await eventually(enforced)

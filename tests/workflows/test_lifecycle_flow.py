@@ -3,11 +3,11 @@ refusals that change nothing, and continue-as-new that loses nothing."""
 
 from datetime import timedelta
 
-from tests.helpers import ANA, AUDREY, LEA, eventually, open_new, refusal, rows, running_worker
+from tests.helpers import ANA, AUDREY, LEA, eventually, open_new, query_state, refusal, rows, running_worker
 from vigil.audit.digest import chain, fetch_runs, sealed_events, verify
 from vigil.db.tables import HistorySealRow, IncidentEventRow, IncidentRow
 from vigil.temporal import HISTORY_DIGEST
-from vigil.temporal.incident_client import act, live_state, send_action
+from vigil.temporal.incident_client import act, send_action
 from vigil.workflows.actions import (
     Acknowledge,
     AddNote,
@@ -96,7 +96,7 @@ async def test_refused_actions_change_nothing_and_say_why(ts_client, task_queue,
     await act(ts_client, state.id, Acknowledge(), ANA)
     refused = await refusal(act(ts_client, state.id, Escalate(team="incident_latam", reason="x"), ANA))
     assert refused.code == "invalid" and "owns this incident" in refused.reason
-    after = await live_state(ts_client, state.id)
+    after = await query_state(ts_client, state.id)
     assert after.seq == state.seq + 1  # only the acknowledgement
 
 
@@ -119,7 +119,7 @@ async def test_refused_signals_are_recorded_as_refused_never_applied(ts_client, 
     refused = sorted((e for e in events if e.refused), key=lambda e: e.entry_no)
     assert [e.type for e in refused] == ["escalate", "malformed"]
     assert "triage" in refused[0].reason and "the_moon" in refused[1].reason
-    after = await live_state(ts_client, state.id)
+    after = await query_state(ts_client, state.id)
     assert after.status == "triage" and [n.text for n in after.notes] == ["seen"]
 
 
@@ -153,7 +153,7 @@ async def test_a_long_incident_continues_as_new_and_keeps_everything(dev_client,
 
 def _notes(client, incident_id):
     async def check():
-        notes = (await live_state(client, incident_id)).notes
+        notes = (await query_state(client, incident_id)).notes
         return notes or None
 
     return check()
@@ -164,4 +164,4 @@ async def test_an_action_retried_with_the_same_request_id_is_applied_once(ts_cli
     first = await act(ts_client, state.id, AddNote(text="called the reporter"), ANA, request_id="req-1")
     again = await act(ts_client, state.id, AddNote(text="called the reporter"), ANA, request_id="req-1")
     assert again.seq == first.seq and len(again.notes) == 1
-    assert len((await live_state(ts_client, state.id)).notes) == 1
+    assert len((await query_state(ts_client, state.id)).notes) == 1

@@ -6,7 +6,18 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 from temporalio.testing import ActivityEnvironment
 
-from tests.helpers import ANA, LEA, LEO, eventually, intake, new_incident_id, open_new, rows, running_worker
+from tests.helpers import (
+    ANA,
+    LEA,
+    LEO,
+    eventually,
+    intake,
+    new_incident_id,
+    open_new,
+    query_state,
+    rows,
+    running_worker,
+)
 from vigil.activities.projection import ProjectionActivities
 from vigil.db.tables import (
     ApprovalRow,
@@ -17,7 +28,7 @@ from vigil.db.tables import (
     OutboxRow,
 )
 from vigil.db.upsert import insert_ignore
-from vigil.temporal.incident_client import act, live_state
+from vigil.temporal.incident_client import act
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import (
     Acknowledge,
@@ -50,7 +61,7 @@ async def _walk(client, task_queue):
     await act(client, state.id, Approve(approval_id=approval), LEO)
 
     async def enforced():
-        current = await live_state(client, state.id)
+        current = await query_state(client, state.id)
         return current.status == "investigating" and current
 
     await eventually(enforced)

@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
-from tests.helpers import ANA, LEA, LEO, eventually, open_new, rows
+from tests.helpers import ANA, LEA, LEO, eventually, open_new, query_state, rows
 from vigil.db.tables import IncidentEventRow, OutboxRow, SlaBreachRow
-from vigil.temporal.incident_client import act, live_state
+from vigil.temporal.incident_client import act
 from vigil.workflows.actions import (
     Acknowledge,
     Approve,
@@ -23,12 +23,12 @@ async def test_sev1_unacknowledged_past_ack_sla_is_breached_and_escalated_tier_b
     assert state.severity == "SEV1"
 
     await ts_env.sleep(timedelta(minutes=16))  # ack SLA for SEV1 is 15 minutes
-    ack = (await live_state(ts_client, state.id)).clock("sla.acknowledge")
+    ack = (await query_state(ts_client, state.id)).clock("sla.acknowledge")
     assert [b.tier for b in ack.breaches] == ["regional_on_call_lead"]
     assert ack.breaches[0].late_by_seconds < 60
 
     await ts_env.sleep(timedelta(minutes=31))  # reminders every 15 minutes, to the next tier
-    ack = (await live_state(ts_client, state.id)).clock("sla.acknowledge")
+    ack = (await query_state(ts_client, state.id)).clock("sla.acknowledge")
     assert [b.tier for b in ack.breaches] == [
         "regional_on_call_lead",
         "head_of_incident_management",
@@ -37,7 +37,7 @@ async def test_sev1_unacknowledged_past_ack_sla_is_breached_and_escalated_tier_b
 
     await act(ts_client, state.id, Acknowledge(), ANA)
     await ts_env.sleep(timedelta(minutes=45))
-    ack = (await live_state(ts_client, state.id)).clock("sla.acknowledge")
+    ack = (await query_state(ts_client, state.id)).clock("sla.acknowledge")
     assert ack.met_at is not None and len(ack.breaches) == 3, "reminders stop once acknowledged"
 
     def ack_breach_rows():
@@ -57,7 +57,7 @@ async def test_eu_removal_order_unactioned_at_one_hour_is_a_regulatory_breach(
     await act(ts_client, state.id, Acknowledge(), ANA)
 
     await ts_env.sleep(timedelta(minutes=61))
-    order = (await live_state(ts_client, state.id)).clock("regulatory.eu_tco_removal_order")
+    order = (await query_state(ts_client, state.id)).clock("regulatory.eu_tco_removal_order")
     assert order.met_at is None and len(order.breaches) == 1
 
     rows_ = await eventually(
@@ -87,7 +87,7 @@ async def test_removal_within_the_hour_meets_the_removal_order(ts_env, ts_client
     assert done.clock("regulatory.eu_tco_removal_order").met_at is not None
 
     await ts_env.sleep(timedelta(hours=2))
-    order = (await live_state(ts_client, state.id)).clock("regulatory.eu_tco_removal_order")
+    order = (await query_state(ts_client, state.id)).clock("regulatory.eu_tco_removal_order")
     assert order.breaches == []
 
 
@@ -99,7 +99,7 @@ async def test_escalated_team_silent_past_first_response_sla_is_breached(ts_env,
     await act(ts_client, state.id, RecordTeamResponse(team="public_policy", text="holding line ready"), ANA)
 
     await ts_env.sleep(timedelta(minutes=61))  # SEV1 first response: 1 hour
-    state = await live_state(ts_client, state.id)
+    state = await query_state(ts_client, state.id)
     assert len(state.clock("sla.first_response.legal").breaches) == 1
     assert state.clock("sla.first_response.public_policy").breaches == []
     assert state.status == "escalated"
@@ -112,7 +112,7 @@ async def test_severity_change_rearms_the_clocks(ts_env, ts_client, task_queue, 
     await act(ts_client, state.id, SetSeverity(severity="SEV1", reason="coordinated campaign"), LEA)
 
     await ts_env.sleep(timedelta(minutes=11))  # 16 minutes after intake: past SEV1's 15 minutes
-    ack = (await live_state(ts_client, state.id)).clock("sla.acknowledge")
+    ack = (await query_state(ts_client, state.id)).clock("sla.acknowledge")
     assert ack.due_at == state.opened_at + timedelta(minutes=15)
     assert len(ack.breaches) == 1
 
@@ -133,10 +133,10 @@ async def test_enforcement_result_is_recorded_by_vigil_not_by_people(ts_client, 
     )
     # Not a person's action at all: refused as malformed, naming the type it does not know.
     assert [e.type for e in refused] == ["malformed"] and "enforcement_completed" in refused[0].reason
-    after = await live_state(ts_client, state.id)
+    after = await query_state(ts_client, state.id)
     assert after.seq == state.seq and not after.proposals
 
 
 async def _status_is(client, incident_id, status):
-    state = await live_state(client, incident_id)
+    state = await query_state(client, incident_id)
     return state if state.status == status else None

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 
 from vigil.db.tables import ApprovalRow, OutboxRow
@@ -24,7 +25,7 @@ class ApprovalActivities:
         request, proposal = ask.request, ask.request.proposal
         notification = for_approval_ask(ask, self._public_url)
         with Session(self._engine) as session, session.begin():
-            row = {
+            row: dict[str, object] = {
                 "id": proposal.id,
                 "incident_id": request.incident_id,
                 "action": proposal.action.value,
@@ -48,7 +49,7 @@ class ApprovalActivities:
                 row,
                 keys=["id"],
                 update=["asked_tier", "asked_round"],
-                where=ApprovalRow.asked_round < ask.round,
+                where=col(ApprovalRow.asked_round) < ask.round,
             )
             written = insert_ignore(session, OutboxRow, [notification.row(ask.at)])
         if written and self._on_notices is not None:

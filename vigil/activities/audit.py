@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 from temporalio.client import Client
 
@@ -45,4 +46,5 @@ class AuditActivities:
                     }
                 ],
             )
-            session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(history_digest=links[-1]))
+            sealed = update(IncidentRow).where(col(IncidentRow.id) == incident_id)
+            session.execute(sealed.values(history_digest=links[-1]))

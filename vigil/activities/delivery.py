@@ -20,11 +20,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import CursorResult, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from tenacity import retry, stop_after_delay, wait_exponential
@@ -113,7 +114,9 @@ class DeliveryActivities:
 
     def _people(self, session: Session) -> tuple[dict[str, Person], str]:
         rows = session.execute(
-            select(UserRow.name, UserRow.email, UserRow.language).where(UserRow.disabled_at.is_(None))
+            select(col(UserRow.name), col(UserRow.email), col(UserRow.language)).where(
+                col(UserRow.disabled_at).is_(None)
+            )
         ).all()
         people = {r.name: Person(r.email, r.language) for r in rows}
         digest = hashlib.sha256(repr(sorted((r.name, r.email or "", r.language) for r in rows)).encode())
@@ -127,10 +130,10 @@ class DeliveryActivities:
         notices = session.scalars(
             select(OutboxRow)
             .where(
-                OutboxRow.dispatched_at.is_(None),
-                or_(OutboxRow.resolved_against.is_(None), OutboxRow.resolved_against != version),
+                col(OutboxRow.dispatched_at).is_(None),
+                or_(col(OutboxRow.resolved_against).is_(None), col(OutboxRow.resolved_against) != version),
             )
-            .order_by(OutboxRow.id)
+            .order_by(col(OutboxRow.id))
             .limit(_RESOLVE_BATCH)
         ).all()
         for notice in notices:
@@ -173,9 +176,9 @@ class DeliveryActivities:
                 session.execute(
                     update(DeliveryRow)
                     .where(
-                        DeliveryRow.status == "pending",
-                        DeliveryRow.channel == channel,
-                        or_(DeliveryRow.last_error.is_(None), DeliveryRow.last_error != reason),
+                        col(DeliveryRow.status) == "pending",
+                        col(DeliveryRow.channel) == channel,
+                        or_(col(DeliveryRow.last_error).is_(None), col(DeliveryRow.last_error) != reason),
                     )
                     .values(last_error=reason)
                 )
@@ -186,13 +189,15 @@ class DeliveryActivities:
         channel is deliberately not configured is not alerted: /readyz and the console say so."""
         cutoff = now - self._settings.alert_after
         open_notice = and_(
-            OutboxRow.alerted_at.is_(None), OutboxRow.kind != "undelivered", OutboxRow.created_at < cutoff
+            col(OutboxRow.alerted_at).is_(None),
+            col(OutboxRow.kind) != "undelivered",
+            col(OutboxRow.created_at) < cutoff,
         )
         tried = (
-            select(OutboxRow, func.max(DeliveryRow.last_error))
-            .join(DeliveryRow, DeliveryRow.notice_key == OutboxRow.key)
-            .where(open_notice, DeliveryRow.status == "pending", DeliveryRow.attempts > 0)
-            .group_by(OutboxRow.id)
+            select(OutboxRow, func.max(col(DeliveryRow.last_error)))
+            .join(DeliveryRow, col(DeliveryRow.notice_key) == col(OutboxRow.key))
+            .where(open_notice, col(DeliveryRow.status) == "pending", col(DeliveryRow.attempts) > 0)
+            .group_by(col(OutboxRow.id))
             .limit(100)
         )
         overdue: list[tuple[OutboxRow, str]] = [
@@ -200,7 +205,7 @@ class DeliveryActivities:
             for notice, error in session.execute(tried).all()
         ]
         if self._directory.configured:
-            unresolved = select(OutboxRow).where(open_notice, OutboxRow.dispatched_at.is_(None)).limit(100)
+            unresolved = select(OutboxRow).where(open_notice, col(OutboxRow.dispatched_at).is_(None)).limit(100)
             overdue += [(n, n.last_error or "no address") for n in session.scalars(unresolved)]
         for notice, reason in overdue:
             notice.alerted_at = now
@@ -212,17 +217,17 @@ class DeliveryActivities:
         if not enabled or request.capacity <= 0:
             return []
         statement = (
-            select(DeliveryRow.id)
+            select(col(DeliveryRow.id))
             .where(
-                DeliveryRow.status == "pending",
-                DeliveryRow.channel.in_(enabled),
-                or_(DeliveryRow.sending_since.is_(None), DeliveryRow.sending_since < now - DELIVERY_LEASE),
+                col(DeliveryRow.status) == "pending",
+                col(DeliveryRow.channel).in_(enabled),
+                or_(col(DeliveryRow.sending_since).is_(None), col(DeliveryRow.sending_since) < now - DELIVERY_LEASE),
             )
-            .order_by(DeliveryRow.id)
+            .order_by(col(DeliveryRow.id))
             .limit(request.capacity + 1)
         )
         if request.in_flight:
-            statement = statement.where(DeliveryRow.id.not_in(request.in_flight))
+            statement = statement.where(col(DeliveryRow.id).not_in(request.in_flight))
         return list(session.scalars(statement))
 
     # ------------------------------------------------------------------ sending
@@ -268,20 +273,23 @@ class DeliveryActivities:
                 return row.status
             if self._channels.waiting_reason(row.channel):
                 return "waiting"
-            claimed = session.execute(
+            claim = (
                 update(DeliveryRow)
                 .where(
-                    DeliveryRow.id == delivery,
-                    DeliveryRow.status == "pending",
-                    or_(DeliveryRow.sending_since.is_(None), DeliveryRow.sending_since < now - DELIVERY_LEASE),
+                    col(DeliveryRow.id) == delivery,
+                    col(DeliveryRow.status) == "pending",
+                    or_(
+                        col(DeliveryRow.sending_since).is_(None), col(DeliveryRow.sending_since) < now - DELIVERY_LEASE
+                    ),
                 )
-                .values(sending_since=now, attempts=DeliveryRow.attempts + 1)
+                .values(sending_since=now, attempts=col(DeliveryRow.attempts) + 1)
                 # Not evaluated against the row loaded above: SQLite hands back naive times.
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )
+            claimed = cast(CursorResult[Any], session.execute(claim)).rowcount
             if not claimed:
                 raise ApplicationError("another attempt is sending it", type="DeliveryBusy")
-            notice = session.scalars(select(OutboxRow).where(OutboxRow.key == row.notice_key)).one()
+            notice = session.scalars(select(OutboxRow).where(col(OutboxRow.key) == row.notice_key)).one()
             return row, self._message(notice, row)
 
     def _message(self, notice: OutboxRow, row: DeliveryRow) -> Message:
@@ -307,22 +315,22 @@ class DeliveryActivities:
         with Session(self._engine) as session, session.begin():
             session.execute(
                 update(DeliveryRow)
-                .where(DeliveryRow.id == row.id)
+                .where(col(DeliveryRow.id) == row.id)
                 .values(status="sent", sent_at=now, sending_since=None, last_error=None)
             )
             waiting = session.scalar(
                 select(func.count())
                 .select_from(DeliveryRow)
-                .where(DeliveryRow.notice_key == row.notice_key, DeliveryRow.status != "sent")
+                .where(col(DeliveryRow.notice_key) == row.notice_key, col(DeliveryRow.status) != "sent")
             )
             if not waiting:
-                session.execute(update(OutboxRow).where(OutboxRow.key == row.notice_key).values(delivered_at=now))
+                session.execute(update(OutboxRow).where(col(OutboxRow.key) == row.notice_key).values(delivered_at=now))
 
     def _release(self, delivery: int, error: str) -> None:
         with Session(self._engine) as session, session.begin():
             session.execute(
                 update(DeliveryRow)
-                .where(DeliveryRow.id == delivery, DeliveryRow.status == "pending")
+                .where(col(DeliveryRow.id) == delivery, col(DeliveryRow.status) == "pending")
                 .values(sending_since=None, last_error=error[:2000])
             )
 
@@ -332,10 +340,10 @@ class DeliveryActivities:
         with Session(self._engine) as session, session.begin():
             session.execute(
                 update(DeliveryRow)
-                .where(DeliveryRow.id == row.id)
+                .where(col(DeliveryRow.id) == row.id)
                 .values(status="failed", failed_at=now, sending_since=None, last_error=error[:2000])
             )
-            notice = session.scalars(select(OutboxRow).where(OutboxRow.key == row.notice_key)).one()
+            notice = session.scalars(select(OutboxRow).where(col(OutboxRow.key) == row.notice_key)).one()
             if notice.kind == "undelivered":
                 log.error("an alert about an undelivered notice was refused too: %s", error)
                 return

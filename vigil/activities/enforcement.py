@@ -9,6 +9,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -63,8 +64,8 @@ class RecordingAdapter:
             if not inserted:  # a retry: the action already happened; count the attempt only
                 session.execute(
                     update(EnforcementRow)
-                    .where(EnforcementRow.proposal_id == proposal.id)
-                    .values(attempts=EnforcementRow.attempts + 1)
+                    .where(col(EnforcementRow.proposal_id) == proposal.id)
+                    .values(attempts=col(EnforcementRow.attempts) + 1)
                 )
         return EnforcementResult(succeeded=True, reference=reference, detail=f"{proposal.action} recorded")
 

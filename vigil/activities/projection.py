@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio import activity
 
 from vigil.db.tables import (
@@ -54,7 +55,7 @@ class ProjectionActivities:
                     proposal_row,
                     keys=["id"],
                     update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
-                    where=ApprovalRow.seq <= proposal_row["seq"],
+                    where=col(ApprovalRow.seq) <= proposal_row["seq"],
                 )
             row = _incident_row(batch.state)
             upsert(
@@ -63,7 +64,7 @@ class ProjectionActivities:
                 row,
                 keys=["id"],
                 update=[k for k in row if k not in ("id", "history_digest")],
-                where=IncidentRow.seq < row["seq"],
+                where=col(IncidentRow.seq) < row["seq"],
             )
             _write_changes(session, batch.state, batch.entries)
         if notices and self._on_notices is not None:
@@ -72,7 +73,8 @@ class ProjectionActivities:
     def _write_outbox(self, session: Session, state: Incident, entries: list[JournalEntry]) -> int:
         users = {e.action.assignee for e in entries if e.action and e.action.type == "assign"}
         users |= {p.proposed_by for p in state.proposals} | {state.assignee or ""}
-        languages = dict(session.execute(select(UserRow.name, UserRow.language).where(UserRow.name.in_(users))).all())
+        known = select(col(UserRow.name), col(UserRow.language)).where(col(UserRow.name).in_(users))
+        languages = dict(session.execute(known).tuples().all())
         now = activity.info().current_attempt_scheduled_time
         rows = [n.row(now) for entry in entries for n in for_entry(entry, state, self._public_url, languages)]
         return insert_ignore(session, OutboxRow, rows)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import Engine
 from temporalio.client import Client
 
@@ -97,6 +97,11 @@ def create_app(
     app.state.task_queue = task_queue or config.task_queue
     app.state.max_body_bytes = config.max_body_bytes
     app.state.metrics_registry = CollectorRegistry()  # per app, so several apps can live in one process
+    app.state.diverged_gauge = Gauge(
+        "vigil_incidents_diverged",
+        "Open incidents whose history no longer replays against the running code (-1: unknown)",
+        registry=app.state.metrics_registry,
+    )
 
     errors.install(app)
     for router in ROUTERS:

@@ -24,7 +24,8 @@ _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <toke
 
 
 def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
+    engine: Engine = request.app.state.engine  # set by the app's lifespan
+    return engine
 
 
 def get_session(engine: Engine = Depends(get_engine)) -> Iterator[Session]:
@@ -33,7 +34,7 @@ def get_session(engine: Engine = Depends(get_engine)) -> Iterator[Session]:
 
 
 def get_temporal(request: Request) -> Client:
-    client = request.app.state.temporal
+    client: Client | None = request.app.state.temporal
     if client is None:  # the lifespan is still connecting
         raise unavailable("temporal", "not connected to Temporal yet; retry shortly")
     return client

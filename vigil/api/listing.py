@@ -11,29 +11,32 @@ The cursor is opaque to clients (base64 of JSON); it remembers the sort it was m
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, literal, or_, select, tuple_
+from sqlalchemy.orm import Mapped, Session
+from sqlmodel import col
 
 from vigil.api.errors import invalid
-from vigil.db.tables import IncidentRow
+from vigil.db.tables import IncidentRow, table_of
 from vigil.domain import Category, Channel, Region, Severity, Status
 from vigil.workflows.state import no_control_characters
 
 SortKey = Literal["opened_at", "updated_at", "severity", "next_deadline"]
 Order = Literal["asc", "desc"]
 
-_COLUMNS = {
-    "opened_at": IncidentRow.opened_at,
-    "updated_at": IncidentRow.updated_at,
-    "severity": IncidentRow.severity,
-    "next_deadline": IncidentRow.next_deadline,
+_COLUMNS: dict[SortKey, Mapped[Any]] = {  # Any: each sort key's column has its own value type
+    "opened_at": col(IncidentRow.opened_at),
+    "updated_at": col(IncidentRow.updated_at),
+    "severity": col(IncidentRow.severity),
+    "next_deadline": col(IncidentRow.next_deadline),
 }
-_NULLABLE = {"next_deadline"}  # incidents with no running clock sort last either way
+_NULLABLE: set[SortKey] = {"next_deadline"}  # incidents with no running clock sort last either way
 _DATETIMES = {"opened_at", "updated_at", "next_deadline"}
+CursorValue = datetime | str | None  # the sort column's value in the last row seen
 
 
 @dataclass
@@ -53,14 +56,13 @@ class IncidentQuery:
     cursor: str | None = None
 
 
-def encode_cursor(sort: str, order: str, value: Any, incident_id: str) -> str:
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    raw = json.dumps({"s": sort, "o": order, "v": value, "id": incident_id}, separators=(",", ":"))
+def encode_cursor(sort: str, order: str, value: CursorValue, incident_id: str) -> str:
+    text = value.isoformat() if isinstance(value, datetime) else value
+    raw = json.dumps({"s": sort, "o": order, "v": text, "id": incident_id}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, sort: str, order: str) -> tuple[Any, str]:
+def decode_cursor(cursor: str, sort: str, order: str) -> tuple[CursorValue, str]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         value, incident_id = raw["v"], raw["id"]
@@ -85,14 +87,15 @@ def _like(text: str) -> str:
 
 def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
-    for column, values in (
-        (IncidentRow.status, q.status),
-        (IncidentRow.severity, q.severity),
-        (IncidentRow.category, q.category),
-        (IncidentRow.channel, q.channel),
-        (IncidentRow.region, q.region),
-        (IncidentRow.assignee, q.assignee),
-    ):
+    chosen: list[tuple[Mapped[str] | Mapped[str | None], Sequence[str]]] = [
+        (col(IncidentRow.status), q.status),
+        (col(IncidentRow.severity), q.severity),
+        (col(IncidentRow.category), q.category),
+        (col(IncidentRow.channel), q.channel),
+        (col(IncidentRow.region), q.region),
+        (col(IncidentRow.assignee), q.assignee),
+    ]
+    for column, values in chosen:
         if len(values) == 1:
             where.append(column == str(values[0]))  # `=` uses the (column, opened_at) indexes best
         elif values:
@@ -100,34 +103,44 @@ def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
     if q.text:
         pattern = _like(q.text)
         where.append(
-            or_(IncidentRow.title.ilike(pattern, escape="\\"), IncidentRow.external_ref.ilike(pattern, escape="\\"))
+            or_(
+                col(IncidentRow.title).ilike(pattern, escape="\\"),
+                col(IncidentRow.external_ref).ilike(pattern, escape="\\"),
+            )
         )
     if q.opened_from:
-        where.append(IncidentRow.opened_at >= q.opened_from)
+        where.append(col(IncidentRow.opened_at) >= q.opened_from)
     if q.opened_to:
-        where.append(IncidentRow.opened_at < q.opened_to)
+        where.append(col(IncidentRow.opened_at) < q.opened_to)
     return where
 
 
-def _after(q: IncidentQuery, value: Any, last_id: str) -> ColumnElement[bool]:
+def _after(q: IncidentQuery, value: CursorValue, last_id: str) -> ColumnElement[bool]:
     """Rows strictly after (value, last_id) in the requested order (non-null values)."""
     column = _COLUMNS[q.sort]
+    seen = tuple_(literal(value), literal(last_id))
     if q.order == "asc":
-        return tuple_(column, IncidentRow.id) > tuple_(value, last_id)
-    return tuple_(column, IncidentRow.id) < tuple_(value, last_id)
+        return tuple_(column, col(IncidentRow.id)) > seen
+    return tuple_(column, col(IncidentRow.id)) < seen
 
 
 # Everything but the bulky `state` JSON, which only the single-incident read needs.
-_SUMMARY = [c for c in IncidentRow.__table__.columns if c.name not in ("state", "seq", "history_digest")]
+_SUMMARY = [c for c in table_of(IncidentRow).columns if c.name not in ("state", "seq", "history_digest")]
 
 
-def _page(session: Session, q: IncidentQuery, where: list[ColumnElement[bool]], sort_column: Any, limit: int) -> list:
-    direction = (lambda c: c.asc()) if q.order == "asc" else (lambda c: c.desc())
-    statement = select(*_SUMMARY).where(*where).order_by(direction(sort_column), direction(IncidentRow.id))
+def _page(
+    session: Session, q: IncidentQuery, where: list[ColumnElement[bool]], sort_column: Mapped[Any], limit: int
+) -> list[Row[Any]]:
+    incident_id = col(IncidentRow.id)
+    if q.order == "asc":
+        order = (sort_column.asc(), incident_id.asc())
+    else:
+        order = (sort_column.desc(), incident_id.desc())
+    statement = select(*_SUMMARY).where(*where).order_by(*order)
     return list(session.execute(statement.limit(limit)))
 
 
-def list_incidents(session: Session, q: IncidentQuery) -> tuple[list[Any], str | None]:
+def list_incidents(session: Session, q: IncidentQuery) -> tuple[list[Row[Any]], str | None]:
     column = _COLUMNS[q.sort]
     where = _filters(q)
     value, last_id = decode_cursor(q.cursor, q.sort, q.order) if q.cursor else (None, None)
@@ -144,10 +157,11 @@ def list_incidents(session: Session, q: IncidentQuery) -> tuple[list[Any], str |
             after = [_after(q, value, last_id)] if last_id else []
             rows = _page(session, q, where + [column.is_not(None)] + after, column, wanted)
         if len(rows) < wanted:
-            undated = [column.is_(None)]
+            undated: list[ColumnElement[bool]] = [column.is_(None)]
             if last_id and value is None:
-                undated.append(IncidentRow.id > last_id if q.order == "asc" else IncidentRow.id < last_id)
-            rows += _page(session, q, where + undated, IncidentRow.id, wanted - len(rows))
+                incident_id = col(IncidentRow.id)
+                undated.append(incident_id > last_id if q.order == "asc" else incident_id < last_id)
+            rows += _page(session, q, where + undated, col(IncidentRow.id), wanted - len(rows))
     page, more = rows[: q.limit], len(rows) > q.limit
     cursor = None
     if more:

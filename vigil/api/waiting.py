@@ -4,6 +4,7 @@ The console's navigation shows these counts; GET /api/events sends them as `wait
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from vigil.api.routers.approvals import inbox
 from vigil.auth import Principal
@@ -25,6 +26,6 @@ def waiting_for(session: Session, user: Principal) -> Waiting:
     assigned = session.scalar(
         select(func.count())
         .select_from(IncidentRow)
-        .where(IncidentRow.assignee == user.name, IncidentRow.status.not_in(_DONE))
+        .where(col(IncidentRow.assignee) == user.name, col(IncidentRow.status).not_in(_DONE))
     )
     return Waiting(approvals=approvals, assigned=assigned or 0)

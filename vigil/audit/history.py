@@ -18,8 +18,10 @@ import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
@@ -38,11 +40,25 @@ class BadDocument(ValueError):
     """An export file that is not a Vigil history document."""
 
 
+def event_type_name(event: HistoryEvent) -> str:
+    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+
+
 @dataclass(frozen=True)
 class NumberedEvent:
     number: int  # 1-based, across runs
     run: int  # 0-based index of the run
     event: HistoryEvent
+
+
+# Where an event sits in an incident's history, and what it is: how every report names one.
+class EventRef(BaseModel):
+    number: int = Field(description="Across runs: 1 is the first event of the first run")
+    run: int = Field(description="1 for the first run of the workflow")
+    run_id: str
+    event_id: int = Field(description="The event's id within its run, as Temporal shows it")
+    type: str
+    at: datetime
 
 
 @dataclass
@@ -66,6 +82,20 @@ class IncidentHistory:
             for event in run.events:
                 number += 1
                 yield NumberedEvent(number, index, event)
+
+    def event(self, number: int) -> EventRef:
+        """Event `number` (1 to event_count, across runs)."""
+        found = next((n for n in self.numbered() if n.number == number), None)
+        if found is None:
+            raise IndexError(f"the history has no event {number}")
+        return EventRef(
+            number=number,
+            run=found.run + 1,
+            run_id=self.runs[found.run].run_id,
+            event_id=found.event.event_id,
+            type=event_type_name(found.event),
+            at=found.event.event_time.ToDatetime(tzinfo=UTC),
+        )
 
     @property
     def event_count(self) -> int:

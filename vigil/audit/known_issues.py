@@ -1,14 +1,8 @@
 """Divergences with a known cause outside Vigil's code, recognised by the mark they leave in history.
 
-So far one, a Temporal SDK issue seen after a server restart (the history that showed it is in
-tests/reliability/evidence/). A worker answering a state query applied events that no
-workflow task had processed yet (an activity's completion) and kept the commands they caused. The
-caller, shown that state, sent an update; the next workflow task then completed with those
-commands first and the update's acceptance after them. A replay delivers the update and the
-completion in one activation, update first, and so issues another order: `nondeterministic`,
-though neither the code nor the history was changed. (The same split could also reorder the
-workflow's own coroutines; IncidentWorkflow prevents that form, see _PROJECT_AFTER_WAKERS. Or it
-moves only times, which replays without error: tests/reliability/checks.py recognises that form.)
+So far one: the Temporal SDK issue after a server restart, a query applied ahead of its workflow
+task (docs/reliability.md, "The known SDK issue"). This module recognises its mark 2, an update
+accepted after that task's other commands, which no longer replays.
 """
 
 from temporalio.api.enums.v1 import EventType
@@ -17,7 +11,7 @@ from temporalio.client import WorkflowHistory
 QUERY_AHEAD_OF_TASK = (
     "the history bears the mark of a known Temporal SDK issue rather than of a code change: a state query "
     "applied events ahead of their workflow task, and an update accepted after that task's other commands "
-    "no longer replays (README: What it survives)"
+    "no longer replays (docs/reliability.md)"
 )
 
 _COMMAND_EVENTS = {
@@ -34,7 +28,7 @@ _COMMAND_EVENTS = {
 def updates_accepted_after_other_commands(run: WorkflowHistory) -> list[int]:
     """Event ids of updates accepted, within one workflow task's completion, after a command that
     no update handler issued. Vigil's update handlers are synchronous, so a task's updates come
-    first, each as accepted / its own commands / completed, unless the task was split as above."""
+    first, each as accepted / its own commands / completed, unless the issue split the task."""
     found: list[int] = []
     in_task = other_command = False
     open_updates = 0

@@ -17,8 +17,8 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from vigil.audit.decode import event_type_name
-from vigil.audit.history import IncidentHistory
+from vigil.audit.counts import HistoryCounts, count_history
+from vigil.audit.history import IncidentHistory, event_type_name
 from vigil.audit.known_issues import known_cause
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 
@@ -43,12 +43,16 @@ class ReplayReport:
     incident_id: str
     result: str  # ok | nondeterministic | failed
     workflows: int  # runs replayed: the incident's and its approval requests'
-    events: int
+    counts: HistoryCounts  # the history replayed, as every audit report counts it
     divergence: Divergence | None = None
 
     @property
     def ok(self) -> bool:
         return self.result == "ok"
+
+    @property
+    def events(self) -> int:
+        return self.counts.events
 
 
 def _first_line(error: BaseException) -> str:
@@ -113,7 +117,7 @@ async def replay(
             incident_id=h.incident_id,
             result=kinds.get(h.incident_id, "ok"),
             workflows=len(h.all_workflows()),
-            events=sum(len(r.events) for r in h.all_workflows()),
+            counts=count_history(h),
             divergence=first_failure.get(h.incident_id),
         )
         for h in histories

@@ -10,21 +10,51 @@ Sentences are gettext messages (`N_` marks them for `pybabel extract`); their Sp
 in vigil/locales/es/LC_MESSAGES/messages.po with the rest of Vigil's.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import singledispatch
 from typing import Any
 
 from pydantic import BaseModel, Field
-from temporalio.api.enums.v1 import EventType
 
-from vigil.audit.decode import Step
+from vigil.audit.counts import HistoryCounts, count_history
+from vigil.audit.decode import (
+    ActivityCompleted,
+    ActivityScheduled,
+    ContinuedAsNew,
+    Fact,
+    Step,
+    TimerFired,
+    UpdateAccepted,
+    UpdateCompleted,
+    WorkflowCompleted,
+    WorkflowEnded,
+)
 from vigil.audit.journal import Journal, Recorded
 from vigil.audit.reconstruct import Reconstruction
 from vigil.domain import Language
-from vigil.i18n import gettext_for, how_long, label, supported, translations, when
-from vigil.workflows.messages import ApprovalAsk, ApprovalOutcome, IncidentStart, JournalEntry, Seal
-from vigil.workflows.state import Clock, ClockKind, Incident, ProposalStatus, clocks_in_timer_summary
-
-E = EventType
+from vigil.i18n import how_long, label, supported, translations, when
+from vigil.workflows.actions import (
+    Acknowledge,
+    Action,
+    AddNote,
+    Approve,
+    Assign,
+    ClockFired,
+    EnforcementCompleted,
+    Escalate,
+    MergeInto,
+    Open,
+    PostUpdate,
+    ProposeAction,
+    RecordTeamResponse,
+    Reject,
+    Reopen,
+    Resolve,
+    SetSeverity,
+)
+from vigil.workflows.messages import ActionRequest, ApprovalAsk, ApprovalOutcome, IncidentStart, JournalEntry, Seal
+from vigil.workflows.state import Breach, Clock, ClockKind, Incident, ProposalStatus, clocks_in_timer_summary
 
 
 def N_(message: str) -> str:
@@ -65,6 +95,7 @@ class Timeline(BaseModel):
     language: Language
     runs: int = Field(description="Runs of the incident's workflow (more than 1 after continue-as-new)")
     events: int = Field(description="Events in the incident's history, across runs")
+    counts: HistoryCounts = Field(description="The history read, as every audit report counts it")
     sealed: SealSummary | None = Field(None, description="The digest taken when the incident closed")
     entries: list[TimelineItem]
 
@@ -101,15 +132,15 @@ SOMEONE = pgettext("timeline", "someone")
 class _Writer:
     def __init__(self, language: str):
         self.language = supported(language)
-        self._gettext = gettext_for(self.language)
-        self._pgettext = translations(self.language).pgettext
+        self._translations = translations(self.language)
 
     def __call__(self, message: str, **values: Any) -> str:
-        return self._gettext(message) % values if values else self._gettext(message)
+        text = self._translations.gettext(message)
+        return text % values if values else text
 
     def word(self, marked: tuple[str, str] | str) -> str:
         """A word marked with its context (see `pgettext`); unknown words pass through."""
-        return self._pgettext(*marked) if isinstance(marked, tuple) else marked
+        return self._translations.pgettext(*marked) if isinstance(marked, tuple) else marked
 
     def label(self, value: object) -> str:
         return label(value, self.language)
@@ -148,6 +179,17 @@ def _sentences(main: str, *more: str) -> str:
 # ---------------------------------------------------------------------------- journal entries
 
 
+@dataclass(frozen=True)
+class _Applied:
+    """What a sentence about an applied journal entry may draw on."""
+
+    w: _Writer
+    who: str  # the actor, in words
+    entry: JournalEntry
+    before: Incident | None  # the folded state before the entry
+    after: Incident  # and after it
+
+
 def _describe(w: _Writer, recorded: Recorded, before: Incident | None, after: Incident | None) -> str:
     entry, action = recorded.entry, recorded.entry.action
     who = w.who(entry.actor.user if entry.actor else None, entry.actor.role if entry.actor else None)
@@ -172,15 +214,23 @@ def _describe(w: _Writer, recorded: Recorded, before: Incident | None, after: In
         )
     if after is None:
         return action.type
-    text = _APPLIED[action.type](w, who, action, entry, before, after)
+    text = _applied(action, _Applied(w, who, entry, before, after))
     return _sentences(text, *_clocks_met_late(w, before, after, entry.at))
 
 
-def _opened(w, who, action, entry, before, after) -> str:
-    clocks = "; ".join(w(N_("%(clock)s by %(due)s"), clock=w.clock(c), due=w.when(c.due_at)) for c in after.clocks)
+@singledispatch
+def _applied(action: Action, s: _Applied) -> str:
+    """The sentence for an applied action: one function per action type, registered below."""
+    return action.type
+
+
+@_applied.register
+def _opened(action: Open, s: _Applied) -> str:
+    w = s.w
+    clocks = "; ".join(w(N_("%(clock)s by %(due)s"), clock=w.clock(c), due=w.when(c.due_at)) for c in s.after.clocks)
     text = w(
         N_("%(who)s opened the incident as %(severity)s: %(reasons)s (policy %(policy)s)"),
-        who=who,
+        who=s.who,
         severity=action.severity,
         reasons="; ".join(action.triage_reasons),
         policy=action.policy_version,
@@ -188,11 +238,61 @@ def _opened(w, who, action, entry, before, after) -> str:
     return _sentences(text, w(N_("clocks: %(clocks)s"), clocks=clocks) if clocks else "")
 
 
-def _proposed(w, who, action, entry, before, after) -> str:
-    proposal = after.proposals[-1]
+@_applied.register
+def _acknowledged(action: Acknowledge, s: _Applied) -> str:
+    return s.w(N_("%(who)s acknowledged the incident"), who=s.who)
+
+
+@_applied.register
+def _assigned(action: Assign, s: _Applied) -> str:
+    return s.w(N_("%(who)s assigned it to %(assignee)s"), who=s.who, assignee=action.assignee)
+
+
+@_applied.register
+def _noted(action: AddNote, s: _Applied) -> str:
+    return s.w(N_("%(who)s added a note: %(text)s"), who=s.who, text=_short(action.text))
+
+
+@_applied.register
+def _severity(action: SetSeverity, s: _Applied) -> str:
+    text = s.w(
+        N_("%(who)s changed the severity from %(old)s to %(new)s: %(reason)s"),
+        who=s.who,
+        old=s.before.severity if s.before else "?",
+        new=action.severity,
+        reason=_short(action.reason),
+    )
+    return _sentences(text, _expired(s.w, s.before, s.after))
+
+
+@_applied.register
+def _escalated(action: Escalate, s: _Applied) -> str:
+    clock = s.after.clock(f"sla.first_response.{action.team}")
+    return s.w(
+        N_("%(who)s escalated to %(team)s: %(reason)s (answer due %(due)s)"),
+        who=s.who,
+        team=s.w.label(action.team),
+        reason=_short(action.reason),
+        due=s.w.when(clock.due_at if clock else s.entry.at),
+    )
+
+
+@_applied.register
+def _team_answered(action: RecordTeamResponse, s: _Applied) -> str:
+    return s.w(
+        N_("%(who)s recorded the answer of %(team)s: %(text)s"),
+        who=s.who,
+        team=s.w.label(action.team),
+        text=_short(action.text),
+    )
+
+
+@_applied.register
+def _proposed(action: ProposeAction, s: _Applied) -> str:
+    w, proposal = s.w, s.after.proposals[-1]
     text = w(
         N_("%(who)s proposed %(action)s (%(approval)s): %(rationale)s"),
-        who=who,
+        who=s.who,
         action=w.label(action.action),
         approval=proposal.id,
         rationale=_short(action.rationale),
@@ -204,11 +304,14 @@ def _proposed(w, who, action, entry, before, after) -> str:
     return _sentences(text, w(N_("needs the approval of %(quorum)s leads"), quorum=proposal.quorum))
 
 
-def _approved(w, who, action, entry, before, after) -> str:
-    proposal = after.proposal(action.approval_id)
+@_applied.register
+def _approved(action: Approve, s: _Applied) -> str:
+    w, proposal = s.w, s.after.proposal(action.approval_id)
+    if proposal is None:  # an approval is only applied to a proposal the state has
+        return action.type
     text = w(
         N_("%(who)s approved %(approval)s (%(count)s of %(quorum)s)"),
-        who=who,
+        who=s.who,
         approval=action.approval_id,
         count=len(proposal.approvers),
         quorum=proposal.quorum,
@@ -220,130 +323,119 @@ def _approved(w, who, action, entry, before, after) -> str:
     return text
 
 
-def _severity(w, who, action, entry, before, after) -> str:
-    text = w(
-        N_("%(who)s changed the severity from %(old)s to %(new)s: %(reason)s"),
-        who=who,
-        old=before.severity,
-        new=action.severity,
+@_applied.register
+def _rejected(action: Reject, s: _Applied) -> str:
+    return s.w(
+        N_("%(who)s rejected %(approval)s: %(reason)s"),
+        who=s.who,
+        approval=action.approval_id,
         reason=_short(action.reason),
     )
-    return _sentences(text, _expired(w, before, after))
 
 
-def _resolved(w, who, action, entry, before, after) -> str:
-    text = w(
+@_applied.register
+def _resolved(action: Resolve, s: _Applied) -> str:
+    text = s.w(
         N_("%(who)s resolved it as %(resolution)s: %(summary)s"),
-        who=who,
-        resolution=w.label(action.resolution),
+        who=s.who,
+        resolution=s.w.label(action.resolution),
         summary=_short(action.summary),
     )
-    return _sentences(text, _expired(w, before, after))
+    return _sentences(text, _expired(s.w, s.before, s.after))
 
 
-def _escalated(w, who, action, entry, before, after) -> str:
-    clock = after.clock(f"sla.first_response.{action.team}")
-    return w(
-        N_("%(who)s escalated to %(team)s: %(reason)s (answer due %(due)s)"),
-        who=who,
-        team=w.label(action.team),
-        reason=_short(action.reason),
-        due=w.when(clock.due_at if clock else entry.at),
+@_applied.register
+def _reopened(action: Reopen, s: _Applied) -> str:
+    return s.w(N_("%(who)s reopened it: %(reason)s"), who=s.who, reason=_short(action.reason))
+
+
+@_applied.register
+def _merged(action: MergeInto, s: _Applied) -> str:
+    return s.w(N_("%(who)s merged it into %(target)s"), who=s.who, target=action.incident_id)
+
+
+@_applied.register
+def _update_posted(action: PostUpdate, s: _Applied) -> str:
+    return s.w(
+        N_("%(who)s posted a status update for %(audience)s: %(text)s"),
+        who=s.who,
+        audience=s.w.label(action.audience),
+        text=_short(action.text),
     )
 
 
-def _clock_fired(w, who, action, entry, before, after) -> str:
+@_applied.register
+def _clock_fired(action: ClockFired, s: _Applied) -> str:
     # The clock as it fired (the entry keeps what it changed; a later state may have dropped it).
-    clock = next((c for c in entry.clocks if c.id == action.clock_id), None) or after.clock(action.clock_id)
+    clock = next((c for c in s.entry.clocks if c.id == action.clock_id), None) or s.after.clock(action.clock_id)
     if clock is None:
         return action.clock_id
     if clock.kind == ClockKind.REOPEN:
-        return w(N_("The reopen window ended: the incident is closed"))
+        return s.w(N_("The reopen window ended: the incident is closed"))
     if clock.kind == ClockKind.UPDATE:
         reminder = clock.breaches[-1]
-        return w(
+        return s.w(
             N_("A status update is due (%(late)s late); reminder to %(tier)s queued"),
-            late=w.how_long(reminder.late_by_seconds),
-            tier=w.tier(reminder.tier),
+            late=s.w.how_long(reminder.late_by_seconds),
+            tier=s.w.tier(reminder.tier),
         )
     breach = clock.breaches[-1]
-    tier = w.tier(breach.tier)
     if breach.late_by_seconds < 60:  # the first breach: the deadline itself
-        allowed = w.how_long((clock.due_at - clock.started_at).total_seconds())
-        if clock.kind == ClockKind.REGULATORY:
-            return w(
-                N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; notice to %(tier)s queued"),
-                clock=w.clock(clock),
-                allowed=allowed,
-                tier=tier,
-            )
+        return _deadline_missed(s.w, clock, breach)
+    return _still_missed(s.w, clock, breach)
+
+
+def _deadline_missed(w: _Writer, clock: Clock, breach: Breach) -> str:
+    allowed = w.how_long((clock.due_at - clock.started_at).total_seconds())
+    if clock.kind == ClockKind.REGULATORY:
         return w(
-            N_("The %(clock)s SLA was breached: not met within %(allowed)s; notice to %(tier)s queued"),
+            N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; notice to %(tier)s queued"),
             clock=w.clock(clock),
             allowed=allowed,
-            tier=tier,
+            tier=w.tier(breach.tier),
         )
+    return w(
+        N_("The %(clock)s SLA was breached: not met within %(allowed)s; notice to %(tier)s queued"),
+        clock=w.clock(clock),
+        allowed=allowed,
+        tier=w.tier(breach.tier),
+    )
+
+
+def _still_missed(w: _Writer, clock: Clock, breach: Breach) -> str:
     late = w.how_long(breach.late_by_seconds)
     if clock.kind == ClockKind.REGULATORY:
         return w(
             N_("Legal deadline still missed (%(clock)s), %(late)s after it was due; notice to %(tier)s queued"),
             clock=w.clock(clock),
             late=late,
-            tier=tier,
+            tier=w.tier(breach.tier),
         )
     return w(
         N_("The %(clock)s SLA is still not met, %(late)s after it was due; notice to %(tier)s queued"),
         clock=w.clock(clock),
         late=late,
-        tier=tier,
+        tier=w.tier(breach.tier),
     )
 
 
-def _enforced(w, who, action, entry, before, after) -> str:
-    proposal = after.proposal(action.proposal_id)
-    name = w.label(proposal.action) if proposal else action.proposal_id
+@_applied.register
+def _enforced(action: EnforcementCompleted, s: _Applied) -> str:
+    proposal = s.after.proposal(action.proposal_id)
+    name = s.w.label(proposal.action) if proposal else action.proposal_id
     if action.succeeded:
-        return w(
+        return s.w(
             N_("Enforcement of %(action)s (%(approval)s) succeeded: reference %(reference)s"),
             action=name,
             approval=action.proposal_id,
             reference=action.reference,
         )
-    return w(
+    return s.w(
         N_("Enforcement of %(action)s (%(approval)s) failed: %(detail)s"),
         action=name,
         approval=action.proposal_id,
         detail=_short(action.detail),
     )
-
-
-_APPLIED = {
-    "open": _opened,
-    "acknowledge": lambda w, who, a, e, b, s: w(N_("%(who)s acknowledged the incident"), who=who),
-    "assign": lambda w, who, a, e, b, s: w(N_("%(who)s assigned it to %(assignee)s"), who=who, assignee=a.assignee),
-    "add_note": lambda w, who, a, e, b, s: w(N_("%(who)s added a note: %(text)s"), who=who, text=_short(a.text)),
-    "set_severity": _severity,
-    "escalate": _escalated,
-    "team_response": lambda w, who, a, e, b, s: w(
-        N_("%(who)s recorded the answer of %(team)s: %(text)s"), who=who, team=w.label(a.team), text=_short(a.text)
-    ),
-    "propose_action": _proposed,
-    "approve": _approved,
-    "reject": lambda w, who, a, e, b, s: w(
-        N_("%(who)s rejected %(approval)s: %(reason)s"), who=who, approval=a.approval_id, reason=_short(a.reason)
-    ),
-    "resolve": _resolved,
-    "reopen": lambda w, who, a, e, b, s: w(N_("%(who)s reopened it: %(reason)s"), who=who, reason=_short(a.reason)),
-    "merge_into": lambda w, who, a, e, b, s: w(N_("%(who)s merged it into %(target)s"), who=who, target=a.incident_id),
-    "clock_fired": _clock_fired,
-    "enforcement_completed": _enforced,
-    "post_update": lambda w, who, a, e, b, s: w(
-        N_("%(who)s posted a status update for %(audience)s: %(text)s"),
-        who=who,
-        audience=w.label(a.audience),
-        text=_short(a.text),
-    ),
-}
 
 
 def _expired(w: _Writer, before: Incident | None, after: Incident) -> str:
@@ -381,158 +473,164 @@ def _item(step: Step, incident_id: str, kind: str, text: str, **fields: Any) -> 
     )
 
 
-def _timer_fired(w: _Writer, summary: str, duration: timedelta, clocks: dict[str, Clock]) -> str:
+@dataclass(frozen=True)
+class _Events:
+    """What a sentence about a history event (not a journal entry) may draw on."""
+
+    w: _Writer
+    journal: Journal
+    clocks: dict[str, Clock]  # the final state's clocks, by id: timers name them
+    accepted: dict[str, UpdateAccepted]  # update id -> the update, for refused updates
+
+    @property
+    def incident(self) -> str:
+        return self.journal.history.incident_id
+
+
+def _accepted_updates(steps: list[Step]) -> dict[str, UpdateAccepted]:
+    accepted: dict[str, UpdateAccepted] = {}
+    for step in steps:
+        if isinstance(step.fact, UpdateAccepted):
+            accepted.setdefault(step.fact.update_id, step.fact)
+    return accepted
+
+
+@singledispatch
+def _event_item(fact: Fact | None, step: Step, c: _Events) -> TimelineItem | None:
+    """The timeline's line for a history event, if it has one: one function per kind, below."""
+    return None
+
+
+@_event_item.register
+def _timer_fired(fact: TimerFired, step: Step, c: _Events) -> TimelineItem:
     """The alarm's summary names the clock ids it was set for ("clock sla.acknowledge"): name
     them in the reader's language, as every other sentence does."""
-    took = w.how_long(duration.total_seconds())
-    ids = clocks_in_timer_summary(summary)
-    if ids and all(i in clocks for i in ids):
-        return w(
+    w = c.w
+    took = w.how_long((fact.duration or timedelta(0)).total_seconds())
+    ids = clocks_in_timer_summary(fact.summary)
+    if ids and all(i in c.clocks for i in ids):
+        text = w(
             N_("Timer fired after %(duration)s for the %(clocks)s clock"),
             duration=took,
-            clocks=", ".join(w.clock(clocks[i]) for i in ids),
+            clocks=", ".join(w.clock(c.clocks[i]) for i in ids),
         )
-    return w(N_("Timer fired after %(duration)s: %(summary)s"), duration=took, summary=summary or "-")
+    else:
+        text = w(N_("Timer fired after %(duration)s: %(summary)s"), duration=took, summary=fact.summary or "-")
+    return _item(step, c.incident, "timer", text)
+
+
+@_event_item.register
+def _sealed(fact: ActivityCompleted, step: Step, c: _Events) -> TimelineItem | None:
+    if not isinstance(fact.result, Seal):
+        return None
+    text = c.w(
+        N_("History sealed: SHA-256 %(digest)s over %(events)s events"),
+        digest=fact.result.digest,
+        events=fact.result.events,
+    )
+    return _item(step, c.incident, "sealed", text)
+
+
+@_event_item.register
+def _continued(fact: ContinuedAsNew, step: Step, c: _Events) -> TimelineItem:
+    carried = fact.input.carried if isinstance(fact.input, IncidentStart) else None
+    text = c.w(
+        N_("History continued in a new run after %(events)s events; the state after entry %(entry)s was carried over"),
+        events=len(c.journal.history.runs[step.run].events),
+        entry=carried.entries if carried else "?",
+    )
+    return _item(step, c.incident, "continued", text)
+
+
+@_event_item.register
+def _update_refused(fact: UpdateCompleted, step: Step, c: _Events) -> TimelineItem | None:
+    """An update the workflow's validator refused: it never became a journal entry."""
+    accepted = c.accepted.get(fact.update_id)
+    request = accepted.request if accepted else None
+    if fact.failure is None or not isinstance(request, ActionRequest):
+        return None
+    text = c.w(
+        N_("%(who)s sent an action (%(action)s); refused: %(reason)s"),
+        who=c.w.who(request.actor.user, request.actor.role),
+        action=c.w.word(ACTION_NAMES.get(request.action.type, request.action.type)),
+        reason=_short(fact.failure),
+    )
+    return _item(
+        step,
+        c.incident,
+        "refused",
+        text,
+        type=request.action.type,
+        actor=request.actor.user,
+        role=request.actor.role.value,
+        via="update",
+        refused=True,
+        reason=fact.failure,
+        action=request.action.model_dump(mode="json"),
+    )
+
+
+@_event_item.register
+def _ended(fact: WorkflowEnded, step: Step, c: _Events) -> TimelineItem:
+    how = step.type_name.removeprefix("WORKFLOW_EXECUTION_").lower()
+    text = c.w(
+        N_("The incident's workflow ended abnormally (%(how)s): %(reason)s"),
+        how=how,
+        reason=_short(fact.reason or "-"),
+    )
+    return _item(step, c.incident, "ended", text, actor=fact.identity or "vigil", role="system")
 
 
 def _event_items(w: _Writer, journal: Journal, clocks: dict[str, Clock]) -> list[TimelineItem]:
-    incident = journal.history.incident_id
-    items = []
-    for step in journal.steps:
-        t = step.type
-        if t == E.EVENT_TYPE_TIMER_FIRED:
-            text = _timer_fired(w, step.info.get("summary") or "", step.info.get("duration") or timedelta(0), clocks)
-            items.append(_item(step, incident, "timer", text))
-        elif t == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED and isinstance(step.value, Seal):
-            text = w(
-                N_("History sealed: SHA-256 %(digest)s over %(events)s events"),
-                digest=step.value.digest,
-                events=step.value.events,
-            )
-            items.append(_item(step, incident, "sealed", text))
-        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-            carried = step.value.carried if isinstance(step.value, IncidentStart) else None
-            items.append(
-                _item(
-                    step,
-                    incident,
-                    "continued",
-                    w(
-                        N_(
-                            "History continued in a new run after %(events)s events; the state after entry %(entry)s "
-                            "was carried over"
-                        ),
-                        events=len(journal.history.runs[step.run].events),
-                        entry=carried.entries if carried else "?",
-                    ),
-                )
-            )
-        elif t == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED and "failure" in step.info:
-            accepted = next(
-                (
-                    s
-                    for s in journal.steps
-                    if s.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
-                    and s.info.get("update_id") == step.info["update_id"]
-                ),
-                None,
-            )
-            request = accepted.value if accepted else None
-            if request is not None and getattr(request, "action", None) is not None:
-                items.append(
-                    _item(
-                        step,
-                        incident,
-                        "refused",
-                        w(
-                            N_("%(who)s sent an action (%(action)s); refused: %(reason)s"),
-                            who=w.who(request.actor.user, request.actor.role),
-                            action=w.word(ACTION_NAMES.get(request.action.type, request.action.type)),
-                            reason=_short(step.info["failure"]),
-                        ),
-                        type=request.action.type,
-                        actor=request.actor.user,
-                        role=request.actor.role.value,
-                        via="update",
-                        refused=True,
-                        reason=step.info["failure"],
-                        action=request.action.model_dump(mode="json"),
-                    )
-                )
-        elif t in (
-            E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-            E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-            E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-            E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-        ):
-            how = step.type_name.removeprefix("WORKFLOW_EXECUTION_").lower()
-            reason = step.info.get("failure") or step.info.get("reason") or "-"
-            who = step.info.get("identity") or "vigil"
-            items.append(
-                _item(
-                    step,
-                    incident,
-                    "ended",
-                    w(
-                        N_("The incident's workflow ended abnormally (%(how)s): %(reason)s"),
-                        how=how,
-                        reason=_short(reason),
-                    ),
-                    actor=who,
-                    role="system",
-                )
-            )
-    return items
+    context = _Events(w, journal, clocks, _accepted_updates(journal.steps))
+    items = (_event_item(step.fact, step, context) for step in journal.steps)
+    return [item for item in items if item is not None]
+
+
+def _approval_item(approval_id: str, step: Step, text: str) -> TimelineItem:
+    return TimelineItem(
+        at=step.at,
+        text=_sentences(text),
+        kind="approval_request",
+        type="approval_request",
+        actor="vigil",
+        role="system",
+        workflow_id=approval_id,
+    )
+
+
+def _approvers_asked(w: _Writer, approval_id: str, ask: ApprovalAsk) -> str:
+    tier = w.tier(ask.tier)
+    if ask.round == 1:
+        return w(N_("Asked %(tier)s to decide on %(approval)s"), tier=tier, approval=approval_id)
+    return w(
+        N_("Nobody decided on %(approval)s within %(timeout)s: asked %(tier)s (request %(round)s)"),
+        approval=approval_id,
+        timeout=w.how_long(ask.request.timeout_seconds),
+        tier=tier,
+        round=ask.round,
+    )
+
+
+def _approval_closed(w: _Writer, approval_id: str, outcome: ApprovalOutcome) -> str:
+    return w(
+        N_("Approval request %(approval)s closed: %(outcome)s, after %(rounds)s request(s)"),
+        approval=approval_id,
+        rounds=outcome.rounds,
+        outcome=w(PROPOSAL_OUTCOMES.get(outcome.status, outcome.status)),
+    )
 
 
 def _approval_items(w: _Writer, journal: Journal) -> list[TimelineItem]:
+    """Each approval request's asks (one per tier asked) and how it closed."""
     items = []
     for approval_id, steps in journal.approvals.items():
         for step in steps:
-            if step.type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED and isinstance(step.value, ApprovalAsk):
-                ask = step.value
-                tier = w.tier(ask.tier)
-                if ask.round == 1:
-                    text = w(N_("Asked %(tier)s to decide on %(approval)s"), tier=tier, approval=approval_id)
-                else:
-                    text = w(
-                        N_("Nobody decided on %(approval)s within %(timeout)s: asked %(tier)s (request %(round)s)"),
-                        approval=approval_id,
-                        timeout=w.how_long(ask.request.timeout_seconds),
-                        tier=tier,
-                        round=ask.round,
-                    )
-                items.append(
-                    TimelineItem(
-                        at=step.at,
-                        text=_sentences(text),
-                        kind="approval_request",
-                        type="approval_request",
-                        actor="vigil",
-                        role="system",
-                        workflow_id=approval_id,
-                    )
-                )
-            elif step.type == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED and isinstance(step.value, ApprovalOutcome):
-                outcome = step.value
-                items.append(
-                    TimelineItem(
-                        at=step.at,
-                        kind="approval_request",
-                        type="approval_request",
-                        actor="vigil",
-                        role="system",
-                        workflow_id=approval_id,
-                        text=_sentences(
-                            w(
-                                N_("Approval request %(approval)s closed: %(outcome)s, after %(rounds)s request(s)"),
-                                approval=approval_id,
-                                rounds=outcome.rounds,
-                                outcome=w(PROPOSAL_OUTCOMES.get(outcome.status, outcome.status)),
-                            )
-                        ),
-                    )
-                )
+            fact = step.fact
+            if isinstance(fact, ActivityScheduled) and isinstance(fact.input, ApprovalAsk):
+                items.append(_approval_item(approval_id, step, _approvers_asked(w, approval_id, fact.input)))
+            elif isinstance(fact, WorkflowCompleted) and isinstance(fact.result, ApprovalOutcome):
+                items.append(_approval_item(approval_id, step, _approval_closed(w, approval_id, fact.result)))
     return items
 
 
@@ -542,49 +640,56 @@ def _approval_items(w: _Writer, journal: Journal) -> list[TimelineItem]:
 def build_timeline(reconstruction: Reconstruction, language: str) -> Timeline:
     w = _Writer(language)
     journal = reconstruction.journal
-    incident = journal.history.incident_id
     placed: list[tuple[int, int, TimelineItem]] = []  # (position in the history, tiebreak, item)
-
     for recorded in journal.entries:
-        entry = recorded.entry
-        before = reconstruction.before_entry(entry.entry_no)
-        after = reconstruction.after_entry(entry.entry_no)
-        actor, role = _actor_of(entry)
-        kind = "refused" if entry.refused or entry.action is None else _KIND.get(entry.action.type, "action")
-        step = journal.step(recorded.cause)
-        item = TimelineItem(
-            at=entry.at,
-            text=_describe(w, recorded, before, after),
-            kind=kind,
-            type=entry.action.type if entry.action else "malformed",
-            actor=actor,
-            role=role,
-            via=recorded.via,
-            event=recorded.cause,
-            run=step.run + 1,
-            workflow_id=incident,
-            entry_no=entry.entry_no,
-            refused=entry.refused,
-            reason=entry.reason,
-            action=entry.action.model_dump(mode="json") if entry.action else (entry.raw or {}),
-        )
-        placed.append((recorded.applied, 1, item))
+        placed.append((recorded.applied, 1, _entry_item(w, reconstruction, recorded)))
     final = reconstruction.final
     for item in _event_items(w, journal, {c.id: c for c in final.clocks} if final else {}):
         placed.append((item.event or 0, 0, item))
     placed.sort(key=lambda p: (p[0], p[1]))
-    items = [item for _, _, item in placed]
-    items = _merge_by_time(items, _approval_items(w, journal))
+    items = _merge_by_time([item for _, _, item in placed], _approval_items(w, journal))
 
-    seal = next((s.value for s in journal.steps if isinstance(s.value, Seal)), None)
+    seal = _seal(journal.steps)
+    counts = count_history(journal.history)
     return Timeline(
-        incident_id=incident,
+        incident_id=journal.history.incident_id,
         language=Language(w.language),
-        runs=len(journal.history.runs),
-        events=journal.events,
+        runs=counts.runs,
+        events=counts.events,
+        counts=counts,
         sealed=SealSummary(digest=seal.digest, events=seal.events) if seal else None,
         entries=items,
     )
+
+
+def _entry_item(w: _Writer, reconstruction: Reconstruction, recorded: Recorded) -> TimelineItem:
+    entry = recorded.entry
+    before = reconstruction.before_entry(entry.entry_no)
+    after = reconstruction.after_entry(entry.entry_no)
+    actor, role = _actor_of(entry)
+    kind = "refused" if entry.refused or entry.action is None else _KIND.get(entry.action.type, "action")
+    journal = reconstruction.journal
+    return TimelineItem(
+        at=entry.at,
+        text=_describe(w, recorded, before, after),
+        kind=kind,
+        type=entry.action.type if entry.action else "malformed",
+        actor=actor,
+        role=role,
+        via=recorded.via,
+        event=recorded.cause,
+        run=journal.step(recorded.cause).run + 1,
+        workflow_id=journal.history.incident_id,
+        entry_no=entry.entry_no,
+        refused=entry.refused,
+        reason=entry.reason,
+        action=entry.action.model_dump(mode="json") if entry.action else (entry.raw or {}),
+    )
+
+
+def _seal(steps: list[Step]) -> Seal | None:
+    results = (s.fact.result for s in steps if isinstance(s.fact, ActivityCompleted))
+    return next((r for r in results if isinstance(r, Seal)), None)
 
 
 _KIND = {"open": "triage", "clock_fired": "clock", "enforcement_completed": "enforcement"}

@@ -44,6 +44,17 @@ INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.", no_args_is_help=True)
 
 
+def _counted(counts: dict[str, int] | None) -> str:
+    """The history a report read, said the same way by every command (vigil.audit.counts)."""
+    if not counts:
+        return "no history"
+    runs, approvals = counts["runs"], counts["approval_requests"]
+    return (
+        f"{counts['events']} events in {runs} run{'' if runs == 1 else 's'}, "
+        f"{approvals} approval request{'' if approvals == 1 else 's'}"
+    )
+
+
 def _write(document: Any, out: Path | None) -> None:
     text = json.dumps(document, ensure_ascii=False)
     if out is None:
@@ -179,9 +190,7 @@ def timeline(
     if as_json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
         return
-    console.print(
-        f"[bold]{body['incident_id']}[/bold]: {body['events']} events in {body['runs']} run(s)", highlight=False
-    )
+    console.print(f"[bold]{body['incident_id']}[/bold]: {_counted(body['counts'])}", highlight=False)
     for entry in body["entries"]:
         event = f"#{entry['event']}" if entry["event"] else "  "
         line = f"{entry['at'][:19].replace('T', ' ')} {event:>5}  {entry['text']}"
@@ -206,8 +215,9 @@ def state(
         return
     event, incident = body["event"], body["state"]
     console.print(
-        f"[bold]{incident_id}[/bold] after event {event['number']} of {body['events']} "
-        f"({event['type']}, run {event['run']} event {event['event_id']}, {event['at'][:19]})"
+        f"[bold]{incident_id}[/bold] after event {event['number']} "
+        f"({event['type']}, run {event['run']} event {event['event_id']}, {event['at'][:19]}) "
+        f"of {_counted(body['counts'])}"
     )
     last = body["last_entry"]
     if last:
@@ -238,7 +248,7 @@ def state(
 
 
 def _print_reports(reports: list[dict[str, Any]]) -> None:
-    table = Table("incident", "result", "runs", "events", "first diverging event")
+    table = Table("incident", "result", "history replayed", "first diverging event")
     for report in reports:
         color = {"ok": "green", "nondeterministic": "red", "failed": "red"}.get(report["result"], "yellow")
         divergence = report.get("divergence")
@@ -251,14 +261,14 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
         table.add_row(
             report["incident_id"],
             f"[{color}]{report['result']}[/{color}]",
-            str(report["workflows"]),
-            str(report["events"]),
+            _counted(report.get("counts")),
             where,
         )
     console.print(table)
 
 
 def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
+    from vigil.api.routers.audit.schemas import ReplayReportOut
     from vigil.audit.history import BadDocument, read_documents
     from vigil.audit.replay import replay
     from vigil.temporal import data_converter
@@ -270,16 +280,7 @@ def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
         except (OSError, BadDocument) as error:
             raise fail(f"{path}: {error}") from None
     reports = asyncio.run(replay(histories, data_converter()))
-    return [
-        {
-            "incident_id": r.incident_id,
-            "result": r.result,
-            "workflows": r.workflows,
-            "events": r.events,
-            "divergence": r.divergence.__dict__ if r.divergence else None,
-        }
-        for r in reports
-    ]
+    return [ReplayReportOut.of(r).model_dump(mode="json", exclude_unset=True) for r in reports]
 
 
 @audit_app.command()
@@ -328,8 +329,9 @@ def replay(
 
 
 def _verify_file(path: Path, api_url: str, token: str) -> list[dict[str, Any]]:
-    from vigil.audit.digest import verify as verify_chain
+    """Each copy in the file checked here against the seal the API stores."""
     from vigil.audit.history import BadDocument, read_documents
+    from vigil.audit.verdict import StoredSeal, verification
 
     try:
         copies = read_documents(path.read_text(encoding="utf-8"))
@@ -337,27 +339,8 @@ def _verify_file(path: Path, api_url: str, token: str) -> list[dict[str, Any]]:
         raise fail(f"{path}: {error}") from None
     verdicts = []
     for copy in copies:
-        seal = call("GET", f"/api/incidents/{copy.incident_id}/seal", api_url, token)
-        verdict = verify_chain(copy.incident_id, copy.runs, seal["chain"])
-        first = None
-        if verdict.first_altered is not None and verdict.first_altered < copy.event_count:
-            numbered = list(copy.numbered())[verdict.first_altered]
-            first = {"number": numbered.number, "run": numbered.run + 1, "event_id": numbered.event.event_id}
-        verdicts.append(
-            {
-                "incident_id": copy.incident_id,
-                "intact": verdict.intact,
-                "events": verdict.events,
-                "sealed_events": seal["events"],
-                "digest": seal["digest"],
-                "first_altered_event": None if verdict.first_altered is None else verdict.first_altered + 1,
-                "first_altered": first,
-                "detail": verdict.detail,
-                "search_attribute_matches": None
-                if seal["search_attribute"] is None
-                else seal["search_attribute"] == seal["digest"],
-            }
-        )
+        seal = StoredSeal.model_validate(call("GET", f"/api/incidents/{copy.incident_id}/seal", api_url, token))
+        verdicts.append(verification(copy, seal).of_copy())
     return verdicts
 
 
@@ -395,6 +378,7 @@ def verify(
                 console.print(
                     f"[red]ALTERED[/red] {v['incident_id']}: first altered: {where}. {v['detail']}", soft_wrap=True
                 )
+            console.print(f"        {_counted(v['counts'])}; the seal covers the first {v['sealed_events']}")
             if v.get("search_attribute_matches") is False:
                 console.print("[red]  Temporal's HistoryDigest search attribute disagrees with the stored seal[/red]")
     if not all(v["intact"] for v in verdicts):

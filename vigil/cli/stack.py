@@ -18,14 +18,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 from rich.console import Console
 from rich.panel import Panel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio.client import Client
 
 from vigil import auth
@@ -33,7 +36,7 @@ from vigil.config import settings
 from vigil.db.engine import engine, migrate
 from vigil.db.tables import UserRow
 from vigil.domain import Role
-from vigil.temporal import SEARCH_ATTRIBUTES, connect, register_search_attributes
+from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, connect, register_search_attributes
 
 
 class StackError(Exception):
@@ -137,6 +140,7 @@ class Stack:
             str(self.ui_port),
             "--log-level",
             "warn",
+            *DEV_SERVER_ARGS,
         ]
         if settings().temporal_namespace != "default":  # "default" always exists
             command += ["--namespace", settings().temporal_namespace]
@@ -161,7 +165,7 @@ class Stack:
     def _first_admin(self) -> str | None:
         """On first run (no admin yet) create `admin` and return its token, shown once."""
         with Session(engine()) as session:
-            if session.scalars(select(UserRow).where(UserRow.role == Role.ADMIN.value)).first():
+            if session.scalars(select(UserRow).where(col(UserRow.role) == Role.ADMIN.value)).first():
                 return None
             return auth.add_user(session, "admin", Role.ADMIN.value)
 
@@ -174,13 +178,13 @@ class Stack:
             env["VIGIL_WORKER_METRICS"] = f"{self.host}:{self.worker_metrics_port}"
         return env
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str], stdout=None) -> None:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str], stdout: IO[bytes] | None = None) -> None:
         process = subprocess.Popen(
             command, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None, start_new_session=True
         )
         self.children.append((name, process))
 
-    def _wait(self, what: str, ready, timeout: float) -> None:
+    def _wait(self, what: str, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self.console.status(f"Waiting for {what}..."):
             while not ready():

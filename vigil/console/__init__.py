@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from vigil.api.errors import add_handler
 from vigil.config import Settings
 from vigil.console import approvals, incident, live, on_call, queue, sign_in, trends
 from vigil.console.render import page
@@ -44,5 +45,5 @@ def install(app: FastAPI, config: Settings) -> None:
     for router in ROUTERS:
         app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_exception_handler(SignInRequired, _sign_in_required)
-    app.add_exception_handler(BadCsrf, _bad_csrf)
+    add_handler(app, SignInRequired, _sign_in_required)
+    add_handler(app, BadCsrf, _bad_csrf)

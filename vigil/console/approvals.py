@@ -10,8 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
+from sqlmodel import col
 
 from vigil.api.routers.approvals import inbox
+from vigil.api.schemas import ApprovalItem
 from vigil.console import forms
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
@@ -20,12 +22,13 @@ from vigil.db.tables import IncidentRow
 router = APIRouter()
 
 
-def _pending(request: Request, viewer: Viewer) -> tuple[list, dict[str, str]]:
+def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict[str, str]]:
     """The inbox, and the titles of its incidents (a lead decides knowing what it is about)."""
     with DbSession(request.app.state.engine) as db:
         items = inbox(user=viewer.principal, session=db, status="pending", scope="inbox", limit=200).items
         ids = {item.incident_id for item in items}
-        titles = dict(db.execute(select(IncidentRow.id, IncidentRow.title).where(IncidentRow.id.in_(ids))).all())
+        known = select(col(IncidentRow.id), col(IncidentRow.title)).where(col(IncidentRow.id).in_(ids))
+        titles = dict(db.execute(known).tuples().all())
     return items, titles
 
 

@@ -6,6 +6,7 @@ pygal always embeds a small configuration <script> for its optional tooltips; it
 here, so the pages keep a script policy of 'self' only.
 """
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from xml.etree import ElementTree
 
@@ -88,7 +89,9 @@ def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup:
+def opened_per_day(
+    trends: Trends, title: str, group_label: Callable[[str], str], day_label: Callable[[date], str]
+) -> Markup:
     """Incidents opened each day, stacked by group (severity, category, region or channel)."""
     every = days(trends.start, trends.end)
     chart = pygal.StackedBar(
@@ -111,7 +114,7 @@ def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup
     return _svg(chart)
 
 
-def breach_rates(trends: Trends, title: str, group_label) -> Markup:
+def breach_rates(trends: Trends, title: str, group_label: Callable[[str], str]) -> Markup:
     """The share of each group's incidents that breached any clock, in percent."""
     groups = trends.groups[::-1]  # pygal draws the first bar at the bottom; read top-down instead
     chart = pygal.HorizontalBar(
@@ -130,7 +133,7 @@ def breach_rates(trends: Trends, title: str, group_label) -> Markup:
     return _svg(chart)
 
 
-def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -> Markup:
+def times_to(trends: Trends, title: str, group_label: Callable[[str], str], series: tuple[str, str]) -> Markup:
     """Median time to acknowledge and to resolve, per group: in minutes while all are short, else hours."""
     groups = trends.groups[::-1]
     medians = [(g.median_seconds_to_acknowledge, g.median_seconds_to_resolve) for g in groups]
@@ -147,5 +150,6 @@ def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -
     )
     chart.x_labels = [group_label(g.group) for g in groups]
     for index, name in enumerate(series):
-        chart.add(name, [None if pair[index] is None else round(pair[index] / scale, 2) for pair in medians])
+        seconds = [pair[index] for pair in medians]
+        chart.add(name, [None if value is None else round(value / scale, 2) for value in seconds])
     return _svg(chart)

@@ -1,7 +1,7 @@
 """The incident page, and the action forms posted from it (and from the approval inbox).
 
-Reading: the live state as the API reads it (`read_incident`: the workflow's query, or the
-projection for ended incidents) and the timeline from GET /api/incidents/{id}/timeline, asked
+Reading: the state as the API reads it (`read_incident`: the projection, at least as new as the
+`seq` the viewer's own last action answered with) and the timeline from GET /api/incidents/{id}/timeline, asked
 in-process with the viewer's own token, so the console shows whatever the API's timeline
 becomes (it is being rebuilt from Temporal's history) without knowing how it is made.
 
@@ -24,6 +24,7 @@ from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.routers import incidents as incidents_api
 from vigil.api.routers.notifications import NotificationItem, incident_notifications
+from vigil.audit import watchdog
 from vigil.config import settings
 from vigil.console import forms
 from vigil.console.render import page
@@ -94,17 +95,15 @@ async def _incident_page(
     gettext = gettext_for(viewer.language)
     if not _valid_id(incident_id):
         return _error_page(request, viewer, 404, gettext("There is no incident %(id)s.") % {"id": incident_id[:40]})
-    temporal = request.app.state.temporal
-    if temporal is None:
-        return _error_page(request, viewer, 503, gettext("Vigil is still connecting to Temporal. Try again shortly."))
     try:
-        incident, source = await incidents_api.read_incident(temporal, request.app.state.engine, incident_id)
+        incident = await incidents_api.read_incident(request.app.state.engine, incident_id, _seen(request))
     except ApiError as failure:
         message = failure.detail
         if failure.status == 404:
             message = gettext("There is no incident %(id)s.") % {"id": incident_id}
         return _error_page(request, viewer, failure.status, message)
     timeline = await _timeline(request, viewer, incident_id)
+    check = await run_in_threadpool(watchdog.replay_check, request.app.state.engine, incident_id)
     people = await run_in_threadpool(_people, request)
     notifications = await run_in_threadpool(_notifications, request, incident_id)
     done = request.query_params.get("done")
@@ -116,7 +115,6 @@ async def _incident_page(
         viewer,
         status=status,
         incident=incident,
-        source=source,
         timeline=timeline,
         people=people,
         forms=forms.available(viewer, incident),
@@ -124,6 +122,7 @@ async def _incident_page(
         titles=forms.TITLES,
         done=forms.DONE.get(done) if done and not error else None,
         error=error,
+        diverged=check if check is not None and check.result != "ok" else None,
         failed_form=failed_form,
         values=values or {},
         graphic=[c for c in incident.intake.content if c.graphic or guarded],
@@ -137,6 +136,12 @@ async def _incident_page(
         notifications=notifications,
         mail_configured=bool(settings().smtp_url),
     )
+
+
+def _seen(request: Request) -> int:
+    """The `seq` the viewer's last action answered with (0 when absent or not a number)."""
+    value = request.query_params.get("seen", "")
+    return int(value) if value.isdigit() and len(value) < 10 else 0
 
 
 def _engaged(incident: Incident) -> list[Team]:
@@ -178,7 +183,7 @@ async def act(request: Request, incident_id: str, viewer: Viewer = Depends(signe
         if temporal is None:
             raise ApiError(503, "temporal_unavailable", "not connected to Temporal yet; retry shortly")
         # The API's own handler: the same role check, input checks and refusals as POST .../actions.
-        await incidents_api.act(
+        answer = await incidents_api.act(
             incident_id=incident_id,
             action=action,
             user=viewer.principal,
@@ -193,4 +198,5 @@ async def act(request: Request, incident_id: str, viewer: Viewer = Depends(signe
             request, viewer, incident_id, status=refused.status, error=message, failed_form=action_type, values=values
         )
     separator = "&" if "?" in next_url else "?"
-    return RedirectResponse(f"{next_url}{separator}done={action.type}", status_code=303)
+    # `seen`: the page after the redirect shows at least the state this action answered with.
+    return RedirectResponse(f"{next_url}{separator}done={action.type}&seen={answer.seq}", status_code=303)

@@ -6,15 +6,18 @@ reads its query from a form, leniently: a value that is not one of ours is ignor
 """
 
 from enum import StrEnum
+from typing import Any, TypedDict, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy import Row
 from sqlalchemy.orm import Session as DbSession
 
 from vigil import auth
 from vigil.api.errors import ApiError
-from vigil.api.listing import IncidentQuery, list_incidents
+from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
+from vigil.audit import watchdog
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
@@ -25,8 +28,8 @@ router = APIRouter()
 PAGE_SIZES = (25, 50, 100, 200)  # offered; any size the API takes (1 to 200) works in a link
 OPEN = "open"  # the queue's default: every status but resolved, closed and merged
 ANY = "any"
-OPEN_STATUSES = [s for s in Status if s not in TERMINAL_STATUSES and s != Status.RESOLVED]
-SORTS = {
+OPEN_STATUSES: list[Status] = [s for s in Status if s not in TERMINAL_STATUSES and s != Status.RESOLVED]
+SORTS: dict[str, tuple[SortKey, Order]] = {
     "next_deadline": ("next_deadline", "asc"),
     "severity": ("severity", "asc"),
     "newest": ("opened_at", "desc"),
@@ -40,13 +43,31 @@ SORT_LABELS = {
 }
 
 
-def _pick(values: list[str], enum: type[StrEnum]) -> list:
+E = TypeVar("E", bound=StrEnum)
+
+
+def _pick(values: list[str], enum: type[E]) -> list[E]:
     known = {e.value: e for e in enum}
     return [known[v] for v in values if v in known]
 
 
-def _filters(request: Request) -> dict[str, list[str] | str]:
+class Filters(TypedDict):
+    """The queue form as read from the page address (a dict: the template links with it)."""
+
+    status: str  # a Status, OPEN or ANY
+    severity: list[str]
+    category: list[str]
+    channel: list[str]
+    region: list[str]
+    assignee: list[str]
+    text: str
+    sort: str  # a key of SORTS
+    limit: str
+
+
+def _filters(request: Request) -> Filters:
     params = request.query_params
+    sort = params.get("sort", "")
     return {
         "status": params.get("status") or OPEN,
         "severity": params.getlist("severity"),
@@ -55,12 +76,12 @@ def _filters(request: Request) -> dict[str, list[str] | str]:
         "region": params.getlist("region"),
         "assignee": [a.strip() for a in params.getlist("assignee") if a.strip()][:5],
         "text": (params.get("text") or "").strip()[:200],
-        "sort": params.get("sort") if params.get("sort") in SORTS else "next_deadline",
+        "sort": sort if sort in SORTS else "next_deadline",
         "limit": params["limit"] if params.get("limit", "").isdigit() and 1 <= int(params["limit"]) <= 200 else "50",
     }
 
 
-def _query(filters: dict, cursor: str | None) -> IncidentQuery:
+def _query(filters: Filters, cursor: str | None) -> IncidentQuery:
     status = filters["status"]
     statuses = OPEN_STATUSES if status == OPEN else [] if status == ANY else _pick([status], Status)
     sort, order = SORTS[filters["sort"]]
@@ -79,11 +100,16 @@ def _query(filters: dict, cursor: str | None) -> IncidentQuery:
     )
 
 
-def _load(request: Request, query: IncidentQuery) -> tuple[list, str | None, list]:
+def _load(request: Request, query: IncidentQuery) -> tuple[list[Row[Any]], str | None, list[str]]:
     with DbSession(request.app.state.engine) as db:
         rows, next_cursor = list_incidents(db, query)
         people = [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
     return rows, next_cursor, people
+
+
+def _diverged(request: Request) -> set[str]:
+    """Open incidents whose history no longer replays (the watchdog's finding): marked in the queue."""
+    return {check.incident_id for check in watchdog.diverged_incidents(request.app.state.engine)}
 
 
 @router.get("/")
@@ -103,6 +129,7 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         viewer.language,
         viewer,
         rows=rows,
+        diverged=await run_in_threadpool(_diverged, request),
         filters=filters,
         next_cursor=next_cursor,
         first_page=cursor is None,

@@ -6,7 +6,7 @@ reader's local time beside them, and keeps SLA countdowns current, when JavaScri
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlencode
 
 from babel.dates import format_skeleton
@@ -32,6 +32,10 @@ SECURITY_HEADERS = {
 }
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: datetime | None) -> datetime | None: ...
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every time Vigil stores is UTC."""
     if moment is not None and moment.tzinfo is None:

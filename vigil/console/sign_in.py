@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.auth import authenticate
+from vigil.auth import Principal, authenticate
 from vigil.console.render import page
 from vigil.console.session import (
     LANGUAGE_COOKIE,
@@ -47,7 +47,7 @@ async def sign_in_page(request: Request, next: str = "/") -> Response:
     return _sign_in_form(request, next_url)
 
 
-def _authenticate(request: Request, token: str):
+def _authenticate(request: Request, token: str) -> Principal | None:
     with DbSession(request.app.state.engine) as db:
         return authenticate(db, token)
 

@@ -8,7 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.api.routers.trends import compute
+from vigil.api.routers.trends import GroupBy, compute
+from vigil.api.schemas import Trends
 from vigil.console import charts
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
@@ -17,7 +18,7 @@ from vigil.i18n import _, gettext_for, label
 router = APIRouter()
 
 PERIODS = (7, 30, 90, 365)
-GROUPINGS = {
+GROUPINGS: dict[GroupBy, str] = {
     "severity": _("severity"),
     "category": _("category"),
     "region": _("region"),
@@ -25,7 +26,7 @@ GROUPINGS = {
 }
 
 
-def _compute(request: Request, start: date, end: date, by: str):
+def _compute(request: Request, start: date, end: date, by: GroupBy) -> Trends:
     with DbSession(request.app.state.engine) as db:
         return compute(db, start, end, by)
 
@@ -33,7 +34,7 @@ def _compute(request: Request, start: date, end: date, by: str):
 @router.get("/trends")
 async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     params = request.query_params
-    by = params.get("by") if params.get("by") in GROUPINGS else "severity"
+    by: GroupBy = next((grouping for grouping in GROUPINGS if grouping == params.get("by")), "severity")
     period = int(params["days"]) if params.get("days", "").isdigit() and int(params["days"]) in PERIODS else 30
     end = datetime.now(UTC).date()
     start = end - timedelta(days=period - 1)

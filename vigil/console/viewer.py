@@ -6,6 +6,7 @@ disabled user is signed out at once. Without a valid session the page answers wi
 to the sign-in form, which brings the person back where they were going.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -127,6 +128,6 @@ async def signed_in(request: Request) -> Viewer:
     return viewer
 
 
-def check_csrf(viewer: Viewer, form: dict[str, object]) -> None:
+def check_csrf(viewer: Viewer, form: Mapping[str, object]) -> None:
     if not same_token(viewer.csrf, form.get("csrf")):
         raise BadCsrf()

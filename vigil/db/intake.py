@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
-from vigil.db.tables import IdCounterRow, IntakeKeyRow
+from vigil.db.tables import IdCounterRow, IntakeKeyRow, table_of
 
 _ATTEMPTS = 5
 
@@ -35,6 +36,15 @@ class Reservation:
 
 def format_id(year: int, number: int) -> str:
     return f"INC-{year}-{number:06d}"
+
+
+def was_reserved(bind: Engine, incident_id: str) -> bool:
+    """Whether this id was ever handed out: an incident that exists, or one being opened."""
+    _, year, number = incident_id.split("-")
+    with bind.connect() as conn:
+        counter = select(col(IdCounterRow.last)).where(col(IdCounterRow.year) == int(year))
+        last = conn.execute(counter).scalar_one_or_none()
+    return last is not None and int(number) <= last
 
 
 def reserve_incident(bind: Engine, external_ref: str | None = None, now: datetime | None = None) -> Reservation:
@@ -51,26 +61,29 @@ def reserve_incident(bind: Engine, external_ref: str | None = None, now: datetim
 
 
 def _reserve(bind: Engine, external_ref: str | None, year: int) -> Reservation:
+    counters = table_of(IdCounterRow)
     insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
-    bump = insert(IdCounterRow.__table__).values(year=year, last=1)
-    bump = bump.on_conflict_do_update(
-        index_elements=["year"], set_={"last": IdCounterRow.__table__.c["last"] + 1}
-    ).returning(IdCounterRow.__table__.c["last"])
+    bump = (
+        insert(counters)
+        .values(year=year, last=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"last": counters.c["last"] + 1})
+        .returning(counters.c["last"])
+    )
     with bind.connect() as conn:
         with conn.begin() as transaction:
             number = conn.execute(bump).scalar_one()
             if external_ref is not None:
                 existing = conn.execute(
-                    select(IntakeKeyRow.incident_id).where(IntakeKeyRow.external_ref == external_ref)
+                    select(col(IntakeKeyRow.incident_id)).where(col(IntakeKeyRow.external_ref) == external_ref)
                 ).scalar_one_or_none()
                 if existing is not None:
                     transaction.rollback()  # give the number back
                     return Reservation(existing, created=False)
                 incident_id = format_id(year, number)
                 conn.execute(
-                    IntakeKeyRow.__table__.insert().values(
-                        external_ref=external_ref, incident_id=incident_id, created_at=datetime.now(UTC)
-                    )
+                    table_of(IntakeKeyRow)
+                    .insert()
+                    .values(external_ref=external_ref, incident_id=incident_id, created_at=datetime.now(UTC))
                 )
             else:
                 incident_id = format_id(year, number)

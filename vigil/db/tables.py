@@ -9,12 +9,19 @@ never duplicates.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def _utc(**kwargs: Any) -> Any:
     return Field(sa_column=Column(DateTime(timezone=True), **kwargs))
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table behind a table model, for Core statements (inserts, upserts)."""
+    # SQLModel's metaclass sets `__table__` on table=True models but does not declare it.
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 class IncidentRow(SQLModel, table=True):
@@ -276,3 +283,22 @@ class HistorySealRow(SQLModel, table=True):
     chain: list[str] = Field(sa_column=Column(JSON, nullable=False))
     run_ids: list[str | None] = Field(sa_column=Column(JSON, nullable=False))
     sealed_at: datetime = _utc(nullable=False)
+
+
+class ReplayCheckRow(SQLModel, table=True):
+    """The watchdog's last verdict on an open incident: does its history still replay against
+    the running code? A diverged incident would stall at its next workflow task (docs/reliability.md)."""
+
+    __tablename__ = "replay_checks"
+    __table_args__ = (Index("ix_replay_checks_result", "result"),)
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    checked_seq: int  # the projection's seq when the history was fetched: changed since means check again
+    checked_events: int  # events in the history that was replayed
+    checked_at: datetime = _utc(nullable=False)
+    result: str = Field(max_length=20)  # ok | nondeterministic | failed
+    divergence_event: int | None = None  # event number across runs (the audit's numbering)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    diverged_since: datetime | None = _utc(nullable=True)  # first seen not ok, kept until it replays again
+    alerted_at: datetime | None = _utc(nullable=True)  # when the head of incident management was told
+    repaired_at: datetime | None = _utc(nullable=True)

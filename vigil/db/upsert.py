@@ -1,18 +1,20 @@
 """INSERT ... ON CONFLICT for SQLite and PostgreSQL: how every projection write stays idempotent."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, CursorResult
 from sqlalchemy import update as update_statement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
+from vigil.db.tables import table_of
 
-def _insert(session: Session, model: type[SQLModel]):
+
+def _insert(session: Session, model: type[SQLModel]) -> postgresql.Insert | sqlite.Insert:
     dialect = session.get_bind().dialect.name
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
@@ -22,7 +24,7 @@ def insert_ignore(session: Session, model: type[SQLModel], rows: Sequence[dict[s
     "inserted" and let a concurrent writer's row go un-updated (see `upsert`)."""
     if not rows:
         return 0
-    keys = model.__table__.primary_key.columns  # type: ignore[attr-defined]
+    keys = table_of(model).primary_key.columns
     statement = _insert(session, model).values(list(rows)).on_conflict_do_nothing().returning(*keys)
     return len(session.execute(statement).all())
 
@@ -42,11 +44,13 @@ def upsert(
     (its dialect inserts opt out of the cache), and the projection upserts on every batch. If
     another writer inserted the row between the two, the UPDATE runs once more.
     """
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     matches = [table.c[key] == row[key] for key in keys]
     if where is not None:
         matches.append(where)
     changes = update_statement(table).where(*matches).values({column: row[column] for column in update})
-    if session.execute(changes).rowcount or insert_ignore(session, model, [row]):
+    # An UPDATE's result is a CursorResult; Session.execute is typed as the general Result.
+    updated = cast(CursorResult[Any], session.execute(changes)).rowcount
+    if updated or insert_ignore(session, model, [row]):
         return
     session.execute(changes)

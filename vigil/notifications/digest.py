@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from vigil.db.tables import ApprovalRow, IncidentRow, SlaBreachRow
 from vigil.domain import Severity, Status
@@ -37,16 +38,19 @@ def _aware(moment: datetime | None) -> datetime | None:
 def build_digest(session: Session, at: datetime, public_url: str, key: str | None = None) -> Notification:
     since = at - WINDOW
     columns = (
-        IncidentRow.id,
-        IncidentRow.severity,
-        IncidentRow.category,
-        IncidentRow.status,
-        IncidentRow.next_deadline,
+        col(IncidentRow.id),
+        col(IncidentRow.severity),
+        col(IncidentRow.category),
+        col(IncidentRow.status),
+        col(IncidentRow.next_deadline),
     )
     open_rows = session.execute(
         select(*columns)
-        .where(IncidentRow.status.in_(_OPEN), IncidentRow.severity.in_([Severity.SEV1.value, Severity.SEV2.value]))
-        .order_by(IncidentRow.severity, IncidentRow.next_deadline, IncidentRow.id)
+        .where(
+            col(IncidentRow.status).in_(_OPEN),
+            col(IncidentRow.severity).in_([Severity.SEV1.value, Severity.SEV2.value]),
+        )
+        .order_by(col(IncidentRow.severity), col(IncidentRow.next_deadline), col(IncidentRow.id))
         .limit(50)
     ).all()
     severe = [Line(r.id, r.severity, r.category, r.status, _aware(r.next_deadline)) for r in open_rows]
@@ -54,15 +58,15 @@ def build_digest(session: Session, at: datetime, public_url: str, key: str | Non
     def count(statement: Any) -> int:
         return int(session.scalar(statement) or 0)
 
-    opened = count(select(func.count()).select_from(IncidentRow).where(IncidentRow.opened_at >= since))
-    resolved = count(select(func.count()).select_from(IncidentRow).where(IncidentRow.resolved_at >= since))
+    opened = count(select(func.count()).select_from(IncidentRow).where(col(IncidentRow.opened_at) >= since))
+    resolved = count(select(func.count()).select_from(IncidentRow).where(col(IncidentRow.resolved_at) >= since))
     breached = count(
-        select(func.count(func.distinct(SlaBreachRow.incident_id))).where(SlaBreachRow.breached_at >= since)
+        select(func.count(func.distinct(col(SlaBreachRow.incident_id)))).where(col(SlaBreachRow.breached_at) >= since)
     )
     waiting = session.execute(
-        select(ApprovalRow.id, ApprovalRow.severity, ApprovalRow.action, ApprovalRow.requested_at)
-        .where(ApprovalRow.status == "pending")
-        .order_by(ApprovalRow.severity, ApprovalRow.requested_at)
+        select(col(ApprovalRow.id), col(ApprovalRow.severity), col(ApprovalRow.action), col(ApprovalRow.requested_at))
+        .where(col(ApprovalRow.status) == "pending")
+        .order_by(col(ApprovalRow.severity), col(ApprovalRow.requested_at))
         .limit(50)
     ).all()
     return notice(

@@ -214,3 +214,26 @@ def undelivered(
         address=address,
         link=f"{public_url}/incidents/{incident_id}" if incident_id else public_url,
     )
+
+
+def for_divergence(incident_id: str, severity: str, region: str, event: int | None, public_url: str) -> Notification:
+    """To the head of incident management: this incident's history no longer replays, so it will
+    stall at its next workflow task until someone repairs it (docs/reliability.md). Once per
+    divergence: the key names the first diverging event."""
+    language = REGION_LANGUAGE.get(Region(region), "en")
+    subject, body = _message(
+        "diverged",
+        language,
+        incident_id=incident_id,
+        severity=severity,
+        event=event,
+        link=f"{public_url}/incidents/{incident_id}",
+    )
+    return Notification(
+        key=f"{incident_id}:diverged:{event or 0}",
+        kind="diverged",
+        recipient=tier_address("head_of_incident_management", Region(region)),
+        language=language,
+        subject=subject,
+        body=body,
+    )

@@ -22,6 +22,10 @@ REGION = SearchAttributeKey.for_keyword("Region")
 CHANNEL = SearchAttributeKey.for_keyword("Channel")
 HISTORY_DIGEST = SearchAttributeKey.for_keyword("HistoryDigest")
 SEARCH_ATTRIBUTES = [SEVERITY, INCIDENT_STATUS, CATEGORY, REGION, CHANNEL, HISTORY_DIGEST]
+# The dev server marks a workflow whose tasks failed twice in a row with the TemporalReportedProblems
+# search attribute, which the watchdog looks for (vigil.audit.watchdog). On a cluster, set the same
+# dynamic config key on the server.
+DEV_SERVER_ARGS = ["--dynamic-config-value", "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2"]
 
 
 @cache

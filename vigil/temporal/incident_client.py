@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -51,7 +52,9 @@ def _no_answer_is_a_timeout() -> Iterator[None]:
 
 def _refusal(error: BaseException) -> ActionRefused | None:
     cause = error.cause if isinstance(error, WorkflowUpdateFailedError) else None
-    if isinstance(cause, ApplicationError) and cause.type in RefusalCode.__members__.values():
+    if not isinstance(cause, ApplicationError) or cause.type is None:
+        return None
+    if cause.type in RefusalCode.__members__.values():
         return ActionRefused(RefusalCode(cause.type), cause.message)
     return None
 
@@ -97,8 +100,9 @@ async def act(
         raise
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            if await _exists(client, incident_id):
-                raise ActionRefused(RefusalCode.CONFLICT, await _how_it_ended(handle)) from error
+            ended = await _how_it_ended(client, incident_id)
+            if ended is not None:
+                raise ActionRefused(RefusalCode.CONFLICT, ended) from error
             raise IncidentNotFound(incident_id) from error
         raise
 
@@ -127,31 +131,30 @@ async def send_action(client: Client, incident_id: str, action: HumanAction, act
     await handle.signal(IncidentWorkflow.act_signal, ActionRequest(action=action, actor=actor).model_dump(mode="json"))
 
 
-async def live_state(client: Client, incident_id: str) -> Incident:
-    """The workflow's own answer (a query), also for completed incidents."""
+# How an incident's workflow can end other than by closing, in words for the person acting.
+_ENDED_BY_TEMPORAL = {
+    WorkflowExecutionStatus.TERMINATED: "was terminated in Temporal (by an operator, or a reset)",
+    WorkflowExecutionStatus.FAILED: "failed in Temporal",
+    WorkflowExecutionStatus.TIMED_OUT: "timed out in Temporal",
+    WorkflowExecutionStatus.CANCELED: "was cancelled in Temporal",
+}
+
+
+async def _how_it_ended(client: Client, incident_id: str) -> str | None:
+    """Why an incident whose workflow no longer runs takes no actions; None if it never ran."""
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
     try:
-        state = await handle.query(IncidentWorkflow.state)
+        description = await handle.describe()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
-            raise IncidentNotFound(incident_id) from error
+            return None
         raise
-    if state is None:  # started, not yet triaged
-        raise IncidentNotFound(incident_id)
-    return state
-
-
-async def _how_it_ended(handle: WorkflowHandle[IncidentWorkflow, Incident]) -> str:
+    ended = _ENDED_BY_TEMPORAL.get(description.status) if description.status else None
+    if ended is not None:
+        return (
+            f"{incident_id} {ended}: it takes no more actions. An auditor can read its history; "
+            "`vigil audit repair` can bring it back"
+        )
     final = await handle.result()
-    ended = f"merged into {final.merged_into}" if final.merged_into else final.status.value
-    return f"{final.id} is {ended}: it takes no more actions"
-
-
-async def _exists(client: Client, incident_id: str) -> bool:
-    try:
-        await client.get_workflow_handle(incident_id).describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
+    how = f"merged into {final.merged_into}" if final.merged_into else final.status.value
+    return f"{final.id} is {how}: it takes no more actions"

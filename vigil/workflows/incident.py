@@ -10,6 +10,7 @@ writes to the SQL projection; the journal is also what the auditor folds to rebu
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -68,10 +69,9 @@ _CARRY_JOURNAL = "continue-as-new-carries-journal"
 # Retries of an update arrive within seconds; remembering the last thousand ids is plenty.
 _UPDATE_IDS_KEPT = 1000
 # The projector schedules its next batch after the commands of whatever woke with it (the main
-# loop's timer). Without this, their order depended on whether the last batch's completion and
-# the next action reached the worker in one activation or two, and a query answered ahead of its
-# workflow task (README: What it survives) splits them where a replay does not: another order.
-# Histories recorded before this schedule the batch first and replay that way.
+# loop's timer), so their order no longer depends on whether the last batch's completion and the
+# next action reach the worker in one activation or two (docs/reliability.md, the known SDK
+# issue, mark 1). Histories recorded before this schedule the batch first and replay that way.
 _PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
 
 
@@ -85,7 +85,7 @@ class IncidentWorkflow:
         self._unprojected: list[JournalEntry] = []
         self._projecting = False
         self._changed = False
-        self._early_signals: list[dict] = []  # arrived before triage finished
+        self._early_signals: list[dict[str, Any]] = []  # arrived before triage finished
         self._approvals_started: set[str] = set()
         self._enforcing: set[str] = set()
         self._merge_noted = False
@@ -167,7 +167,7 @@ class IncidentWorkflow:
                 self._enforcing.add(proposal.id)
                 asyncio.create_task(self._enforce(proposal.id))
         if state.status == Status.MERGED and state.merged_into and not self._merge_noted:
-            await self._note_merge_on_target(state)
+            await self._note_merge_on_target(state.id, state.merged_into)
 
     # ------------------------------------------------------------------ messages
 
@@ -195,7 +195,7 @@ class IncidentWorkflow:
             raise _refusal_error(refusal) from None
 
     @workflow.signal
-    def act_signal(self, raw: dict) -> None:
+    def act_signal(self, raw: dict[str, Any]) -> None:
         """The same actions, fire-and-forget. A refused one is recorded as refused, never applied."""
         if self._state is None:
             self._early_signals.append(raw)
@@ -262,7 +262,7 @@ class IncidentWorkflow:
         *,
         refused: bool = False,
         reason: str | None = None,
-        raw: dict | None = None,
+        raw: dict[str, Any] | None = None,
         clocks: list[Clock] | None = None,
         proposals: list[Proposal] | None = None,
     ) -> None:
@@ -374,15 +374,15 @@ class IncidentWorkflow:
         except Refusal as refusal:  # cannot happen while actioning admits nothing that ends it
             self._journal(outcome, SYSTEM, refused=True, reason=refusal.reason)
 
-    async def _note_merge_on_target(self, state: Incident) -> None:
+    async def _note_merge_on_target(self, merged_id: str, target_id: str) -> None:
         self._merge_noted = True
-        note = ActionRequest(action=AddNote(text=f"{state.id} was merged into this incident"), actor=SYSTEM)
+        note = ActionRequest(action=AddNote(text=f"{merged_id} was merged into this incident"), actor=SYSTEM)
         try:
-            await workflow.get_external_workflow_handle(state.merged_into).signal(
+            await workflow.get_external_workflow_handle(target_id).signal(
                 IncidentWorkflow.act_signal, note.model_dump(mode="json")
             )
         except FailureError as error:  # the target has closed meanwhile
-            workflow.logger.warning("could not note merge on %s: %s", state.merged_into, error)
+            workflow.logger.warning("could not note merge on %s: %s", target_id, error)
 
     async def _seal_history(self) -> None:
         """Tamper evidence: a digest of the history as it stands at the close."""

@@ -4,6 +4,7 @@ Kept apart from the state (state.py) and from the API's schemas; all pydantic, a
 """
 
 from datetime import datetime
+from typing import Any
 
 from vigil.domain import Region, Severity
 from vigil.policy import Policy
@@ -27,7 +28,7 @@ class JournalEntry(Model):
     at: datetime
     refused: bool = False
     reason: str | None = None
-    raw: dict | None = None
+    raw: dict[str, Any] | None = None  # the signal as sent: any JSON object
     seq: int  # the incident's seq after this entry
     # What this entry changed, as it was right after it: the projection and the notifications
     # read these, not the batch's latest state, which later entries may have moved on.
@@ -115,6 +116,15 @@ class Seal(Model):
 
     digest: str
     events: int
+
+
+class WatchdogRound(Model):
+    """What one round of the watchdog did."""
+
+    checked: int
+    diverged: list[str]
+    alerted: list[str]
+    flagged_by_temporal: list[str]
 
 
 class DeliveryPlan(Model):

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from vigil.api.deps import allow, get_session
 from vigil.api.errors import responses
@@ -36,13 +37,13 @@ def inbox(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> ApprovalList:
     """Oldest request first: the one that has waited longest is at the top."""
-    statement = select(ApprovalRow).order_by(ApprovalRow.requested_at, ApprovalRow.id)
+    statement = select(ApprovalRow).order_by(col(ApprovalRow.requested_at), col(ApprovalRow.id))
     if status != "all":
-        statement = statement.where(ApprovalRow.status == ProposalStatus(status).value)
+        statement = statement.where(col(ApprovalRow.status) == ProposalStatus(status).value)
     if scope == "inbox" and user.role == Role.LEAD:
-        statement = statement.where(ApprovalRow.proposed_by != user.name)  # four-eyes
+        statement = statement.where(col(ApprovalRow.proposed_by) != user.name)  # four-eyes
     elif scope == "inbox" and user.role == Role.ANALYST:
-        statement = statement.where(ApprovalRow.proposed_by == user.name)
+        statement = statement.where(col(ApprovalRow.proposed_by) == user.name)
     items = []
     for row in session.scalars(statement):
         if scope == "inbox" and user.role == Role.LEAD and any(v.get("by") == user.name for v in row.votes or []):

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 from sse_starlette.sse import EventSourceResponse
 
 from vigil.api.deps import allow, get_engine
@@ -40,12 +41,14 @@ MOST_BEHIND = 10_000  # further behind than this: `reset` instead of replaying
 
 def _latest(engine: Engine) -> int:
     with Session(engine) as session:
-        return session.scalar(select(func.max(ChangeRow.id))) or 0
+        return session.scalar(select(func.max(col(ChangeRow.id)))) or 0
 
 
 def _after(engine: Engine, last: int) -> list[ChangeRow]:
     with Session(engine) as session:
-        return list(session.scalars(select(ChangeRow).where(ChangeRow.id > last).order_by(ChangeRow.id).limit(BATCH)))
+        return list(
+            session.scalars(select(ChangeRow).where(col(ChangeRow.id) > last).order_by(col(ChangeRow.id)).limit(BATCH))
+        )
 
 
 def _waiting(engine: Engine, user: Principal) -> dict[str, int]:

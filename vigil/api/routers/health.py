@@ -1,6 +1,8 @@
 """/healthz (the process answers), /readyz (Temporal and the database answer), /metrics.
 
-No token needed: load balancers and Prometheus call these. They reveal nothing about incidents.
+No token needed: load balancers and Prometheus call these. They reveal no incident's content:
+only how many open incidents the watchdog found whose history no longer replays (their ids are
+for signed-in people: the incident page and the queue show them).
 """
 
 import asyncio
@@ -14,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from vigil.api.errors import ErrorBody
 from vigil.api.schemas import Health
+from vigil.audit import watchdog
 from vigil.config import settings
 
 router = APIRouter(tags=["health"])
@@ -50,6 +53,21 @@ async def _check_temporal(request: Request) -> str:
     return "ok" if serving else "not serving"
 
 
+def _diverged_count(engine: Engine) -> int:
+    return len(watchdog.diverged_incidents(engine))
+
+
+async def _check_watchdog(request: Request) -> str:
+    """Not a readiness condition (a stalled incident is no reason to stop serving): a note."""
+    try:
+        count = await asyncio.wait_for(run_in_threadpool(_diverged_count, request.app.state.engine), CHECK_TIMEOUT)
+    except Exception as error:
+        return f"unknown: {type(error).__name__}"
+    if count:
+        return f"{count} open incident(s) whose history no longer replays: repair them (docs/reliability.md)"
+    return "ok"
+
+
 @router.get(
     "/readyz",
     response_model=Health,
@@ -61,6 +79,7 @@ async def readyz(request: Request) -> Health | JSONResponse:
     database, temporal = await asyncio.gather(_check_database(request), _check_temporal(request))
     checks = {"database": database, "temporal": temporal}
     if all(v == "ok" for v in checks.values()):
+        checks["replay"] = await _check_watchdog(request)
         return Health(status="ready", checks=checks | {"mail": _mail()}, detail=_mail_detail())
     detail = "; ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
     return JSONResponse({"error": "not_ready", "detail": detail, "checks": checks}, status_code=503)
@@ -84,4 +103,9 @@ def _mail_detail() -> str | None:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
 async def metrics(request: Request) -> Response:
+    try:
+        count = await asyncio.wait_for(run_in_threadpool(_diverged_count, request.app.state.engine), CHECK_TIMEOUT)
+    except Exception:
+        count = -1  # the database did not answer: -1 rather than a reassuring 0
+    request.app.state.diverged_gauge.set(count)
     return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)

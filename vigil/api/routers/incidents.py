@@ -1,8 +1,12 @@
-"""/api/incidents: intake, the list, one incident, and actions on it (its timeline: routers/audit.py).
+"""/api/incidents: intake, the list, one incident, and actions on it (its timeline: routers/audit/reconstruction.py).
 
-Reads that need the live state ask the workflow (a query); lists read the SQL projection.
-Every action is a workflow update: the state machine answers at once with the new state or
-a refusal, and a refused action never enters the incident's history.
+Every read comes from the SQL projection, whose states are each the one a completed workflow
+task made; Vigil never reads an incident with a workflow query (docs/reliability.md: a query
+after a server restart can answer from events no task has processed, and an action sent on that
+state no longer replays). Every action is a workflow update: the state machine answers at once
+with the new state or a refusal, and a refused action never enters the incident's history.
+An action's answer carries its `seq`; a read can ask for at least that `seq` (`min_seq`), so a
+person never reads an older state than the one their own action answered with.
 """
 
 import asyncio
@@ -27,7 +31,7 @@ from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, 
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.schemas import IncidentPage, IncidentSummary
 from vigil.auth import Principal, active_user
-from vigil.db.intake import reserve_incident
+from vigil.db.intake import reserve_incident, was_reserved
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.roles import READERS, RESPONDERS, may_not
 from vigil.temporal import incident_client
@@ -39,8 +43,12 @@ from vigil.workflows.state import Incident, Intake, Printable
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
 # How long a person waits for Temporal before getting a 503 instead of a spinner.
-QUERY_TIMEOUT = 10.0
 ACTION_TIMEOUT = 30.0
+# How long a read waits for the projection to reach the `min_seq` it was asked for. The projection
+# trails an action by one activity (tens of milliseconds); past this, the read answers with what
+# the projection holds, its `seq` in the X-Vigil-Seq header.
+CATCH_UP_TIMEOUT = 5.0
+_CATCH_UP_POLL = 0.02
 
 _REFUSAL_STATUS = {RefusalCode.FORBIDDEN: 403, RefusalCode.CONFLICT: 409, RefusalCode.INVALID: 422}
 
@@ -48,27 +56,24 @@ _REFUSAL_STATUS = {RefusalCode.FORBIDDEN: 403, RefusalCode.CONFLICT: 409, Refusa
 # ---------------------------------------------------------------------------- helpers
 
 
-async def read_incident(temporal: Client, engine: Engine, incident_id: str) -> tuple[Incident, str]:
-    """The incident and where its state came from ("workflow" or "projection").
+async def read_incident(engine: Engine, incident_id: str, min_seq: int = 0) -> Incident:
+    """The incident as the projection holds it, once it has reached `min_seq` (bounded wait).
 
-    Closed and merged incidents are read from the projection: their workflow has ended and
-    may have been deleted by Temporal's retention. Open ones are asked (a query), falling back
-    to the projection when no worker answers in time.
+    An incident just taken in has no row until its triage is projected: its read waits too. An id
+    never handed out is 404 at once.
     """
-    row = await run_in_threadpool(projected_incident, engine, incident_id)
-    if row is not None and row.status in TERMINAL_STATUSES:
-        return Incident.model_validate(row.state), "projection"
-    try:
-        state = await asyncio.wait_for(incident_client.live_state(temporal, incident_id), QUERY_TIMEOUT)
-        return state, "workflow"
-    except IncidentNotFound:
-        if row is not None:
-            return Incident.model_validate(row.state), "projection"
-        raise not_found(f"no incident {incident_id}") from None
-    except TimeoutError:
-        if row is not None:
-            return Incident.model_validate(row.state), "projection"
-        raise unavailable("temporal", f"no worker answered for {incident_id} within {QUERY_TIMEOUT:.0f}s") from None
+    deadline = asyncio.get_running_loop().time() + CATCH_UP_TIMEOUT
+    while True:
+        row = await run_in_threadpool(projected_incident, engine, incident_id)
+        caught_up = row is not None and row.seq >= min_seq
+        if caught_up or asyncio.get_running_loop().time() >= deadline:
+            break
+        if row is None and not await run_in_threadpool(was_reserved, engine, incident_id):
+            break
+        await asyncio.sleep(_CATCH_UP_POLL)  # the next projection write is one activity away
+    if row is None:
+        raise not_found(f"no incident {incident_id}")
+    return Incident.model_validate(row.state)
 
 
 def _reject_nul(value: object, where: str = "body") -> None:
@@ -119,7 +124,7 @@ async def create_incident(
     response.headers["Location"] = f"/api/incidents/{incident_id}"
     if not reservation.created:
         response.status_code = 200
-        existing = await _existing_incident(temporal, engine, incident_id)
+        existing = await _existing_incident(engine, incident_id)
         if existing is not None:
             return existing
     try:
@@ -140,14 +145,14 @@ async def create_incident(
         ) from None
 
 
-async def _existing_incident(temporal: Client, engine: Engine, incident_id: str) -> Incident | None:
-    """The incident a duplicate intake refers to, if it has been opened and triaged.
+async def _existing_incident(engine: Engine, incident_id: str) -> Incident | None:
+    """The incident a duplicate intake refers to, if its triage has been projected.
 
-    Never start a workflow for an incident that has run: a finished one is read from the
-    projection (its history may be gone), a running one from its query.
+    Never start a workflow for an incident that has ended (its history may be gone): an ended
+    one is always in the projection, which its workflow drains before it ends.
     """
     try:
-        return (await read_incident(temporal, engine, incident_id))[0]
+        return await read_incident(engine, incident_id)
     except ApiError as error:
         if error.status == 404:
             return None  # not started, or not triaged yet: opening it is safe and idempotent
@@ -202,19 +207,29 @@ def list_(
 # ---------------------------------------------------------------------------- one incident
 
 
-@router.get("/{incident_id}", response_model=Incident, summary="One incident, live", responses=responses(403, 404))
+@router.get("/{incident_id}", response_model=Incident, summary="One incident", responses=responses(403, 404, 422))
 async def get_incident(
     incident_id: str,
     response: Response,
     user: Principal = Depends(allow(READERS, "read incidents")),
-    temporal: Client = Depends(get_temporal),
     engine: Engine = Depends(get_engine),
+    min_seq: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2**31,
+            description="Wait (a few seconds at most) until the incident has reached this `seq`, "
+            "e.g. the one your last action answered with",
+        ),
+    ] = 0,
 ) -> Incident:
-    """The workflow's own answer for open incidents; the last projected state for closed ones.
-    The `X-Vigil-Source` header says which."""
+    """The incident as its last completed workflow task left it (the SQL projection). The
+    `X-Vigil-Seq` header repeats its `seq`: lower than `min_seq` if the projection did not catch
+    up in time."""
     check_incident_id(incident_id)
-    state, source = await read_incident(temporal, engine, incident_id)
-    response.headers["X-Vigil-Source"] = source
+    state = await read_incident(engine, incident_id, min_seq)
+    response.headers["X-Vigil-Seq"] = str(state.seq)
+    response.headers["X-Vigil-Source"] = "projection"
     return state
 
 
@@ -257,7 +272,7 @@ async def act(
     if action.type == "assign":
         await run_in_threadpool(_check_assignee, engine, action.assignee)
     if action.type == "merge_into":
-        await _check_merge_target(temporal, engine, incident_id, action.incident_id)
+        await _check_merge_target(engine, incident_id, action.incident_id)
     try:
         # The key is the update id, scoped to the caller so two people's keys never collide.
         request_id = f"{user.name}/{idempotency_key}" if idempotency_key else None
@@ -269,7 +284,8 @@ async def act(
     except ActionRefused as refused:
         reason = refused.reason
         if refused.code == RefusalCode.CONFLICT:
-            reason = await run_in_threadpool(_ended_reason, engine, incident_id) or reason
+            ended = await run_in_threadpool(_ended_reason, engine, incident_id)
+            reason = ended or reason
         raise ApiError(_REFUSAL_STATUS[refused.code], refused.code.value, reason) from None
     except TimeoutError:
         raise unavailable(
@@ -297,11 +313,11 @@ def _check_assignee(engine: Engine, name: str) -> None:
         raise invalid(f"assignee: {name} is an {assignee.role}; only analysts and leads take incidents")
 
 
-async def _check_merge_target(temporal: Client, engine: Engine, incident_id: str, target_id: str) -> None:
+async def _check_merge_target(engine: Engine, incident_id: str, target_id: str) -> None:
     if target_id == incident_id:
         return  # the state machine explains this one
     try:
-        target, _ = await read_incident(temporal, engine, target_id)
+        target = await read_incident(engine, target_id)
     except ApiError as error:
         if error.status == 404:
             raise invalid(f"incident_id: no incident {target_id} to merge into") from None

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from vigil.api.deps import allow, check_incident_id, get_session
 from vigil.api.errors import not_found, responses
@@ -43,10 +44,12 @@ class NotificationList(BaseModel):
 
 
 def incident_notifications(session: Session, incident_id: str) -> list[NotificationItem]:
-    notices = session.scalars(select(OutboxRow).where(OutboxRow.incident_id == incident_id).order_by(OutboxRow.id))
+    notices = session.scalars(
+        select(OutboxRow).where(col(OutboxRow.incident_id) == incident_id).order_by(col(OutboxRow.id))
+    )
     deliveries: dict[str, list[DeliveryRow]] = {}
     for row in session.scalars(
-        select(DeliveryRow).where(DeliveryRow.incident_id == incident_id).order_by(DeliveryRow.id)
+        select(DeliveryRow).where(col(DeliveryRow.incident_id) == incident_id).order_by(col(DeliveryRow.id))
     ):
         deliveries.setdefault(row.notice_key, []).append(row)
     items = []

@@ -10,11 +10,12 @@ import io
 import statistics
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, overload
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
+from sqlmodel import col
 
 from vigil.api.deps import allow, get_session
 from vigil.api.errors import invalid, responses
@@ -26,9 +27,19 @@ from vigil.roles import READERS
 router = APIRouter(prefix="/api/trends", tags=["trends"])
 
 GroupBy = Literal["severity", "category", "region", "channel"]
+_GROUP_COLUMNS: dict[GroupBy, Mapped[str]] = {
+    "severity": col(IncidentRow.severity),
+    "category": col(IncidentRow.category),
+    "region": col(IncidentRow.region),
+    "channel": col(IncidentRow.channel),
+}
 MAX_DAYS = 366
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: datetime | None) -> datetime | None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)  # SQLite returns naive UTC
@@ -63,12 +74,16 @@ class _Tally:
 
 
 def compute(session: Session, start: date, end: date, by: GroupBy) -> Trends:
-    column = getattr(IncidentRow, by)
     since = datetime.combine(start, time.min, tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    opened_at = col(IncidentRow.opened_at)
     statement = select(
-        IncidentRow.opened_at, column, IncidentRow.acknowledged_at, IncidentRow.resolved_at, IncidentRow.breaches
-    ).where(IncidentRow.opened_at >= since, IncidentRow.opened_at < until)
+        opened_at,
+        _GROUP_COLUMNS[by],
+        col(IncidentRow.acknowledged_at),
+        col(IncidentRow.resolved_at),
+        col(IncidentRow.breaches),
+    ).where(opened_at >= since, opened_at < until)
     per_day: dict[tuple[date, str], _Tally] = defaultdict(_Tally)
     per_group: dict[str, _Tally] = defaultdict(_Tally)
     overall = _Tally()

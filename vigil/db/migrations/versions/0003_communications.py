@@ -1,7 +1,7 @@
 """communications: deliveries, the change feed, people's email, notices' languages and dispatch
 
-Revision ID: 0002_communications
-Revises: 0001
+Revision ID: 0003_communications
+Revises: 0002_replay_checks
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0002_communications'
-down_revision = '0001'
+revision = '0003_communications'
+down_revision = '0002_replay_checks'
 branch_labels = None
 depends_on = None
 

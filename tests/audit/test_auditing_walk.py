@@ -1,5 +1,5 @@
-"""The README's "Auditing an incident" section, run as written (bash, curl, the venv's `vigil`
-and `temporal`) against the audit world's API behind uvicorn: what a new auditor would type."""
+"""docs/auditing.md, run as written (bash, curl, the venv's `vigil` and `temporal`) against the
+audit world's API behind uvicorn: what a new auditor would type."""
 
 import asyncio
 import os
@@ -8,19 +8,18 @@ import sys
 from pathlib import Path
 
 from tests.audit.conftest import World
+from tests.helpers import shell_blocks
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def auditing_walk(scratch: Path) -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Auditing an incident", 1)[1].split("\n## ", 1)[0]
-    script = "\n".join(re.findall(r"```sh\n(.*?)```", section, flags=re.S))
+    script = shell_blocks("docs/auditing.md")
     assert script.count("vigil audit") >= 8
     return script.replace("/tmp/", f"{scratch}/")
 
 
-async def test_the_readme_auditing_walk_works_as_written(world: World, tmp_path: Path) -> None:
+async def test_the_auditing_walk_works_as_written(world: World, tmp_path: Path) -> None:
     incident_id = world.one("approval-asks-next-tier")  # open, like the walk's: a duplicate can merge into it
     prelude = (
         f'API={world.base_url}\nINC={incident_id}\nANA="Authorization: Bearer {world.tokens["ana"]}"\n'

@@ -1,0 +1,40 @@
+"""The watchdog's round: find open incidents whose history no longer replays (vigil.audit.watchdog)."""
+
+import asyncio
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from temporalio import activity
+from temporalio.client import Client
+
+from vigil.audit import watchdog
+from vigil.workflows.messages import WatchdogRound
+
+
+class WatchdogActivities:
+    def __init__(self, client: Client, engine: Engine, public_url: str, pool: Executor | None = None):
+        self._client = client
+        self._engine = engine
+        self._public_url = public_url
+        self._pool = pool
+
+    @activity.defn(name="watch_incidents")
+    async def watch(self, budget: int) -> WatchdogRound:
+        flagged = await watchdog.flagged_by_temporal(self._client)
+        candidates = await asyncio.to_thread(watchdog.due_for_check, self._engine, flagged, budget)
+        activity.heartbeat(f"{len(candidates)} to check")
+        histories = await watchdog.fetch_histories(self._client, candidates)
+        if self._pool is None:
+            self._pool = watchdog.replay_pool()
+        documents = [h.to_document() for h in histories]
+        verdicts = await asyncio.get_running_loop().run_in_executor(
+            self._pool, watchdog.replay_in_this_process, documents
+        )
+        activity.heartbeat(f"{len(verdicts)} replayed")
+        diverged, alerted = await asyncio.to_thread(
+            watchdog.record, self._engine, candidates, verdicts, datetime.now(UTC), self._public_url
+        )
+        if diverged:
+            activity.logger.warning("histories that no longer replay: %s", ", ".join(diverged))
+        return WatchdogRound(checked=len(verdicts), diverged=diverged, alerted=alerted, flagged_by_temporal=flagged)
