@@ -31,7 +31,7 @@ from bench.profiling import py_spy
 from bench.report import Report, Row, percentile
 from bench.stage import common_arguments
 from bench.workload import PEOPLE
-from vigil.activities.projection import _incident_row
+from vigil.activities.projection import incident_row
 from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.db.engine import make_engine
 from vigil.db.tables import IncidentRow
@@ -109,7 +109,7 @@ def incident_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
         now,
         policy,
     )
-    state_json = _incident_row(template)["state"]
+    state_json = incident_row(template)["state"]
     rows = []
     for number in range(1, count + 1):
         status, severity = _pick(STATUS_MIX, rng), _pick(SEVERITY_MIX, rng)

@@ -12,6 +12,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -198,6 +199,64 @@ class DigestSchedule(_Strict):
     zone: str = Field("UTC", pattern=r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")  # an IANA zone name
 
 
+class PostIncidentReview(_Strict):
+    """Resolving an incident of these severities opens a review (vigil.workflows.review)."""
+
+    severities: list[Severity] = [Severity.SEV1, Severity.SEV2]
+    due: Duration = timedelta(days=5)  # after the resolution
+    reminder: Duration = timedelta(days=1)  # from the due date on, until the review is completed
+    follow_up_reminder: Duration = timedelta(days=1)  # a follow-up past its due date, until it is done
+
+
+class Finding(_Strict):
+    """When a pattern in the trends becomes a recommendation: at least `min_count` cases, and a
+    share of them above `threshold` (0.25 = 25 %). `severities` narrows the cases where it applies."""
+
+    enabled: bool = True
+    threshold: float = Field(ge=0, le=1)
+    min_count: int = Field(ge=1)
+    severities: list[Severity] = []
+
+
+class Recommendations(_Strict):
+    """The rules that turn trends into recommendations (vigil.trends.recommend)."""
+
+    # A triage rule whose incidents leads lower: the rule sets too high a severity.
+    triage_lowered: Finding = Finding(threshold=0.3, min_count=10)
+    # A team that misses its first-response clock (at these severities).
+    team_first_response_missed: Finding = Finding(threshold=0.2, min_count=5, severities=[Severity.SEV1])
+    # Approvals that reach this tier or a later one (1 = the first tier asked).
+    approval_tier_reached: Finding = Finding(threshold=0.25, min_count=5)
+    approval_tier: int = Field(2, ge=2)
+    # A category whose resolved incidents are reopened.
+    category_reopened: Finding = Finding(threshold=0.15, min_count=10)
+    # A regulatory clock met late or missed: any share above the threshold (0: even once).
+    regulatory_late: Finding = Finding(threshold=0.0, min_count=1)
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class WeeklyReport(_Strict):
+    """The weekly leadership report, made by a Temporal Schedule at this local time."""
+
+    weekday: str = "monday"
+    time: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    time_zone: str = "UTC"
+    compare_weeks: int = Field(4, ge=1, le=12)  # the week against the average of this many before it
+    audience: str = Field("leadership", pattern=r"^[a-z0-9_]+$")
+
+    @model_validator(mode="after")
+    def _known_day_and_zone(self) -> "WeeklyReport":
+        if self.weekday not in _WEEKDAYS:
+            raise ValueError(f"weekday: one of {', '.join(_WEEKDAYS)}")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time_zone: unknown time zone {self.time_zone!r}") from None
+        return self
+
+
 class Policy(_Strict):
     version: str = Field(min_length=1)
     triage: Triage
@@ -213,6 +272,10 @@ class Policy(_Strict):
     # Start a new run of an incident's workflow past this many history events; Temporal
     # warns at 10,240 and refuses at 51,200.
     history_events_limit: int = Field(8000, ge=100, le=10_000)
+    # The learning loop. Defaults, so policies recorded before these keys existed still read.
+    review: PostIncidentReview = PostIncidentReview()
+    recommendations: Recommendations = Recommendations()
+    weekly_report: WeeklyReport = WeeklyReport()
 
     @model_validator(mode="after")
     def _every_severity_has_slas(self) -> "Policy":

@@ -8,6 +8,7 @@ workflow sandbox imports it.
     lead      all an analyst does, plus set_severity, approve and reject (never their own proposal)
     auditor   reads everything, raw histories and replays included; acts on nothing
     admin     manages people and tokens, reads everything; acts on nothing
+              (reviews: analysts and leads write them; the owner or a lead completes one)
     system    Vigil itself (timers, triage, enforcement results); never held by a token
 """
 
@@ -18,7 +19,11 @@ RESPONDERS = frozenset({Role.ANALYST, Role.LEAD})  # take intake and act on inci
 LEADS = frozenset({Role.LEAD})  # change severity, approve and reject
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})  # raw histories, seals, replay, the payload codec
 ADMINS = frozenset({Role.ADMIN})  # manage people and tokens
+# Reset an incident whose history no longer replays (vigil.audit.repair): an operation on Temporal,
+# not an action on the incident, so the ones who run the system do it, and auditors read it.
+REPAIRERS = frozenset({Role.ADMIN})
 SYSTEM = frozenset({Role.SYSTEM})
+REVIEWERS = RESPONDERS  # write post-incident reviews and their follow-ups (the owner or a lead completes)
 
 # Who reported an incident, and how to reach them, is shown to leads and auditors only.
 # Reporters are often victims, minors, whistleblowers or a named officer; analysts act on the

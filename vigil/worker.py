@@ -1,4 +1,4 @@
-"""The Vigil worker: runs IncidentWorkflow and ApprovalWorkflow and every activity.
+"""The Vigil worker: runs IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow and every activity.
 
 Run as many as you like against one task queue; Temporal shares the work between them.
 """
@@ -33,6 +33,8 @@ from vigil.activities.delivery import Channels, DeliveryActivities
 from vigil.activities.digest import DigestActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
+from vigil.activities.reports import ReportActivities
+from vigil.activities.reviews import ReviewActivities
 from vigil.activities.triage import TriageActivities
 from vigil.activities.watchdog import WatchdogActivities
 from vigil.config import settings
@@ -43,17 +45,28 @@ from vigil.notifications.dispatching import DispatcherWaker, start_dispatcher
 from vigil.notifications.schedules import keep_digest_schedule
 from vigil.notifications.senders import MailServer
 from vigil.policy import Policy, load_policy
+from vigil.reports.schedule import ensure_weekly_schedule
 from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.digest import DigestWorkflow
 from vigil.workflows.dispatcher import DispatcherWorkflow
 from vigil.workflows.incident import IncidentWorkflow
+from vigil.workflows.review import ReviewWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 from vigil.workflows.watchdog import SCHEDULE_ID, WatchdogWorkflow
+from vigil.workflows.weekly_report import WeeklyReportWorkflow
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, WatchdogWorkflow, DispatcherWorkflow, DigestWorkflow]
+WORKFLOWS = [
+    IncidentWorkflow,
+    ApprovalWorkflow,
+    ReviewWorkflow,
+    WeeklyReportWorkflow,
+    WatchdogWorkflow,
+    DispatcherWorkflow,
+    DigestWorkflow,
+]
 
 
 def channels_from_settings() -> Channels:
@@ -99,6 +112,8 @@ def build_worker(
     enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
     triage = TriageActivities(policy)
     audit = AuditActivities(client, engine)
+    reviews = ReviewActivities(client, engine, public_url)
+    reports = ReportActivities(engine, policy, public_url)
     watch = WatchdogActivities(client, engine, public_url)
     return Worker(
         client,
@@ -115,6 +130,10 @@ def build_worker(
             delivery.deliver,
             digest.write,
             watch.watch,
+            reviews.start_review,
+            reviews.key_moments,
+            reviews.project_review,
+            reports.send_weekly_report,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
@@ -140,6 +159,7 @@ async def run_worker() -> None:
         )
     client = await connect(config)
     await register_search_attributes(client)
+    await ensure_weekly_schedule(client, policy, config.task_queue)
     worker = build_worker(client, policy=policy, dispatch=True, channels=channels, directory=directory)
     await schedule_watchdog(client, config.task_queue, config.watchdog_interval, config.watchdog_budget)
     stop = asyncio.Event()

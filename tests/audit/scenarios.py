@@ -101,15 +101,7 @@ class Driver:
         return incident_id
 
     async def act(self, incident_id: str, action: Any, actor: Actor) -> Incident:
-        for _ in range(50):
-            try:
-                return await act(self.client, incident_id, action, actor)
-            except ActionRefused as refused:
-                # A new run (after continue-as-new) answers this until it has restored its state.
-                if "still being triaged" not in refused.reason:
-                    raise
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"{incident_id} kept saying it is being triaged")
+        return await act(self.client, incident_id, action, actor)
 
     async def try_act(self, incident_id: str, action: Any, actor: Actor) -> Incident | None:
         try:

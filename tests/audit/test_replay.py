@@ -105,3 +105,12 @@ async def test_cli_replays_exported_files_locally(world: World, tmp_path) -> Non
     result = await asyncio.to_thread(world.audit_cli, "replay", "--file", str(path), "--output-json")
     assert result.exit_code == 0, result.output
     assert [r["result"] for r in json.loads(result.stdout)["reports"]] == ["ok"] * 4
+
+
+async def test_vigil_audit_repair_says_when_there_is_nothing_to_repair(world: World) -> None:
+    """The plan is asked first (a dry run); an incident that replays has none, and nothing is reset."""
+    result = await asyncio.to_thread(world.audit_cli, "repair", world.one("reopened"), "--reason", "check", user="adam")
+    assert result.exit_code == 1
+    assert "replays cleanly against today's code: nothing to repair" in " ".join(result.output.split())
+    refused = await asyncio.to_thread(world.audit_cli, "repair", world.one("reopened"), "--reason", "x", "--yes")
+    assert refused.exit_code == 1 and "may not repair incidents" in " ".join(refused.output.split())

@@ -11,7 +11,14 @@ async def test_trends_are_svg_charts_with_their_numbers_and_no_scripts(console: 
     browser = await console.signed_in("audrey")
     page = (await browser.get("/trends", params={"by": "category", "days": "7"})).text
     charts = re.findall(r'<svg xmlns="http://www.w3.org/2000/svg" id="chart-[^"]+" class="pygal-chart"[^>]*>', page)
-    assert len(charts) == 3
+    titles = re.findall(r'<title id="chart-[^"]+-title">([^<]+)</title>', page)
+    assert titles == [
+        "Incidents opened per day, by category",
+        "Share of incidents that breached a clock, by category",
+        "Median time to acknowledge and to resolve, by category",
+        "Time to resolve: median, 90th and 99th percentile, by category",
+    ], titles
+    assert len(charts) == len(titles)
     assert all('role="img"' in chart and "aria-labelledby=" in chart for chart in charts)
     assert page.count("<script") == 1  # only /static/console.js: pygal's own script is removed
     assert "Incidents opened per day, by category" in page

@@ -316,3 +316,37 @@ def test_incidents_share_one_object_per_distinct_policy(policy: Policy) -> None:
     assert copy is not policy and copy.shared() is policy.shared()
     edited = policy.model_copy(update={"history_events_limit": policy.history_events_limit - 1})
     assert edited.shared() is not policy.shared() and edited.shared() == edited
+
+
+def test_a_policy_without_the_learning_keys_reads_with_their_defaults() -> None:
+    """Policies recorded in histories before [review], [recommendations] and [weekly_report]."""
+    start = DEFAULT_TEXT.index("# --- The learning loop")
+    older = parse_policy(DEFAULT_TEXT[:start])
+    assert older.review.severities == [Severity.SEV1, Severity.SEV2]
+    assert older.review.due == timedelta(days=5)
+    assert older.recommendations.triage_lowered.threshold == 0.3
+    assert (older.weekly_report.weekday, older.weekly_report.time, older.weekly_report.time_zone) == (
+        "monday",
+        "08:00",
+        "UTC",
+    )
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('[weekly_report]\ntime_zone = "Mars/Olympus"', "weekly_report: time_zone: unknown time zone"),
+        ('[weekly_report]\nweekday = "someday"', "weekly_report: weekday: one of"),
+        ('[weekly_report]\ntime = "25:00"', "weekly_report.time"),
+        (
+            "[recommendations.triage_lowered]\nthreshold = 1.5\nmin_count = 1",
+            "recommendations.triage_lowered.threshold",
+        ),
+        ('[review]\ndue = "0s"', "review.due"),
+    ],
+)
+def test_bad_learning_keys_are_refused_naming_the_key(section: str, message: str) -> None:
+    start = DEFAULT_TEXT.index("# --- The learning loop")
+    with pytest.raises(PolicyError) as refused:
+        parse_policy(DEFAULT_TEXT[:start] + "\n" + section + "\n")
+    assert message in str(refused.value)

@@ -17,15 +17,21 @@ from temporalio import activity
 from vigil.db.tables import (
     ApprovalRow,
     ChangeRow,
+    ClockOutcomeRow,
+    EnforcementOutcomeRow,
     EscalationRow,
     IncidentEventRow,
     IncidentRow,
+    MilestoneRow,
     OutboxRow,
+    SeverityChangeRow,
     SlaBreachRow,
     UserRow,
 )
 from vigil.db.upsert import insert_ignore, upsert
+from vigil.domain import Severity
 from vigil.notifications.notices import for_entry
+from vigil.trends import facts
 from vigil.workflows.messages import JournalEntry, ProjectionBatch
 from vigil.workflows.state import ClockKind, Incident, ProposalStatus
 
@@ -43,30 +49,9 @@ class ProjectionActivities:
     @activity.defn(name="project")
     def project(self, batch: ProjectionBatch) -> None:
         with Session(self._engine) as session, session.begin():
-            insert_ignore(session, IncidentEventRow, [_event_row(batch.incident_id, e) for e in batch.entries])
-            applied = [e for e in batch.entries if not e.refused]
-            insert_ignore(session, EscalationRow, _escalation_rows(batch.incident_id, applied))
-            insert_ignore(session, SlaBreachRow, _breach_rows(batch.state, applied))
-            notices = self._write_outbox(session, batch.state, applied)
-            for proposal_row in _approval_rows(batch.state):
-                upsert(
-                    session,
-                    ApprovalRow,
-                    proposal_row,
-                    keys=["id"],
-                    update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
-                    where=col(ApprovalRow.seq) <= proposal_row["seq"],
-                )
-            row = _incident_row(batch.state)
-            upsert(
-                session,
-                IncidentRow,
-                row,
-                keys=["id"],
-                update=[k for k in row if k not in ("id", "history_digest")],
-                where=col(IncidentRow.seq) < row["seq"],
-            )
-            _write_changes(session, batch.state, batch.entries)
+            write_projection(session, batch)
+            notices = self._write_outbox(session, batch.state, [e for e in batch.entries if not e.refused])
+            _write_changes(session, batch.state, batch.entries)  # last: it holds the feed's lock to the commit
         if notices and self._on_notices is not None:
             self._on_notices()
 
@@ -100,6 +85,78 @@ def _write_changes(session: Session, state: Incident, entries: list[JournalEntry
         for e in entries
     ]
     insert_ignore(session, ChangeRow, rows)
+
+
+def write_projection(session: Session, batch: ProjectionBatch) -> None:
+    """Everything but the notices: events, escalations, breaches, trend facts, approvals, the incident."""
+    insert_ignore(session, IncidentEventRow, [_event_row(batch.incident_id, e) for e in batch.entries])
+    applied = [e for e in batch.entries if not e.refused]
+    insert_ignore(session, EscalationRow, _escalation_rows(batch.incident_id, applied))
+    insert_ignore(session, SlaBreachRow, _breach_rows(batch.state, applied))
+    _write_trend_facts(session, batch.state, applied)
+    for proposal_row in approval_rows(batch.state):
+        upsert(
+            session,
+            ApprovalRow,
+            proposal_row,
+            keys=["id"],
+            update=["status", "approvers", "votes", "decided_at", "decision_reason", "seq"],
+            where=col(ApprovalRow.seq) <= proposal_row["seq"],
+        )
+    row = incident_row(batch.state)
+    upsert(
+        session,
+        IncidentRow,
+        row,
+        keys=["id"],
+        update=[k for k in row if k not in ("id", "history_digest")],
+        where=col(IncidentRow.seq) < row["seq"],
+    )
+
+
+def _write_trend_facts(session: Session, state: Incident, entries: list[JournalEntry]) -> None:
+    """The facts trends count (vigil.trends.facts), keyed by entry or clock round: idempotent."""
+    insert_ignore(session, MilestoneRow, facts.milestone_rows(state, entries))
+    insert_ignore(session, EnforcementOutcomeRow, facts.enforcement_outcome_rows(state, entries))
+    if any(e.action is not None and e.action.type == "set_severity" for e in entries):
+        opened = next((e.action for e in entries if e.action is not None and e.action.type == "open"), None)
+        triaged = Severity(opened.severity) if opened is not None else _triaged_severity(session, state)
+        insert_ignore(
+            session,
+            SeverityChangeRow,
+            facts.severity_change_rows(
+                state, entries, triaged, lambda entry_no: _severity_before(session, state, entry_no, triaged)
+            ),
+        )
+    for row in facts.clock_outcome_rows(state, entries):
+        upsert(
+            session,
+            ClockOutcomeRow,
+            row,
+            keys=["incident_id", "clock_id", "started_at"],
+            update=[k for k in row if k not in ("incident_id", "clock_id", "started_at")],
+            where=col(ClockOutcomeRow.entry_no) < row["entry_no"],
+        )
+
+
+def _triaged_severity(session: Session, state: Incident) -> Severity | None:
+    opened = session.scalar(
+        select(col(MilestoneRow.severity)).where(
+            col(MilestoneRow.incident_id) == state.id, col(MilestoneRow.kind) == "opened"
+        )
+    )
+    return Severity(opened) if opened else None
+
+
+def _severity_before(session: Session, state: Incident, entry_no: int, triaged: Severity | None) -> Severity:
+    """The severity before entry `entry_no`, from the changes projected before it (or triage)."""
+    last = session.scalar(
+        select(col(SeverityChangeRow.to_severity))
+        .where(col(SeverityChangeRow.incident_id) == state.id, col(SeverityChangeRow.entry_no) < entry_no)
+        .order_by(col(SeverityChangeRow.entry_no).desc())
+        .limit(1)
+    )
+    return Severity(last) if last else (triaged or state.severity)
 
 
 def _event_row(incident_id: str, entry: JournalEntry) -> dict[str, Any]:
@@ -162,7 +219,7 @@ def _breach_rows(state: Incident, entries: list[JournalEntry]) -> list[dict[str,
 _APPROVAL_STATUS = {ProposalStatus.DONE: "approved", ProposalStatus.FAILED: "approved"}
 
 
-def _approval_rows(state: Incident) -> list[dict[str, Any]]:
+def approval_rows(state: Incident) -> list[dict[str, Any]]:
     return [
         {
             "id": p.id,
@@ -191,7 +248,7 @@ def _approval_rows(state: Incident) -> list[dict[str, Any]]:
 _NOT_DEADLINES = frozenset({ClockKind.REOPEN, ClockKind.UPDATE})
 
 
-def _incident_row(state: Incident) -> dict[str, Any]:
+def incident_row(state: Incident) -> dict[str, Any]:
     running_dues = [c.due_at for c in state.clocks if c.running and c.kind not in _NOT_DEADLINES]
     return {
         "id": state.id,

@@ -47,6 +47,7 @@ class IncidentQuery:
     channel: list[Channel] = field(default_factory=list)
     region: list[Region] = field(default_factory=list)
     assignee: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # exactly these incidents (a finding's evidence)
     text: str | None = None
     opened_from: datetime | None = None
     opened_to: datetime | None = None
@@ -94,6 +95,7 @@ def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
         (col(IncidentRow.channel), q.channel),
         (col(IncidentRow.region), q.region),
         (col(IncidentRow.assignee), q.assignee),
+        (col(IncidentRow.id), q.ids),
     ]
     for column, values in chosen:
         if len(values) == 1:

@@ -5,7 +5,7 @@ request bodies are `Intake` and the `HumanAction` union from the workflows, so t
 never accept a shape the state machine does not know.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -75,33 +75,6 @@ class ApprovalItem(_Out):
 
 class ApprovalList(BaseModel):
     items: list[ApprovalItem]
-
-
-class TrendRow(BaseModel):
-    day: date
-    group: str
-    opened: int
-    resolved: int
-    breached: int
-
-
-class TrendGroup(BaseModel):
-    group: str
-    opened: int
-    resolved: int
-    breached: int
-    breach_rate: float = Field(description="Share of incidents opened that breached any clock")
-    median_seconds_to_acknowledge: float | None
-    median_seconds_to_resolve: float | None
-
-
-class Trends(BaseModel):
-    start: date
-    end: date
-    by: str
-    rows: list[TrendRow] = Field(description="Per day and group; days and groups with nothing are left out")
-    groups: list[TrendGroup]
-    overall: TrendGroup
 
 
 class UserOut(_Out):

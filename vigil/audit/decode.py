@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
@@ -163,6 +163,16 @@ class WorkflowCompleted:
 
 
 @dataclass(frozen=True)
+class WorkflowReset:
+    """The run was reset here (a repair: vigil.audit.repair): this task failed on purpose, and the
+    run went on from it as `new_run_id`; the events the old run had after it are in `base_run_id`."""
+
+    reason: str
+    base_run_id: str
+    new_run_id: str
+
+
+@dataclass(frozen=True)
 class WorkflowEnded:
     """The workflow ended abnormally: failed, terminated, cancelled or timed out."""
 
@@ -187,6 +197,7 @@ Fact = (
     | ContinuedAsNew
     | WorkflowCompleted
     | WorkflowEnded
+    | WorkflowReset
 )
 
 
@@ -313,7 +324,12 @@ async def _signaled(e: _Event) -> SignalReceived:
 
 
 async def _update_accepted(e: _Event) -> UpdateAccepted:
-    request = e.event.workflow_execution_update_accepted_event_attributes.accepted_request
+    accepted = e.event.workflow_execution_update_accepted_event_attributes
+    request = accepted.accepted_request
+    if not request.input.name:  # admitted first (an update a reset reapplied): the request is there
+        admitted = e.step(accepted.accepted_request_sequencing_event_id)
+        if admitted is not None:
+            request = admitted.event.workflow_execution_update_admitted_event_attributes.request
     name = request.input.name
     return UpdateAccepted(name, request.meta.update_id, await e.value(request.input.args, UPDATES.get(name)))
 
@@ -360,6 +376,13 @@ async def _failed(e: _Event) -> WorkflowEnded:
     return WorkflowEnded(await e.failure(e.event.workflow_execution_failed_event_attributes.failure))
 
 
+async def _task_failed(e: _Event) -> WorkflowReset | None:
+    a = e.event.workflow_task_failed_event_attributes
+    if a.cause != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW:
+        return None  # an ordinary failed task, retried: no reader needs it
+    return WorkflowReset(await e.failure(a.failure), a.base_run_id, a.new_run_id)
+
+
 async def _terminated(e: _Event) -> WorkflowEnded:
     a = e.event.workflow_execution_terminated_event_attributes
     return WorkflowEnded(a.reason, a.identity)
@@ -373,7 +396,7 @@ async def _timed_out(e: _Event) -> WorkflowEnded:
     return WorkflowEnded("timed out")
 
 
-_DECODERS: dict["EventType.ValueType", Callable[[_Event], Awaitable[Fact]]] = {
+_DECODERS: dict["EventType.ValueType", Callable[[_Event], Awaitable[Fact | None]]] = {
     E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: _workflow_started,
     E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: _activity_scheduled,
     E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: _activity_completed,
@@ -392,6 +415,7 @@ _DECODERS: dict["EventType.ValueType", Callable[[_Event], Awaitable[Fact]]] = {
     E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: _completed,
     E.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: _failed,
     E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: _terminated,
+    E.EVENT_TYPE_WORKFLOW_TASK_FAILED: _task_failed,
     E.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: _cancelled,
     E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: _timed_out,
 }

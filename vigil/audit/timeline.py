@@ -29,6 +29,7 @@ from vigil.audit.decode import (
     UpdateCompleted,
     WorkflowCompleted,
     WorkflowEnded,
+    WorkflowReset,
 )
 from vigil.audit.journal import Journal, Recorded
 from vigil.audit.reconstruct import Reconstruction
@@ -579,6 +580,19 @@ def _ended(fact: WorkflowEnded, step: Step, c: _Events) -> TimelineItem:
         reason=_short(fact.reason or "-"),
     )
     return _item(step, c.incident, "ended", text, actor=fact.identity or "vigil", role="system")
+
+
+@_event_item.register
+def _reset(fact: WorkflowReset, step: Step, c: _Events) -> TimelineItem:
+    text = c.w(
+        N_(
+            "The workflow was reset here to repair a history that no longer replayed: %(reason)s. "
+            "What the old run did after this point is kept in run %(run)s"
+        ),
+        reason=_short(fact.reason or "-"),
+        run=fact.base_run_id or "-",
+    )
+    return _item(step, c.incident, "repaired", text, actor="vigil", role="system")
 
 
 def _event_items(w: _Writer, journal: Journal, clocks: dict[str, Clock]) -> list[TimelineItem]:

@@ -6,7 +6,8 @@ vigil db upgrade              bring the database schema up to date
 vigil users add NAME --role   people and their tokens (straight to the database)
 vigil incidents ...           create, list, show and act, through the API with your token
 vigil audit ...               export, read, reconstruct, replay and verify histories
-vigil demo --incidents N      realistic incidents in a mix of states, to explore
+vigil demo --incidents N      realistic incidents in a mix of states, to explore (--weeks N: a past too)
+vigil report weekly           the weekly leadership report (--out report.pdf)
 vigil digest --now            send the leadership digest at once (it also runs daily, by policy)
 """
 
@@ -22,6 +23,7 @@ from vigil.cli.audit import audit_app
 from vigil.cli.demo import demo
 from vigil.cli.http import console, err, fail
 from vigil.cli.incidents import incidents_app
+from vigil.cli.report import report_app
 from vigil.cli.users import users_app
 from vigil.config import settings
 from vigil.notifications.directory import DirectoryError
@@ -34,6 +36,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 app.command()(demo)
 
 

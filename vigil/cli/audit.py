@@ -383,3 +383,59 @@ def verify(
                 console.print("[red]  Temporal's HistoryDigest search attribute disagrees with the stored seal[/red]")
     if not all(v["intact"] for v in verdicts):
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------- repair
+
+
+def _print_repair(record: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{record['incident_id']}[/bold]: diverges at event {record['diverging_event']} "
+        f"({record['divergence']}); reset to event {record['reset_to_event']}, "
+        f"{record['entries_kept']} journal entries kept, {record['entries_redone']} made again",
+        highlight=False,
+    )
+    table = Table("entry", "action", "by", "via", "before", "after", "why")
+    for action in record["actions"]:
+        changed = action["after"] not in (action["before"], "not yet run")
+        after = f"[red]{action['after']}[/red]" if changed else action["after"]
+        table.add_row(
+            str(action["entry_no"]),
+            action["type"],
+            action["actor"],
+            action["via"],
+            action["before"],
+            after,
+            action["reason"] or "",
+        )
+    console.print(table)
+    for note in record["notes"]:
+        console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+
+
+@audit_app.command()
+def repair(
+    incident_id: str,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why: kept with the repair and in the history")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Repair without showing the plan and asking first")] = False,
+    as_json: JsonOption = False,
+    api_url: ApiOption = DEFAULT_API,
+    token: TokenOption = "",
+) -> None:
+    """Reset an incident whose history no longer replays (admins): shows the plan, asks, repairs,
+    and reports each action a person was answered for as it comes out now. Exits 1 on any difference."""
+    path = f"/api/incidents/{incident_id}/repair"
+    if not yes:
+        planned = call("POST", path, api_url, token, json={"reason": reason, "dry_run": True})
+        _print_repair(planned)
+        if not typer.confirm("Reset it now?"):
+            raise typer.Exit(1)
+    record = call("POST", path, api_url, token, json={"reason": reason})
+    if as_json:
+        print(json.dumps(record, indent=2, ensure_ascii=False))
+    else:
+        _print_repair(record)
+        state = "replays cleanly now" if record["replays_now"] else "[red]still does not replay[/red]"
+        console.print(f"repaired as {record['new_run_id']}: {state}; {record['differences']} difference(s)")
+    if record["differences"] or not record["replays_now"]:
+        raise typer.Exit(1)

@@ -2,11 +2,17 @@
 
 Everything goes through the public API with demo analysts' and leads' tokens, so the demo
 obeys the same roles, four-eyes rule and state machine as people do.
+
+`--weeks N` first writes a past: N weeks of incidents made by the state machine at simulated
+times and written through the projection's own writer (vigil.synthetic_history), so trends,
+recommendations and the weekly report have weeks to compare. Those incidents are labelled
+(`external_ref` synthetic:<seed>:<n>), have no Temporal history and take no actions.
 """
 
 import asyncio
 import random
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
@@ -16,10 +22,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from vigil import auth
+from vigil import auth, synthetic_history
 from vigil.cli.http import DEFAULT_API, ApiOption, console, fail
 from vigil.cli.users import database_session
+from vigil.db.engine import engine
 from vigil.domain import REGION_INCIDENT_TEAM, Region
+from vigil.policy import load_policy
 
 # (category, channel, english title, spanish title)
 SCENARIOS = [
@@ -281,18 +289,36 @@ def demo(
     incidents: Annotated[int, typer.Option(help="How many incidents to create")] = 40,
     concurrency: Annotated[int, typer.Option(help="Incidents driven at once")] = 8,
     seed: Annotated[int | None, typer.Option(help="Same seed, same incidents")] = None,
+    weeks: Annotated[int, typer.Option(help="Also write a synthetic past of this many weeks (0: none)")] = 0,
+    per_week: Annotated[int, typer.Option(help="Incidents a week in the synthetic past")] = 40,
     api_url: ApiOption = DEFAULT_API,
 ) -> None:
     """Realistic incidents across channels, categories and regions, in a mix of states."""
     if incidents < 1:
         raise fail("--incidents must be at least 1")
+    if not 0 <= weeks <= 52 or not 1 <= per_week <= 2000:
+        raise fail("--weeks must be 0 to 52 and --per-week 1 to 2000")
     with database_session() as session:
         tokens = _demo_tokens(session)
+    if weeks:
+        _write_past(weeks, per_week, seed if seed is not None else 2026)
     outcome = asyncio.run(run_demo(api_url, tokens, incidents, concurrency, seed, console))
     table = Table("state", "incidents")
     for state, count in sorted(outcome.items()):
         table.add_row(state, str(count))
     console.print(table)
+
+
+def _write_past(weeks: int, per_week: int, seed: int) -> None:
+    """The synthetic past (vigil.synthetic_history): labelled, read-only, no workflow behind it."""
+    with console.status(f"writing {weeks} weeks of synthetic incidents ({per_week} a week)"):
+        made = synthetic_history.generate(engine(), load_policy(), datetime.now(UTC), weeks, per_week, seed)
+    states = Counter(one.story.now.status.value for one in made)
+    console.print(
+        f"[bold]{len(made)}[/bold] synthetic incidents over the last {weeks} weeks "
+        f"({', '.join(f'{n} {s}' for s, n in sorted(states.items()))}): made by the state machine at "
+        "simulated times, labelled synthetic:<seed>:<n>; they have no Temporal history and take no actions."
+    )
 
 
 def _demo_tokens(session: Session) -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
 """The web console: HTML pages for analysts, leads and auditors, served by the API's app.
 
-Pages: the queue (/), an incident (/incidents/{id}) with its action forms, the approval inbox
-(/approvals) and trends (/trends), in English and Spanish; sign-in with an API token. The
+Pages: the queue (/), an incident (/incidents/{id}) with its action forms and its post-incident
+review (/incidents/{id}/review), the approval inbox (/approvals), trends and recommendations
+(/trends) and the weekly report (/reports/weekly), in English and Spanish; sign-in with an API token. The
 console has no rules of its own: it reads through the API's functions and acts through the
 API's action handler, so what a person may do, and why not, is the same everywhere.
 
@@ -16,14 +17,24 @@ from fastapi.staticfiles import StaticFiles
 
 from vigil.api.errors import add_handler
 from vigil.config import Settings
-from vigil.console import approvals, incident, live, on_call, queue, sign_in, trends
+from vigil.console import approvals, incident, live, on_call, queue, reports, reviews, sign_in, trends
 from vigil.console.render import page
 from vigil.console.session import sealer_for
 from vigil.console.viewer import BadCsrf, SignInRequired, current_viewer, language_of, sign_in_url
 from vigil.i18n import gettext_for
 
 STATIC = Path(__file__).parent.parent / "static"
-ROUTERS = [sign_in.router, queue.router, incident.router, approvals.router, trends.router, live.router, on_call.router]
+ROUTERS = [
+    sign_in.router,
+    queue.router,
+    reviews.router,
+    incident.router,
+    approvals.router,
+    trends.router,
+    reports.router,
+    live.router,
+    on_call.router,
+]
 
 
 async def _sign_in_required(request: Request, exc: SignInRequired) -> Response:

@@ -6,7 +6,6 @@ pygal always embeds a small configuration <script> for its optional tooltips; it
 here, so the pages keep a script policy of 'self' only.
 """
 
-from collections.abc import Callable
 from datetime import date, timedelta
 from xml.etree import ElementTree
 
@@ -14,10 +13,13 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from vigil.api.schemas import Trends
+from vigil.trends.models import Trends
 
 # Okabe & Ito's palette: told apart by people with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+# Severities in the colours of their badges (vigil/static/console.css, --sev1..--sev4), so a
+# chart reads as the queue does: SEV1 is the same dark red everywhere.
+SEVERITY_COLOURS = {"SEV1": "#8b0000", "SEV2": "#a33c00", "SEV3": "#6e5600", "SEV4": "#3b5b7e"}
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Liberation Sans", sans-serif'
 
 _STYLE = dict(
@@ -89,14 +91,23 @@ def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def opened_per_day(
-    trends: Trends, title: str, group_label: Callable[[str], str], day_label: Callable[[date], str]
-) -> Markup:
+def _colours(groups: list[str]) -> tuple[str, ...]:
+    """Badge colours when the groups are severities; the palette otherwise."""
+    if groups and all(g in SEVERITY_COLOURS for g in groups):
+        return tuple(SEVERITY_COLOURS[g] for g in groups)
+    return PALETTE
+
+
+def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup:
     """Incidents opened each day, stacked by group (severity, category, region or channel)."""
     every = days(trends.start, trends.end)
+    counts: dict[str, dict[date, int]] = {}
+    for row in trends.rows:
+        counts.setdefault(row.group, {})[row.day] = row.opened
     chart = pygal.StackedBar(
         **_config(
             title,
+            Style(**{**_STYLE, "colors": _colours(sorted(counts))}),
             height=420,
             x_label_rotation=0,
             show_minor_x_labels=False,
@@ -106,15 +117,12 @@ def opened_per_day(
         )
     )
     chart.x_labels = [day_label(d) for d in every]
-    counts: dict[str, dict[date, int]] = {}
-    for row in trends.rows:
-        counts.setdefault(row.group, {})[row.day] = row.opened
     for group, per_day in sorted(counts.items()):
         chart.add(group_label(group), [per_day.get(d) for d in every])
     return _svg(chart)
 
 
-def breach_rates(trends: Trends, title: str, group_label: Callable[[str], str]) -> Markup:
+def breach_rates(trends: Trends, title: str, group_label) -> Markup:
     """The share of each group's incidents that breached any clock, in percent."""
     groups = trends.groups[::-1]  # pygal draws the first bar at the bottom; read top-down instead
     chart = pygal.HorizontalBar(
@@ -129,27 +137,87 @@ def breach_rates(trends: Trends, title: str, group_label: Callable[[str], str]) 
         )
     )
     chart.x_labels = [group_label(g.group) for g in groups]
-    chart.add(title, [round(g.breach_rate * 100, 1) for g in groups])
+    values = [round(g.breach_rate * 100, 1) for g in groups]
+    if groups and all(g.group in SEVERITY_COLOURS for g in groups):  # each bar in its badge's colour
+        chart.add(
+            title, [{"value": v, "color": SEVERITY_COLOURS[g.group]} for v, g in zip(values, groups, strict=True)]
+        )
+    else:
+        chart.add(title, values)
     return _svg(chart)
 
 
-def times_to(trends: Trends, title: str, group_label: Callable[[str], str], series: tuple[str, str]) -> Markup:
+def unit_for(seconds: float) -> tuple[float, str]:
+    """The unit a duration reads best in: seconds, minutes, hours or days (never "0.0 min")."""
+    for limit, scale, unit in ((120, 1, "s"), (2 * 3600, 60, "min"), (2 * 86400, 3600, "h")):
+        if seconds < limit:
+            return scale, unit
+    return 86400, "d"
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:.0f} {unit}" if value >= 10 or float(value).is_integer() else f"{value:.1f} {unit}"
+
+
+def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -> Markup:
     """Median time to acknowledge and to resolve, per group: in minutes while all are short, else hours."""
     groups = trends.groups[::-1]
     medians = [(g.median_seconds_to_acknowledge, g.median_seconds_to_resolve) for g in groups]
     longest = max((s for pair in medians for s in pair if s is not None), default=0)
-    scale, unit = (60, "min") if longest < 2 * 3600 else (3600, "h")
+    scale, unit = unit_for(longest)
     chart = pygal.HorizontalBar(
         **_config(
             title,
             LABELLED_STYLE,
             height=160 + 56 * max(1, len(groups)),
-            value_formatter=lambda v: f"{v:.1f} {unit}",
+            value_formatter=lambda v: _amount(v, unit),
             print_values=True,
         )
     )
     chart.x_labels = [group_label(g.group) for g in groups]
     for index, name in enumerate(series):
-        seconds = [pair[index] for pair in medians]
-        chart.add(name, [None if value is None else round(value / scale, 2) for value in seconds])
+        chart.add(name, [None if pair[index] is None else round(pair[index] / scale, 2) for pair in medians])
+    return _svg(chart)
+
+
+def percentiles(
+    rows: list[tuple[str, float | None, float | None, float | None]], title: str, names: tuple[str, str, str]
+) -> Markup:
+    """p50, p90 and p99 of a duration per group: (label, p50, p90, p99) rows, read top-down."""
+    rows = rows[::-1]
+    longest = max((v for row in rows for v in row[1:] if v is not None), default=0)
+    scale, unit = unit_for(longest)
+    chart = pygal.HorizontalBar(
+        **_config(
+            title,
+            LABELLED_STYLE,
+            height=160 + 64 * max(1, len(rows)),
+            value_formatter=lambda v: _amount(v, unit),
+            print_values=True,
+        )
+    )
+    chart.x_labels = [row[0] for row in rows]
+    for index, name in enumerate(names, start=1):
+        chart.add(name, [None if row[index] is None else round(row[index] / scale, 2) for row in rows])
+    return _svg(chart)
+
+
+def weekly(cells: list, title: str, group_label, week_label, groups: list[str]) -> Markup:
+    """Incidents opened per period (week or day), stacked by group, in the groups' colours."""
+    periods = sorted({c.period for c in cells})
+    chart = pygal.StackedBar(
+        **_config(
+            title,
+            Style(**{**_STYLE, "colors": _colours(groups)}),
+            height=380,
+            x_label_rotation=0,
+            show_minor_x_labels=False,
+            x_labels_major_every=max(1, len(periods) // 10),
+            min_scale=2,
+        )
+    )
+    chart.x_labels = [week_label(p) for p in periods]
+    counts = {(c.period, c.group): c.opened for c in cells}
+    for group in groups:
+        chart.add(group_label(group), [counts.get((p, group)) or None for p in periods])
     return _svg(chart)

@@ -5,6 +5,7 @@ about to breach is on top. The listing itself is the API's (vigil.api.listing); 
 reads its query from a form, leniently: a value that is not one of ours is ignored, not a 422.
 """
 
+import re
 from enum import StrEnum
 from typing import Any, TypedDict, TypeVar
 
@@ -17,11 +18,13 @@ from sqlalchemy.orm import Session as DbSession
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
+from vigil.api.routers.reviews import open_follow_ups, owned_reviews
 from vigil.audit import watchdog
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
+from vigil.workflows.state import INCIDENT_ID_PATTERN
 
 router = APIRouter()
 
@@ -29,6 +32,7 @@ PAGE_SIZES = (25, 50, 100, 200)  # offered; any size the API takes (1 to 200) wo
 OPEN = "open"  # the queue's default: every status but resolved, closed and merged
 ANY = "any"
 OPEN_STATUSES: list[Status] = [s for s in Status if s not in TERMINAL_STATUSES and s != Status.RESOLVED]
+INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 SORTS: dict[str, tuple[SortKey, Order]] = {
     "next_deadline": ("next_deadline", "asc"),
     "severity": ("severity", "asc"),
@@ -60,6 +64,7 @@ class Filters(TypedDict):
     channel: list[str]
     region: list[str]
     assignee: list[str]
+    id: list[str]  # exactly these incidents: a finding's evidence
     text: str
     sort: str  # a key of SORTS
     limit: str
@@ -75,6 +80,7 @@ def _filters(request: Request) -> Filters:
         "channel": params.getlist("channel"),
         "region": params.getlist("region"),
         "assignee": [a.strip() for a in params.getlist("assignee") if a.strip()][:5],
+        "id": [i for i in params.getlist("id") if INCIDENT_ID.match(i)][:100],  # a finding's evidence
         "text": (params.get("text") or "").strip()[:200],
         "sort": sort if sort in SORTS else "next_deadline",
         "limit": params["limit"] if params.get("limit", "").isdigit() and 1 <= int(params["limit"]) <= 200 else "50",
@@ -92,6 +98,7 @@ def _query(filters: Filters, cursor: str | None) -> IncidentQuery:
         channel=_pick(filters["channel"], Channel),
         region=_pick(filters["region"], Region),
         assignee=[a[:64] for a in filters["assignee"]],
+        ids=filters["id"],
         text=filters["text"] or None,
         sort=sort,
         order=order,
@@ -105,6 +112,12 @@ def _load(request: Request, query: IncidentQuery) -> tuple[list[Row[Any]], str |
         rows, next_cursor = list_incidents(db, query)
         people = [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
     return rows, next_cursor, people
+
+
+def _waiting_for(request: Request, name: str) -> tuple[list, list]:
+    """The viewer's own open reviews and follow-ups (the learning loop's part of their queue)."""
+    with DbSession(request.app.state.engine, expire_on_commit=False) as db:
+        return owned_reviews(db, name), open_follow_ups(db, name)
 
 
 def _diverged(request: Request) -> set[str]:
@@ -123,12 +136,15 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         error = _("That page link no longer fits these filters: showing the first page.")
         rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, None))
         cursor = None
+    reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
     return page(
         request,
         "queue.html",
         viewer.language,
         viewer,
         rows=rows,
+        reviews=reviews,
+        follow_ups=follow_ups,
         diverged=await run_in_threadpool(_diverged, request),
         filters=filters,
         next_cursor=next_cursor,

@@ -1,4 +1,5 @@
-"""Trends: the numbers behind GET /api/trends (its own `compute`), drawn as charts and tables."""
+"""Trends: the numbers behind GET /api/trends (its own `compute`) and the recommendations behind
+GET /api/trends/recommendations, drawn as charts and tables in the viewer's language."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -8,37 +9,48 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.api.routers.trends import GroupBy, compute
-from vigil.api.schemas import Trends
+from vigil.api.routers.trends import compute
 from vigil.console import charts
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.i18n import _, gettext_for, label
+from vigil.policy import load_policy
+from vigil.trends.models import Trends
+from vigil.trends.recommend import Recommendations, recommend
 
 router = APIRouter()
 
 PERIODS = (7, 30, 90, 365)
-GROUPINGS: dict[GroupBy, str] = {
+GROUPINGS = {
     "severity": _("severity"),
     "category": _("category"),
     "region": _("region"),
     "channel": _("channel"),
+    "team": _("team"),
+    "triage_rule": _("triage rule"),
+}
+OUTCOMES = {
+    "met": _("met"),
+    "met_late": _("met late"),
+    "missed": _("missed"),
+    "running_late": _("running late"),
 }
 
 
-def _compute(request: Request, start: date, end: date, by: GroupBy) -> Trends:
+def _compute(request: Request, start: date, end: date, by: str, every: str) -> tuple[Trends, Recommendations]:
     with DbSession(request.app.state.engine) as db:
-        return compute(db, start, end, by)
+        return compute(db, start, end, by, every), recommend(db, load_policy(), start, end)  # type: ignore[arg-type]
 
 
 @router.get("/trends")
 async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     params = request.query_params
-    by: GroupBy = next((grouping for grouping in GROUPINGS if grouping == params.get("by")), "severity")
+    by = params.get("by") if params.get("by") in GROUPINGS else "severity"
     period = int(params["days"]) if params.get("days", "").isdigit() and int(params["days"]) in PERIODS else 30
+    every = "week" if period >= 90 else "day"
     end = datetime.now(UTC).date()
     start = end - timedelta(days=period - 1)
-    result = await run_in_threadpool(_compute, request, start, end, by)
+    result, findings = await run_in_threadpool(_compute, request, start, end, by, every)
 
     language = viewer.language
     gettext = gettext_for(language)
@@ -50,6 +62,8 @@ async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Respo
     def day_label(day: date) -> str:
         return format_date(day, "d MMM", locale=language)
 
+    totals = [t for t in result.totals if t.group != "all"]
+    groups = sorted({c.group for c in result.series if c.group != "all"})
     svg = {
         "opened": charts.opened_per_day(
             result,
@@ -57,6 +71,15 @@ async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Respo
             group_label,
             day_label,
         ),
+        "weekly": charts.weekly(
+            [c for c in result.series if c.group != "all"],
+            gettext("Incidents opened per week, by %(grouping)s") % {"grouping": grouping},
+            group_label,
+            day_label,
+            groups,
+        )
+        if every == "week"
+        else None,
         "breaches": charts.breach_rates(
             result,
             gettext("Share of incidents that breached a clock, by %(grouping)s") % {"grouping": grouping},
@@ -68,6 +91,11 @@ async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Respo
             group_label,
             (gettext("to acknowledge"), gettext("to resolve")),
         ),
+        "resolve": charts.percentiles(
+            [(group_label(t.group), t.resolve.p50, t.resolve.p90, t.resolve.p99) for t in totals if t.resolve.count],
+            gettext("Time to resolve: median, 90th and 99th percentile, by %(grouping)s") % {"grouping": grouping},
+            (gettext("median"), gettext("90th percentile"), gettext("99th percentile")),
+        ),
     }
     return page(
         request,
@@ -75,6 +103,12 @@ async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Respo
         language,
         viewer,
         trends=result,
+        findings=findings.findings,
+        totals=totals,
+        overall=next((t for t in result.totals if t.group == "all"), None),
+        clocks=[c for c in result.clocks if c.period is None and c.group == "all"],
+        approvals=next((a for a in result.approvals if a.group == "all"), None),
+        outcomes={k: gettext(v) for k, v in OUTCOMES.items()},
         svg=svg,
         by=by,
         period=period,

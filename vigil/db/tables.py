@@ -302,3 +302,167 @@ class ReplayCheckRow(SQLModel, table=True):
     diverged_since: datetime | None = _utc(nullable=True)  # first seen not ok, kept until it replays again
     alerted_at: datetime | None = _utc(nullable=True)  # when the head of incident management was told
     repaired_at: datetime | None = _utc(nullable=True)
+
+
+class RepairRow(SQLModel, table=True):
+    """A repair of a diverged incident (vigil.audit.repair): who, why, where it was reset, and what
+    came out otherwise for the actions people had been answered for."""
+
+    __tablename__ = "repairs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(index=True, max_length=32)
+    repaired_at: datetime = _utc(nullable=False)
+    repaired_by: str = Field(max_length=64)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    old_run_id: str = Field(max_length=64)
+    new_run_id: str = Field(max_length=64)
+    reset_event: int  # the event across runs the history was reset to
+    diverging_event: int
+    report: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+# ---------------------------------------------------------------------------- the learning loop
+# Facts for trends, written by the projection with the journal entry that makes them
+# (vigil/trends/facts.py), so that each trend is one aggregate query over one narrow table.
+# Every fact row carries the incident's dimensions as they were then, so no query needs a join:
+# severity, category, channel, region, team (the team whose work it is: the region's incident
+# team, or the team asked for a first response) and the triage rule it was triaged under.
+
+
+class MilestoneRow(SQLModel, table=True):
+    """A moment in an incident's life: opened, acknowledged, resolved, reopened or merged."""
+
+    __tablename__ = "incident_milestones"
+    __table_args__ = (Index("ix_milestones_kind_at", "kind", "at"),)
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    entry_no: int = Field(primary_key=True)
+    kind: str = Field(max_length=16)
+    at: datetime = _utc(nullable=False)
+    seconds: float | None = None  # acknowledged, resolved: since the incident was opened
+    severity: str = Field(max_length=8)
+    category: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    region: str = Field(max_length=8)
+    team: str = Field(max_length=32)
+    triage_rule: str = Field(max_length=300)
+
+
+class ClockOutcomeRow(SQLModel, table=True):
+    """One round of an SLA or regulatory clock, once it is late or over: met, met_late, missed
+    (ended unmet after a breach), running_late (breached, still running) or cancelled (ended
+    unmet before it was due). Rewritten as the round moves on (entry_no only grows)."""
+
+    __tablename__ = "clock_outcomes"
+    __table_args__ = (Index("ix_clock_outcomes_due", "due_at"), Index("ix_clock_outcomes_clock_due", "clock", "due_at"))
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    clock_id: str = Field(primary_key=True, max_length=80)  # sla.first_response.legal, regulatory.ncmec_report
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    entry_no: int  # the journal entry that wrote this outcome
+    clock: str = Field(max_length=80)  # what trends group by: sla.first_response, regulatory.ncmec_report
+    kind: str = Field(max_length=16)  # sla | regulatory
+    due_at: datetime = _utc(nullable=False)
+    ended_at: datetime | None = _utc(nullable=True)
+    outcome: str = Field(max_length=16)
+    seconds: float | None = None  # met, met_late: from start to met
+    late_by_seconds: float | None = None
+    severity: str = Field(max_length=8)
+    category: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    region: str = Field(max_length=8)
+    team: str = Field(max_length=32)
+    triage_rule: str = Field(max_length=300)
+
+
+class SeverityChangeRow(SQLModel, table=True):
+    """A lead raised or lowered an incident's severity."""
+
+    __tablename__ = "severity_changes"
+    __table_args__ = (Index("ix_severity_changes_at", "at"),)
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    entry_no: int = Field(primary_key=True)
+    at: datetime = _utc(nullable=False)
+    from_severity: str = Field(max_length=8)
+    to_severity: str = Field(max_length=8)
+    direction: str = Field(max_length=8)  # raised | lowered
+    changed_by: str = Field(max_length=64)
+    triaged_severity: str = Field(max_length=8)
+    category: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    region: str = Field(max_length=8)
+    team: str = Field(max_length=32)
+    triage_rule: str = Field(max_length=300)
+
+
+class EnforcementOutcomeRow(SQLModel, table=True):
+    """What became of an approved action: done, or failed (refused by the platform)."""
+
+    __tablename__ = "enforcement_outcomes"
+    __table_args__ = (Index("ix_enforcement_outcomes_at", "at"),)
+
+    incident_id: str = Field(primary_key=True, max_length=32)
+    entry_no: int = Field(primary_key=True)
+    proposal_id: str = Field(max_length=40)
+    action: str = Field(max_length=40)
+    outcome: str = Field(max_length=16)
+    at: datetime = _utc(nullable=False)
+    severity: str = Field(max_length=8)
+    category: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    region: str = Field(max_length=8)
+    team: str = Field(max_length=32)
+    triage_rule: str = Field(max_length=300)
+
+
+class ReviewRow(SQLModel, table=True):
+    """A post-incident review as its ReviewWorkflow last wrote it (`review` is the whole record)."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_owner_status", "owner", "status"), Index("ix_reviews_due", "due_at"))
+
+    id: str = Field(primary_key=True, max_length=48)
+    incident_id: str = Field(unique=True, max_length=32)
+    status: str = Field(max_length=16)
+    owner: str = Field(max_length=64)
+    severity: str = Field(max_length=8)
+    category: str = Field(max_length=32)
+    opened_at: datetime = _utc(nullable=False)
+    due_at: datetime = _utc(nullable=False)
+    completed_at: datetime | None = _utc(nullable=True)
+    seq: int = 0  # the review's own sequence number: older writes never overwrite newer
+    review: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class FollowUpRow(SQLModel, table=True):
+    """A follow-up action from a review: it shows in its owner's queue until it is done."""
+
+    __tablename__ = "review_follow_ups"
+    __table_args__ = (Index("ix_follow_ups_owner_status_due", "owner", "status", "due"),)
+
+    id: str = Field(primary_key=True, max_length=56)
+    review_id: str = Field(index=True, max_length=48)
+    incident_id: str = Field(max_length=32)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str = Field(max_length=64)
+    due: datetime = _utc(nullable=False)
+    serves: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(max_length=16)
+    seq: int = 0
+
+
+class ReviewEventRow(SQLModel, table=True):
+    """Every change to a review, in order: the review's own timeline."""
+
+    __tablename__ = "review_events"
+
+    review_id: str = Field(primary_key=True, max_length=48)
+    entry_no: int = Field(primary_key=True)
+    incident_id: str = Field(index=True, max_length=32)
+    type: str = Field(max_length=40)
+    actor: str = Field(max_length=64)
+    actor_role: str = Field(max_length=16)
+    at: datetime = _utc(nullable=False)
+    action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

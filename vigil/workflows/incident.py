@@ -22,11 +22,12 @@ with workflow.unsafe.imports_passed_through():
     from vigil.activities.audit import AuditActivities
     from vigil.activities.enforcement import EnforcementActivities
     from vigil.activities.projection import ProjectionActivities
+    from vigil.activities.reviews import ReviewActivities
     from vigil.activities.triage import TriageActivities
     from vigil.domain import TERMINAL_STATUSES, Status
     from vigil.policy import Policy
     from vigil.temporal import CATEGORY, CHANNEL, HISTORY_DIGEST, INCIDENT_STATUS, REGION, SEVERITY
-    from vigil.workflows import lifecycle
+    from vigil.workflows import lifecycle, review_rules
     from vigil.workflows.actions import (
         Action,
         AddNote,
@@ -73,6 +74,9 @@ _UPDATE_IDS_KEPT = 1000
 # next action reach the worker in one activation or two (docs/reliability.md, the known SDK
 # issue, mark 1). Histories recorded before this schedule the batch first and replay that way.
 _PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
+# Resolving a SEV1/SEV2 (policy review.severities) starts its post-incident review (an activity
+# starts its ReviewWorkflow). Histories recorded before this resolved without one and replay so.
+_OPEN_REVIEW = "post-incident-review-on-resolve"
 
 
 @workflow.defn
@@ -92,6 +96,7 @@ class IncidentWorkflow:
         self._alarm = _Alarm()
         self._in_flight: list[JournalEntry] = []  # the batch the projection activity is writing
         self._update_ids: dict[str, None] = {}  # applied update ids, oldest first (an ordered set)
+        self._review_started = False
         if start.carried:  # here, not in run(): an update may arrive in the new run's first task
             self._restore(start.carried)
 
@@ -168,12 +173,16 @@ class IncidentWorkflow:
                 asyncio.create_task(self._enforce(proposal.id))
         if state.status == Status.MERGED and state.merged_into and not self._merge_noted:
             await self._note_merge_on_target(state.id, state.merged_into)
+        if not self._review_started and review_rules.owed(state, self.policy) and workflow.patched(_OPEN_REVIEW):
+            await self._open_review(state)
 
     # ------------------------------------------------------------------ messages
 
     @workflow.update
-    def act(self, request: ActionRequest) -> Incident:
+    async def act(self, request: ActionRequest) -> Incident:
         """A person's action (the API's path): the new state, or the refusal and why."""
+        if self._state is None:  # accepted during triage (a reset's reapplied updates): after it
+            await workflow.wait_condition(lambda: self._state is not None)
         if self._already_applied():
             return self.state_now
         try:
@@ -186,7 +195,9 @@ class IncidentWorkflow:
     @act.validator
     def _validate_act(self, request: ActionRequest) -> None:
         if self._state is None:
-            raise ApplicationError("the incident is still being triaged: try again", type="conflict")
+            # Only a reset reapplies updates before triage (the API acts once intake has answered):
+            # the handler waits for the triage and applies them then, or refuses with the reason.
+            return
         if self._already_applied():
             return  # a retry of an action applied in an earlier run: answered, not applied again
         try:
@@ -277,6 +288,7 @@ class IncidentWorkflow:
                 reason=reason,
                 raw=raw if action is None else None,
                 seq=self.state_now.seq,
+                severity=self.state_now.severity,
                 clocks=clocks or [],
                 proposals=proposals or [],
             )
@@ -384,6 +396,17 @@ class IncidentWorkflow:
         except FailureError as error:  # the target has closed meanwhile
             workflow.logger.warning("could not note merge on %s: %s", target_id, error)
 
+    async def _open_review(self, state: Incident) -> None:
+        """The post-incident review: a workflow of its own (ReviewWorkflow), which outlives this one."""
+        self._review_started = True
+        await workflow.execute_activity_method(
+            ReviewActivities.start_review,
+            review_rules.planned(state, self.policy),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_PROJECTION_RETRY,
+            summary="open the post-incident review",
+        )
+
     async def _seal_history(self) -> None:
         """Tamper evidence: a digest of the history as it stands at the close."""
         seal = await workflow.execute_activity_method(
@@ -419,6 +442,7 @@ class IncidentWorkflow:
                 merge_noted=self._merge_noted,
                 unprojected=unprojected or [],
                 update_ids=list(self._update_ids),
+                review_started=self._review_started,
             ),
         )
 
@@ -430,6 +454,7 @@ class IncidentWorkflow:
         self._merge_noted = carried.merge_noted
         self._unprojected = list(carried.unprojected)
         self._update_ids = dict.fromkeys(carried.update_ids)
+        self._review_started = carried.review_started
 
     def _clocks_due_at(self, moment: datetime | None) -> str:
         return timer_summary([c.id for c in self.state_now.clocks if c.running and c.next_fire_at == moment])

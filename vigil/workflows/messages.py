@@ -30,6 +30,7 @@ class JournalEntry(Model):
     reason: str | None = None
     raw: dict[str, Any] | None = None  # the signal as sent: any JSON object
     seq: int  # the incident's seq after this entry
+    severity: Severity | None = None  # the incident's severity after this entry (None: written before it was kept)
     # What this entry changed, as it was right after it: the projection and the notifications
     # read these, not the batch's latest state, which later entries may have moved on.
     clocks: list[Clock] = []
@@ -47,6 +48,7 @@ class Carried(Model):
     merge_noted: bool = False
     unprojected: list[JournalEntry] = []  # written again by the new run (idempotent)
     update_ids: list[str] = []  # updates already applied, so a retry reaching the new run is not
+    review_started: bool = False  # its post-incident review (one per incident, ever)
 
 
 class IncidentStart(Model):

@@ -1,4 +1,4 @@
-"""The sandbox IncidentWorkflow and ApprovalWorkflow run in, for the worker and the Replayer alike.
+"""The sandbox IncidentWorkflow, ApprovalWorkflow and ReviewWorkflow run in, for the worker and the Replayer alike.
 
 The sandbox re-executes every module a workflow imports, for every new run, unless it is passed
 through; `imports_passed_through` alone still re-ran the state machine module for each incident
@@ -18,6 +18,8 @@ PURE_MODULES = (
     "vigil.workflows.actions",
     "vigil.workflows.messages",
     "vigil.workflows.lifecycle",
+    "vigil.workflows.review_state",
+    "vigil.workflows.review_rules",
 )
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -29,6 +30,7 @@ from vigil.api.deps import (
 )
 from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, responses, unavailable
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
+from vigil.api.routers.reviews import act_on_review
 from vigil.api.schemas import IncidentPage, IncidentSummary
 from vigil.auth import Principal, active_user
 from vigil.db.intake import reserve_incident, was_reserved
@@ -36,9 +38,10 @@ from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity,
 from vigil.roles import READERS, RESPONDERS, may_not
 from vigil.temporal import incident_client
 from vigil.temporal.incident_client import ActionRefused, IncidentNotFound
-from vigil.workflows import lifecycle
+from vigil.workflows import lifecycle, review_rules
 from vigil.workflows.actions import HumanAction, RefusalCode
-from vigil.workflows.state import Incident, Intake, Printable
+from vigil.workflows.review_state import Review, ReviewAction
+from vigil.workflows.state import Incident, IncidentId, Intake, Printable
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
@@ -172,6 +175,9 @@ def list_(
     channel: Annotated[list[Channel], Query()] = [],  # noqa: B006
     region: Annotated[list[Region], Query()] = [],  # noqa: B006
     assignee: Annotated[list[Annotated[str, Printable]], Query(max_length=64)] = [],  # noqa: B006
+    id: Annotated[
+        list[IncidentId], Query(max_length=100, description="Exactly these incidents (repeat, at most 100)")
+    ] = [],  # noqa: B006
     text: Annotated[
         Annotated[str, Printable] | None, Query(max_length=200, description="Words in the title or external_ref")
     ] = None,
@@ -191,6 +197,7 @@ def list_(
         channel=channel,
         region=region,
         assignee=assignee,
+        ids=id,
         text=(text or "").strip() or None,
         opened_from=_utc(opened_from),
         opened_to=_utc(opened_to),
@@ -235,18 +242,19 @@ async def get_incident(
 
 @router.post(
     "/{incident_id}/actions",
-    response_model=Incident,
-    summary="Act on an incident",
+    response_model=Incident | Review,
+    summary="Act on an incident (or its post-incident review)",
     responses=responses(403, 404, 409, 413, 422),
 )
 async def act(
     incident_id: str,
     action: Annotated[
-        HumanAction,
+        Annotated[HumanAction | ReviewAction, Field(discriminator="type")],
         Body(
             examples=[
                 {"type": "acknowledge"},
                 {"type": "escalate", "team": "legal", "reason": "removal order names three URLs"},
+                {"type": "review_edit", "section": "summary", "text": "What happened, in a paragraph."},
             ]
         ),
     ],
@@ -261,11 +269,18 @@ async def act(
             description="Send the same key when retrying: the action is applied once, the answer repeated",
         ),
     ] = None,
-) -> Incident:
+) -> Incident | Review:
     """One action, `{"type": ..., ...}`. The actor is the token's user, never a body field.
     `200` with the new state; `403` the role may not; `409` the incident's state forbids it
-    now (the detail says why); `422` malformed or meaningless here."""
+    now (the detail says why); `422` malformed or meaningless here. Types `review_*` change the
+    incident's post-incident review (also after the incident has closed) and answer with it."""
     check_incident_id(incident_id)
+    request_id = f"{user.name}/{idempotency_key}" if idempotency_key else None
+    if action.type.startswith("review_"):
+        if not review_rules.permitted(user.role, action.type):
+            raise forbidden(may_not(user.role, "change reviews"))
+        _reject_nul(action.model_dump(mode="json"))
+        return await act_on_review(temporal, engine, incident_id, action, user, request_id)  # type: ignore[arg-type]
     if not lifecycle.permitted(user.role, action.type):
         raise forbidden(may_not(user.role, action.type.replace("_", " ")))
     _reject_nul(action.model_dump(mode="json"))
@@ -275,9 +290,9 @@ async def act(
         await _check_merge_target(engine, incident_id, action.incident_id)
     try:
         # The key is the update id, scoped to the caller so two people's keys never collide.
-        request_id = f"{user.name}/{idempotency_key}" if idempotency_key else None
         return await asyncio.wait_for(
-            incident_client.act(temporal, incident_id, action, user.actor, request_id=request_id), ACTION_TIMEOUT
+            incident_client.act(temporal, incident_id, action, user.actor, request_id=request_id),  # type: ignore[arg-type]
+            ACTION_TIMEOUT,
         )
     except IncidentNotFound:
         raise not_found(f"no incident {incident_id}") from None

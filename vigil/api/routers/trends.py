@@ -1,116 +1,110 @@
-"""/api/trends: what leadership reads on Monday. Counts per day and group, SLA breach rates,
-median time to acknowledge and to resolve; JSON, or CSV with `Accept: text/csv`.
+"""/api/trends: what leadership reads on Monday, computed in the database (vigil.trends.figures);
+JSON, or CSV with `Accept: text/csv`. /api/trends/recommendations: what the numbers suggest
+changing, by the policy's rules (vigil.trends.recommend).
 
-Counts are by cohort: each incident counts on the day it was opened, and `resolved` /
-`breached` say how many of that day's incidents are resolved / breached a clock so far.
+`rows`, `groups` and `overall` are by cohort (each incident counts on the day it was opened);
+the other figures count each event in the period it happened (docs/learning.md).
 """
 
 import csv
 import io
-import statistics
-from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal, overload
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Mapped, Session
-from sqlmodel import col
+from sqlalchemy.orm import Session
 
 from vigil.api.deps import allow, get_session
 from vigil.api.errors import invalid, responses
-from vigil.api.schemas import TrendGroup, TrendRow, Trends
 from vigil.auth import Principal
-from vigil.db.tables import IncidentRow
+from vigil.policy import Policy, load_policy
 from vigil.roles import READERS
+from vigil.trends import figures
+from vigil.trends.models import Group, Trends
+from vigil.trends.recommend import Recommendations, recommend
+from vigil.trends.sql import Unit, utc_range
 
 router = APIRouter(prefix="/api/trends", tags=["trends"])
 
-GroupBy = Literal["severity", "category", "region", "channel"]
-_GROUP_COLUMNS: dict[GroupBy, Mapped[str]] = {
-    "severity": col(IncidentRow.severity),
-    "category": col(IncidentRow.category),
-    "region": col(IncidentRow.region),
-    "channel": col(IncidentRow.channel),
-}
 MAX_DAYS = 366
+Table = Literal["rows", "series", "totals", "clocks", "teams", "approvals", "severity_changes", "enforcement"]
 
 
-@overload
-def _aware(moment: datetime) -> datetime: ...
-@overload
-def _aware(moment: datetime | None) -> datetime | None: ...
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)  # SQLite returns naive UTC
-    return moment
-
-
-class _Tally:
-    def __init__(self) -> None:
-        self.opened = self.resolved = self.breached = 0
-        self.to_ack: list[float] = []
-        self.to_resolve: list[float] = []
-
-    def add(self, opened: datetime, acknowledged: datetime | None, resolved: datetime | None, breaches: int) -> None:
-        self.opened += 1
-        self.breached += breaches > 0
-        if acknowledged:
-            self.to_ack.append((acknowledged - opened).total_seconds())
-        if resolved:
-            self.resolved += 1
-            self.to_resolve.append((resolved - opened).total_seconds())
-
-    def summary(self, group: str) -> TrendGroup:
-        return TrendGroup(
-            group=group,
-            opened=self.opened,
-            resolved=self.resolved,
-            breached=self.breached,
-            breach_rate=round(self.breached / self.opened, 4) if self.opened else 0.0,
-            median_seconds_to_acknowledge=statistics.median(self.to_ack) if self.to_ack else None,
-            median_seconds_to_resolve=statistics.median(self.to_resolve) if self.to_resolve else None,
-        )
-
-
-def compute(session: Session, start: date, end: date, by: GroupBy) -> Trends:
-    since = datetime.combine(start, time.min, tzinfo=UTC)
-    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-    opened_at = col(IncidentRow.opened_at)
-    statement = select(
-        opened_at,
-        _GROUP_COLUMNS[by],
-        col(IncidentRow.acknowledged_at),
-        col(IncidentRow.resolved_at),
-        col(IncidentRow.breaches),
-    ).where(opened_at >= since, opened_at < until)
-    per_day: dict[tuple[date, str], _Tally] = defaultdict(_Tally)
-    per_group: dict[str, _Tally] = defaultdict(_Tally)
-    overall = _Tally()
-    for opened, group, acknowledged, resolved, breaches in session.execute(statement.execution_options(yield_per=2000)):
-        opened, acknowledged, resolved = _aware(opened), _aware(acknowledged), _aware(resolved)
-        for tally in (per_day[(opened.date(), group)], per_group[group], overall):
-            tally.add(opened, acknowledged, resolved, breaches)
+def compute(session: Session, start: date, end: date, by: Group, every: Unit = "day") -> Trends:
+    since, until = utc_range(start, end)
+    window = figures.Window(since=since, until=until, unit=every, by=by)
+    rows, groups, overall = figures.opened_cohorts(session, window)
+    series, totals = figures.incident_cells(session, window)
     return Trends(
         start=start,
         end=end,
         by=by,
-        rows=[
-            TrendRow(day=day, group=group, opened=t.opened, resolved=t.resolved, breached=t.breached)
-            for (day, group), t in sorted(per_day.items())
-        ],
-        groups=[t.summary(group) for group, t in sorted(per_group.items())],
-        overall=overall.summary("all"),
+        rows=rows,
+        groups=groups,
+        overall=overall,
+        every=every,
+        series=series,
+        totals=totals,
+        clocks=figures.clock_cells(session, window),
+        teams=figures.team_cells(session, window),
+        approvals=figures.approval_cells(session, window),
+        severity_changes=figures.severity_change_cells(session, window),
+        enforcement=figures.enforcement_cells(session, window),
     )
 
 
-def _csv(trends: Trends) -> str:
+def checked_range(start: date | None, end: date | None, default_days: int = 30) -> tuple[date, date]:
+    """The range asked for, or 422 naming what is wrong (never a date past the calendar's ends)."""
+    end = end or datetime.now(UTC).date()
+    if end >= date.max:  # the day after `end` bounds the query
+        raise invalid(f"end: must be before {date.max.isoformat()}")
+    if start is None:
+        if end - date.min < timedelta(days=default_days - 1):
+            raise invalid(f"end: without start, must be at least {default_days - 1} days after {date.min.isoformat()}")
+        start = end - timedelta(days=default_days - 1)
+    if start > end:
+        raise invalid("start: must not be after end")
+    if (end - start).days >= MAX_DAYS:
+        raise invalid(f"start..end: at most {MAX_DAYS} days at a time")
+    return start, end
+
+
+# ---------------------------------------------------------------------------- CSV
+
+
+def _flat(value: object, prefix: str = "") -> dict[str, object]:
+    """A figure as one CSV row: nested spreads become acknowledge_p50, ...; maps become tiers_2, ..."""
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            out |= _flat(item, f"{prefix}{key}_")
+        return out
+    if isinstance(value, list):
+        return {prefix.rstrip("_"): " ".join(str(v) for v in value)}
+    return {prefix.rstrip("_"): "" if value is None else value}
+
+
+def _csv(trends: Trends, table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["day", trends.by, "opened", "resolved", "breached"])
-    for row in trends.rows:
-        writer.writerow([row.day.isoformat(), row.group, row.opened, row.resolved, row.breached])
+    if table == "rows":
+        writer.writerow(["day", trends.by, "opened", "resolved", "breached"])
+        for row in trends.rows:
+            writer.writerow([row.day.isoformat(), row.group, row.opened, row.resolved, row.breached])
+        return out.getvalue()
+    flat = [_flat(item.model_dump(mode="json")) for item in getattr(trends, table)]
+    header = list(dict.fromkeys(key for line in flat for key in line))
+    writer.writerow(header)
+    for line in flat:
+        writer.writerow([line.get(key, "") for key in header])
     return out.getvalue()
+
+
+def _wants_csv(request: Request) -> bool:
+    return "text/csv" in request.headers.get("accept", "")
+
+
+# ---------------------------------------------------------------------------- routes
 
 
 @router.get(
@@ -128,24 +122,41 @@ def trends(
     session: Session = Depends(get_session),
     start: Annotated[date | None, Query(description="First day (UTC), default 29 days before `end`")] = None,
     end: Annotated[date | None, Query(description="Last day (UTC), inclusive; default today")] = None,
-    by: GroupBy = "severity",
+    by: Annotated[Group, Query(description="Group by this dimension; `all` for no grouping")] = "severity",
+    every: Annotated[Unit, Query(description="The period of `series` and clocks: day, or ISO week")] = "day",
+    table: Annotated[Table, Query(description="With Accept: text/csv, which figures (default: rows)")] = "rows",
 ) -> Trends | Response:
-    end = end or datetime.now(UTC).date()
-    if end >= date.max:  # the day after `end` bounds the query
-        raise invalid(f"end: must be before {date.max.isoformat()}")
-    if start is None:
-        if end - date.min < timedelta(days=29):
-            raise invalid(f"end: without start, must be at least 29 days after {date.min.isoformat()}")
-        start = end - timedelta(days=29)
-    if start > end:
-        raise invalid("start: must not be after end")
-    if (end - start).days >= MAX_DAYS:
-        raise invalid(f"start..end: at most {MAX_DAYS} days at a time")
-    result = compute(session, start, end, by)
-    if "text/csv" in request.headers.get("accept", ""):
+    start, end = checked_range(start, end)
+    result = compute(session, start, end, by, every)
+    if _wants_csv(request):
         return Response(
-            _csv(result),
+            _csv(result, table),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="vigil-trends-{by}-{start}-{end}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="vigil-trends-{table}-{by}-{start}-{end}.csv"'},
         )
     return result
+
+
+def current_policy() -> Policy:
+    """The policy file in force for this process (its thresholds make the findings)."""
+    return load_policy()
+
+
+@router.get(
+    "/recommendations",
+    response_model=Recommendations,
+    summary="What the trends suggest changing",
+    responses=responses(403, 422),
+)
+def recommendations(
+    user: Principal = Depends(allow(READERS, "read trends")),
+    session: Session = Depends(get_session),
+    policy: Policy = Depends(current_policy),
+    start: Annotated[date | None, Query(alias="from", description="First day (UTC); default: 29 days before")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive; default today")] = None,
+) -> Recommendations:
+    """Findings by the rules in the policy's `[recommendations]`: each with its evidence (the
+    numbers and the incidents behind them), a suggested change in English and Spanish, and a link
+    to the queue filtered to those incidents."""
+    start, end = checked_range(start, end)
+    return recommend(session, policy, start, end)

@@ -1,7 +1,7 @@
 """communications: deliveries, the change feed, people's email, notices' languages and dispatch
 
-Revision ID: 0003_communications
-Revises: 0002_replay_checks
+Revision ID: 0005_communications
+Revises: 0004_repairs
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '0003_communications'
-down_revision = '0002_replay_checks'
+revision = '0005_communications'
+down_revision = '0004_repairs'
 branch_labels = None
 depends_on = None
 
