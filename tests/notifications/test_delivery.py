@@ -155,7 +155,7 @@ async def test_mail_that_is_down_then_up_is_delivered_after_once(
         finally:
             down.stop()
     assignment = next(d for d in delivered if d.address == "bea@people.example")
-    assert assignment.status == "sent" and assignment.attempts >= 3
+    assert assignment.status == "sent" and assignment.attempts >= 2  # refused while down, then sent
     assert [m.delivery_id for m in down.to("bea@people.example")] == [
         delivery_id(assignment.notice_key, assignment.address)
     ]
