@@ -26,6 +26,11 @@ BENCHMARKS = {
     "e": ("worker_memory", ["--n", "10000"], ["--n", "400"]),
     "f": ("timer_lateness", ["--n", "2000", "--due", "150"], ["--n", "100", "--due", "60", "--window", "20"]),
     "g": ("trends_at_scale", ["--incidents", "1000000", "--requests", "30"], ["--incidents", "5000"]),
+    "h": (
+        "notice_delivery",
+        ["--n", "2000", "--burst", "2000", "--due", "150"],
+        ["--n", "100", "--burst", "40", "--due", "40"],
+    ),
 }
 
 

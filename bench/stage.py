@@ -44,6 +44,7 @@ def stage(
     vigil_worker: bool = True,
     bare_worker: bool = True,
     max_cached: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stage]:
     """`max_cached`: run `vigil worker` with this workflow cache size (VIGIL_WORKER_CACHE) instead
     of its default; the bare worker gets the same."""
@@ -55,6 +56,7 @@ def stage(
         database_url=f"sqlite:///{root / 'vigil' / 'vigil.db'}",
         task_queue="vigil",
         policy=policy,
+        extra_env=extra_env or {},
     )
     bare = Deployment(
         home=root / "bare",

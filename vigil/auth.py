@@ -23,6 +23,9 @@ from vigil.workflows.state import Actor
 
 TOKEN_PREFIX = "vgl_"
 _NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")  # the same rule as workflows.state.Username
+# An address notices can go to: one @, no spaces or control characters, a dot in the domain.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 class UserError(Exception):
@@ -66,12 +69,20 @@ def parse_role(role: str) -> Role:
     return parsed
 
 
-def add_user(session: Session, name: str, role: str, language: str = "en") -> str:
+def check_email(email: str | None) -> str | None:
+    if email is None or email == "":
+        return None
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise UserError(f"invalid email address {email[:80]!r}")
+    return email
+
+
+def add_user(session: Session, name: str, role: str, language: str = "en", email: str | None = None) -> str:
     """Create a user and return their first token. Commits."""
-    name, parsed_role = _check_name(name), parse_role(role)
+    name, parsed_role, email = _check_name(name), parse_role(role), check_email(email)
     if language not in set(Language):
         raise UserError(f"unknown language {language!r}: use one of {', '.join(Language)}")
-    session.add(UserRow(name=name, role=parsed_role.value, language=language, created_at=_now()))
+    session.add(UserRow(name=name, role=parsed_role.value, language=language, email=email, created_at=_now()))
     try:
         session.flush()
     except IntegrityError:
@@ -109,6 +120,16 @@ def disable_user(session: Session, name: str) -> None:
         user.disabled_at = _now()
         session.add(user)
     revoke_tokens(session, name)
+
+
+def set_email(session: Session, name: str, email: str | None) -> None:
+    """Where notices to this person go (None: nowhere). Commits."""
+    user = session.get(UserRow, name)
+    if user is None:
+        raise UserError(f"no user {name!r}")
+    user.email = check_email(email)
+    session.add(user)
+    session.commit()
 
 
 def list_users(session: Session) -> list[UserRow]:

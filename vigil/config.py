@@ -39,6 +39,13 @@ class Settings:
     # Web UI origin allowed to call the codec endpoint.
     temporal_ui_origin: str = field(default_factory=lambda: _env("VIGIL_TEMPORAL_UI_ORIGIN", "http://localhost:8233"))
 
+    # Where email notices go: smtp://host:1025 (STARTTLS when offered), smtp://...?starttls=require,
+    # smtps://user:pass@host:465. Empty: email notices wait in the outbox ("mail is not configured").
+    smtp_url: str = field(default_factory=lambda: _env("VIGIL_SMTP_URL"))
+    mail_from: str = field(default_factory=lambda: _env("VIGIL_MAIL_FROM", "Vigil <vigil@localhost>"))
+    # Signs webhook bodies (X-Vigil-Signature: sha256=HMAC). Empty: webhook notices wait.
+    webhook_secret: str = field(default_factory=lambda: _env("VIGIL_WEBHOOK_SECRET"))
+
     @property
     def database_url(self) -> str:
         return self.database_url_env or f"sqlite:///{self.home / 'vigil.db'}"

@@ -146,6 +146,10 @@ LABELS: dict[str, str] = {
     "acknowledge": _("acknowledge"),
     "first_response": _("first response"),
     "resolve": _("resolve"),
+    # audiences of status updates, and the status-update clock
+    "leadership": _("leadership"),
+    "stakeholders": _("stakeholders"),
+    "status update": _("status update"),
     # roles
     "analyst": _("analyst"),
     "lead": _("lead"),

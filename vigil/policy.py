@@ -169,6 +169,36 @@ class Reopen(_Strict):
     window: Duration
 
 
+class StatusUpdates(_Strict):
+    """How often an incident's audiences must hear how it stands (post_update). Off unless the
+    file sets a cadence: an incident triaged under a policy without one never gets the clock."""
+
+    cadence: dict[Severity, Duration] = {}  # severities absent here have no cadence
+    while_regulatory: Duration | None = None  # at most this long while a legal clock runs
+
+    def interval(self, severity: Severity, regulatory_running: bool) -> timedelta | None:
+        every = self.cadence.get(severity)
+        if every is not None and regulatory_running and self.while_regulatory is not None:
+            every = min(every, self.while_regulatory)
+        return every
+
+
+class Notifications(_Strict):
+    """How notices are delivered (read by the worker from the file in force, not per incident)."""
+
+    retry_max_interval: Duration = timedelta(minutes=5)  # backoff between attempts grows to this
+    alert_after: Duration = timedelta(minutes=15)  # still unsent after this: tell the head of IM
+    check_every: Duration = timedelta(seconds=30)  # the dispatcher looks for work at least this often
+    concurrency: int = Field(32, ge=1, le=500)  # deliveries in flight at once
+
+
+class DigestSchedule(_Strict):
+    """The daily leadership digest (a Temporal Schedule). Off unless the file sets it."""
+
+    at: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # "08:00"
+    zone: str = Field("UTC", pattern=r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")  # an IANA zone name
+
+
 class PostIncidentReview(_Strict):
     """Resolving an incident of these severities opens a review (vigil.workflows.review)."""
 
@@ -236,6 +266,9 @@ class Policy(_Strict):
     regulatory: list[RegulatoryClock] = []
     statement_of_reasons: StatementOfReasons = StatementOfReasons()
     reopen: Reopen
+    updates: StatusUpdates = StatusUpdates()
+    notifications: Notifications = Notifications()
+    digest: DigestSchedule | None = None
     # Start a new run of an incident's workflow past this many history events; Temporal
     # warns at 10,240 and refuses at 51,200.
     history_events_limit: int = Field(8000, ge=100, le=10_000)
@@ -292,9 +325,21 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"policy file {source} is not valid TOML: {exc}") from exc
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise PolicyError(_format_errors(source, exc)) from exc
+    if policy.digest is not None:
+        _check_zone(policy.digest.zone, source)
+    return policy
+
+
+def _check_zone(zone: str, source: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PolicyError(f"policy file {source} is invalid:\n  digest.zone: unknown time zone {zone!r}") from None
 
 
 def policy_path() -> Path:

@@ -29,6 +29,8 @@ from temporalio.worker import Interceptor, Worker
 
 from vigil.activities.approvals import ApprovalActivities
 from vigil.activities.audit import AuditActivities
+from vigil.activities.delivery import Channels, DeliveryActivities
+from vigil.activities.digest import DigestActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
 from vigil.activities.projection import ProjectionActivities
 from vigil.activities.reports import ReportActivities
@@ -38,10 +40,16 @@ from vigil.activities.watchdog import WatchdogActivities
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
+from vigil.notifications.directory import DirectoryFile
+from vigil.notifications.dispatching import DispatcherWaker, start_dispatcher
+from vigil.notifications.schedules import keep_digest_schedule
+from vigil.notifications.senders import MailServer
 from vigil.policy import Policy, load_policy
 from vigil.reports.schedule import ensure_weekly_schedule
 from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
+from vigil.workflows.digest import DigestWorkflow
+from vigil.workflows.dispatcher import DispatcherWorkflow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.review import ReviewWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
@@ -50,7 +58,22 @@ from vigil.workflows.weekly_report import WeeklyReportWorkflow
 
 log = logging.getLogger("vigil.worker")
 
-WORKFLOWS = [IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow, WeeklyReportWorkflow, WatchdogWorkflow]
+WORKFLOWS = [
+    IncidentWorkflow,
+    ApprovalWorkflow,
+    ReviewWorkflow,
+    WeeklyReportWorkflow,
+    WatchdogWorkflow,
+    DispatcherWorkflow,
+    DigestWorkflow,
+]
+
+
+def channels_from_settings() -> Channels:
+    """Email and webhooks as the environment configures them (VIGIL_SMTP_URL, VIGIL_WEBHOOK_SECRET)."""
+    config = settings()
+    mail = MailServer.from_url(config.smtp_url, config.mail_from) if config.smtp_url else None
+    return Channels(mail=mail, webhook_secret=config.webhook_secret or None)
 
 
 def build_worker(
@@ -62,14 +85,30 @@ def build_worker(
     adapter: EnforcementAdapter | None = None,
     max_cached_workflows: int | None = None,
     activity_threads: int = 16,
+    dispatch: bool = False,
+    channels: Channels | None = None,
+    directory: DirectoryFile | None = None,
     interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
+    """`dispatch`: wake the dispatcher whenever notices are written (the `vigil worker` process
+    does; tests that deliver say so). The dispatcher's workflow and activities are always here."""
     engine = engine or default_engine()
     policy = policy or load_policy()
     write_bytecode()
     public_url = settings().public_url
-    projection = ProjectionActivities(engine, public_url)
-    approvals = ApprovalActivities(engine, public_url)
+    task_queue = task_queue or settings().task_queue
+    wake = DispatcherWaker(client, task_queue).poke if dispatch else None
+    projection = ProjectionActivities(engine, public_url, on_notices=wake)
+    approvals = ApprovalActivities(engine, public_url, on_notices=wake)
+    delivery = DeliveryActivities(
+        engine,
+        directory or DirectoryFile.load(),
+        channels or channels_from_settings(),
+        public_url,
+        policy.notifications,
+        on_notices=wake,
+    )
+    digest = DigestActivities(engine, public_url, on_notices=wake)
     enforcement = EnforcementActivities(adapter or RecordingAdapter(engine))
     triage = TriageActivities(policy)
     audit = AuditActivities(client, engine)
@@ -78,7 +117,7 @@ def build_worker(
     watch = WatchdogActivities(client, engine, public_url)
     return Worker(
         client,
-        task_queue=task_queue or settings().task_queue,
+        task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=WORKFLOW_RUNNER,
         activities=[
@@ -87,6 +126,9 @@ def build_worker(
             approvals.ask,
             enforcement.enforce,
             audit.seal,
+            delivery.plan,
+            delivery.deliver,
+            digest.write,
             watch.watch,
             reviews.start_review,
             reviews.key_moments,
@@ -107,6 +149,8 @@ async def run_worker() -> None:
     """Connect, migrate, and run until SIGTERM or Ctrl-C; in-flight activities get time to finish."""
     config = settings()
     policy = load_policy()  # a bad policy file stops start-up here, naming the key
+    directory = DirectoryFile.load()  # and so does a bad directory file
+    channels = channels_from_settings()  # and a VIGIL_SMTP_URL that is not one
     migrate(default_engine())
     if config.worker_metrics:
         Runtime.set_default(
@@ -116,7 +160,7 @@ async def run_worker() -> None:
     client = await connect(config)
     await register_search_attributes(client)
     await ensure_weekly_schedule(client, policy, config.task_queue)
-    worker = build_worker(client, policy=policy)
+    worker = build_worker(client, policy=policy, dispatch=True, channels=channels, directory=directory)
     await schedule_watchdog(client, config.task_queue, config.watchdog_interval, config.watchdog_budget)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,6 +168,10 @@ async def run_worker() -> None:
         loop.add_signal_handler(sig, stop.set)
     log.info("worker on task queue %s at %s", config.task_queue, config.temporal_address)
     async with worker:
+        await start_dispatcher(client, config.task_queue)
+        await keep_digest_schedule(client, config.task_queue, policy.digest)
+        if channels.mail is None:
+            log.warning("VIGIL_SMTP_URL is not set: email notices wait in the outbox (mail is not configured)")
         await stop.wait()
         log.info("shutting down: finishing in-flight work")
 

@@ -21,6 +21,7 @@ ENDPOINTS = [
     ("GET", "/api/incidents", READ_ALL),
     ("GET", "/api/incidents/{iid}", READ_ALL),
     ("GET", "/api/incidents/{iid}/timeline", READ_ALL),
+    ("GET", "/api/incidents/{iid}/notifications", READ_ALL),
     ("GET", "/api/approvals", READ_ALL),
     ("GET", "/api/trends", READ_ALL),
     ("GET", "/api/users", READ_ALL),
@@ -29,6 +30,7 @@ ENDPOINTS = [
     ("POST", "/api/users", {"admin"}),
     ("POST", "/api/users/bea/tokens", {"admin"}),
     ("DELETE", "/api/users/{victim}", {"admin"}),
+    ("PATCH", "/api/users/bea", {"admin"}),
 ]
 
 # One well-formed body per action type.
@@ -45,6 +47,7 @@ ACTIONS = {
     "resolve": {"resolution": "no_violation", "summary": "Nothing found."},
     "reopen": {"reason": "New evidence."},
     "merge_into": {"incident_id": "{target}"},
+    "post_update": {"audience": "leadership", "text": "Contained."},
 }
 
 
@@ -69,6 +72,8 @@ def _body(path: str, method: str) -> dict | None:
         return None
     if path == "/api/incidents":
         return intake_body(title="Role matrix intake")
+    if method == "PATCH":
+        return {"email": "bea@example.org"}
     return None
 
 

@@ -161,7 +161,7 @@ def _clock_rounds(history: History) -> dict[tuple[str, str, datetime], tuple[Clo
             if entry.action is None or entry.refused:
                 continue
             for clock in entry.clocks:
-                if clock.kind != ClockKind.REOPEN and _outcome(clock) is not None:
+                if clock.kind not in (ClockKind.REOPEN, ClockKind.UPDATE) and _outcome(clock) is not None:
                     rounds[(one.incident_id, clock.id, clock.started_at)] = (clock, entry)
     return rounds
 

@@ -75,7 +75,9 @@ async def test_timers_fired_and_sla_breaches_with_how_late(world: World) -> None
     texts = _texts(await _timeline(world, "sla-breached"))
     assert "Timer fired after 2 seconds for the acknowledge clock." in texts
     breach = _one(texts, "acknowledge SLA was breached")
-    assert breach == ("The acknowledge SLA was breached: not met within 2 seconds; the region's on-call lead notified.")
+    assert breach == (
+        "The acknowledge SLA was breached: not met within 2 seconds; notice to the region's on-call lead queued."
+    )
     assert re.search(
         r"^bea \(analyst\) acknowledged the incident\. The acknowledge clock was met \d+ seconds? late\.$",
         _one(texts, "acknowledged"),
@@ -86,8 +88,8 @@ async def test_timers_fired_and_sla_breaches_with_how_late(world: World) -> None
     spanish = _texts(await _timeline(world, "sla-breached", language="es"))
     assert "Venció el temporizador del reloj de confirmación tras 2 segundos." in spanish
     assert (
-        "Se incumplió el SLA de confirmación: no se cumplió en 2 segundos; se avisó a la persona responsable "
-        "de guardia de la región."
+        "Se incumplió el SLA de confirmación: no se cumplió en 2 segundos; aviso para la persona responsable "
+        "de guardia de la región en cola."
     ) in spanish
 
 
@@ -95,7 +97,7 @@ async def test_a_missed_legal_deadline_says_which_law(world: World) -> None:
     texts = _texts(await _timeline(world, "legal-deadline-missed"))
     missed = _one(texts, "^Legal deadline missed")
     assert "EU terrorist content removal order (Regulation 2021/784 art. 3)" in missed
-    assert missed.endswith("not met within 3 seconds; the region's on-call lead notified.")
+    assert missed.endswith("not met within 3 seconds; notice to the region's on-call lead queued.")
     assert re.search(r"EU terrorist content .* clock was met \d+ seconds? late\.$", _one(texts, "^Enforcement"))
     spanish = _texts(await _timeline(world, "legal-deadline-missed", language="es"))
     assert _one(spanish, "^Plazo legal incumplido \\(EU terrorist content")

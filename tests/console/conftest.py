@@ -60,6 +60,7 @@ class Console:
     temporal: Client
     tokens: dict[str, str]
     api: httpx.AsyncClient
+    app: Any = None  # the served FastAPI app (its state: the directory the on-call page reads)
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
     # The newest `seq` each incident answered with, by the API or a console redirect: reads wait
     # for the projection to reach it, as a person's next page does after they act.
@@ -161,7 +162,7 @@ async def console(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPat
             await asyncio.sleep(0.05)
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base_url, timeout=60) as api:
-            stack = Console(base_url=base_url, engine=engine, temporal=client, tokens=tokens, api=api)
+            stack = Console(base_url=base_url, engine=engine, temporal=client, tokens=tokens, api=api, app=app)
             yield stack
             for opened in stack._clients:
                 await opened.aclose()

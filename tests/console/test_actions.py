@@ -76,7 +76,7 @@ async def test_the_forms_offered_follow_the_role_and_the_status(console: Console
     iid = incident["id"]
     analyst, lead = await console.signed_in("ana"), await console.signed_in("lucia")
 
-    in_triage = {"acknowledge", "assign", "add_note", "merge_into"}
+    in_triage = {"acknowledge", "assign", "add_note", "merge_into", "post_update"}
     assert action_forms((await analyst.get(f"/incidents/{iid}")).text) == in_triage
     assert action_forms((await lead.get(f"/incidents/{iid}")).text) == in_triage | {"set_severity"}
 
@@ -85,7 +85,7 @@ async def test_the_forms_offered_follow_the_role_and_the_status(console: Console
         iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threat."}, "ana"
     )
     page = f"/incidents/{iid}?seen={proposed['seq']}"  # another person's action: the page once it shows
-    pending = {"assign", "add_note", "escalate", "team_response", "resolve"}
+    pending = {"assign", "add_note", "escalate", "team_response", "resolve", "post_update"}
     assert action_forms((await analyst.get(page)).text) == pending
     assert action_forms((await lead.get(page)).text) == pending | {"set_severity", "approve", "reject"}
 

@@ -188,3 +188,30 @@ async def test_the_console_works_without_javascript(console: Console, browser: A
     await expect(page.get_by_role("status")).to_have_text("Note added.")
     await expect(page.locator("blockquote").first).to_contain_text("3 copies")
     assert (await console.state(incident["id"]))["notes"][0]["by"] == "bea"
+
+
+async def test_another_persons_action_appears_on_my_open_pages_without_a_reload(console: Console, browser: Any) -> None:
+    incident = await console.open(title="Threat against a school, second report")
+    iid = incident["id"]
+    ana = await new_page(browser)
+    await sign_in(ana, console, "ana")
+    await until(ana, f"{console.base_url}/", lambda: ana.locator(f"tr[data-incident='{iid}']").is_visible())
+    detail = await ana.context.new_page()
+    await detail.goto(f"{console.base_url}/incidents/{iid}")
+    await expect(detail.locator(".facts .status")).to_have_text("triage")
+    assigned_before = int(await ana.locator("[data-waiting='assigned']").text_content() or "0")
+    for page in (ana, detail):  # a reload would lose this
+        await page.evaluate("window.__notReloaded = true")
+
+    await console.act(iid, {"type": "acknowledge"}, "bea")  # someone else, elsewhere
+    await console.act(iid, {"type": "assign", "assignee": "ana"}, "bea")
+
+    row = ana.locator(f"tr[data-incident='{iid}']")
+    await expect(row.locator(".status")).to_have_text("investigating", timeout=15_000)
+    await expect(row).to_contain_text("ana")
+    await expect(detail.locator(".facts .status")).to_have_text("investigating", timeout=15_000)
+    await expect(detail.locator(".facts")).to_contain_text("assigned to ana")
+    await expect(detail.locator(".timeline li").filter(has_text="bea (analyst) acknowledged")).to_have_count(1)
+    await expect(ana.locator("[data-waiting='assigned']")).to_have_text(str(assigned_before + 1), timeout=15_000)
+    for page in (ana, detail):
+        assert await page.evaluate("window.__notReloaded === true")

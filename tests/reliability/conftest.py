@@ -21,7 +21,7 @@ from bench.processes import Api, Deployment, Process, TemporalDevServer
 from bench.workload import PEOPLE
 from vigil.policy import DEFAULT_POLICY_PATH
 
-NAMESPACES = ("vigil-chaos", "vigil-pg", "vigil-fuzz")
+NAMESPACES = ("vigil-chaos", "vigil-pg", "vigil-fuzz", "vigil-notices")
 REOPEN_WINDOW = 3  # seconds
 SEV4_ACK_SLA = 4  # seconds
 

@@ -37,6 +37,7 @@ from vigil.workflows.actions import (
     Escalate,
     MergeInto,
     Open,
+    PostUpdate,
     ProposeAction,
     RecordTeamResponse,
     Refusal,
@@ -141,6 +142,9 @@ class IncidentMachine(RuleBasedStateMachine):
             "resolve": lambda: Resolve(resolution=data.draw(st.sampled_from(Resolution)), summary=data.draw(text)),
             "reopen": lambda: Reopen(reason=data.draw(text)),
             "merge_into": lambda: MergeInto(incident_id=data.draw(st.sampled_from([OTHER_INCIDENT, INCIDENT_ID]))),
+            "post_update": lambda: PostUpdate(
+                audience=data.draw(st.sampled_from(["leadership", "stakeholders"])), text=data.draw(text)
+            ),
             "open": lambda: Open(
                 incident_id=INCIDENT_ID,
                 intake=s.intake,

@@ -19,6 +19,7 @@ from vigil.workflows.actions import (
     Escalate,
     MergeInto,
     Open,
+    PostUpdate,
     ProposeAction,
     RecordTeamResponse,
     Refusal,
@@ -46,6 +47,7 @@ HUMAN_ACTIONS = {
     "resolve",
     "reopen",
     "merge_into",
+    "post_update",
 }
 ALLOWED: dict[Role, set[str]] = {
     Role.ANALYST: HUMAN_ACTIONS - {"set_severity", "approve", "reject"},
@@ -102,6 +104,7 @@ def legal_setup(action_type: str, policy: Policy) -> tuple[Incident | None, Acti
         "propose_action": ProposeAction(action=EnforcementAction.REMOVE_CONTENT, rationale="violates"),
         "resolve": Resolve(resolution=Resolution.NO_VIOLATION, summary="fine"),
         "merge_into": MergeInto(incident_id="INC-2026-000002"),
+        "post_update": PostUpdate(audience="leadership", text="contained; next update at noon"),
     }
     if action_type in simple:
         return working, simple[action_type], at

@@ -144,7 +144,11 @@ def test_due_clocks_lists_only_clocks_due_by_now(open_incident: OpenIncident) ->
     state = open_incident(**SEV1_TCO)
     assert due_clocks(state, NOW + timedelta(minutes=14)) == []
     assert due_clocks(state, NOW + timedelta(minutes=15)) == ["sla.acknowledge"]
-    assert set(due_clocks(state, NOW + timedelta(hours=1))) == {"sla.acknowledge", "regulatory.eu_tco_removal_order"}
+    assert set(due_clocks(state, NOW + timedelta(hours=1))) == {
+        "sla.acknowledge",
+        "regulatory.eu_tco_removal_order",
+        "update.due",  # the default policy: a SEV1 with a legal clock running owes an update every 30 minutes
+    }
 
 
 def test_open_records_who_took_the_intake(policy: Policy, analyst: Actor, now: datetime) -> None:

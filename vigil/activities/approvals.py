@@ -1,6 +1,8 @@
 """The ApprovalWorkflow's one side effect: asking a tier of approvers (the approvals row says
 who was asked last; the outbox carries the request)."""
 
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -13,9 +15,10 @@ from vigil.workflows.messages import ApprovalAsk
 
 
 class ApprovalActivities:
-    def __init__(self, engine: Engine, public_url: str):
+    def __init__(self, engine: Engine, public_url: str, on_notices: Callable[[], None] | None = None):
         self._engine = engine
         self._public_url = public_url
+        self._on_notices = on_notices
 
     @activity.defn(name="ask_approvers")
     def ask(self, ask: ApprovalAsk) -> None:
@@ -48,19 +51,6 @@ class ApprovalActivities:
                 update=["asked_tier", "asked_round"],
                 where=col(ApprovalRow.asked_round) < ask.round,
             )
-            insert_ignore(
-                session,
-                OutboxRow,
-                [
-                    {
-                        "key": notification.key,
-                        "incident_id": request.incident_id,
-                        "kind": notification.kind,
-                        "recipient": notification.recipient,
-                        "language": notification.language,
-                        "subject": notification.subject,
-                        "body": notification.body,
-                        "created_at": ask.at,
-                    }
-                ],
-            )
+            written = insert_ignore(session, OutboxRow, [notification.row(ask.at)])
+        if written and self._on_notices is not None:
+            self._on_notices()

@@ -1,19 +1,22 @@
 """Writes an incident's journal to the SQL projection: events, the incident row, approvals,
-escalations, SLA breaches and the notification outbox, in one transaction.
+escalations, SLA breaches, the notification outbox and the change feed, in one transaction.
 
 Idempotent: every row is keyed by (incident, entry number) or an equivalent, and the incident
-row only moves forward in `seq`, so a retried or reordered batch changes nothing twice.
+row only moves forward in `seq`, so a retried or reordered batch changes nothing twice. When it
+wrote notices it calls `on_notices` (the worker wakes the dispatcher, which delivers them).
 """
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 from temporalio import activity
 
 from vigil.db.tables import (
     ApprovalRow,
+    ChangeRow,
     ClockOutcomeRow,
     EnforcementOutcomeRow,
     EscalationRow,
@@ -32,39 +35,56 @@ from vigil.trends import facts
 from vigil.workflows.messages import JournalEntry, ProjectionBatch
 from vigil.workflows.state import ClockKind, Incident, ProposalStatus
 
+# Held to the end of a projection's transaction on PostgreSQL, so change-feed ids commit in the
+# order they are handed out and a reader following `id > last` never skips one committed late.
+_CHANGE_FEED_LOCK = 74202
+
 
 class ProjectionActivities:
-    def __init__(self, engine: Engine, public_url: str):
+    def __init__(self, engine: Engine, public_url: str, on_notices: Callable[[], None] | None = None):
         self._engine = engine
         self._public_url = public_url
+        self._on_notices = on_notices
 
     @activity.defn(name="project")
     def project(self, batch: ProjectionBatch) -> None:
         with Session(self._engine) as session, session.begin():
             write_projection(session, batch)
-            self._write_outbox(session, batch.state, [e for e in batch.entries if not e.refused])
+            notices = self._write_outbox(session, batch.state, [e for e in batch.entries if not e.refused])
+            _write_changes(session, batch.state, batch.entries)  # last: it holds the feed's lock to the commit
+        if notices and self._on_notices is not None:
+            self._on_notices()
 
-    def _write_outbox(self, session: Session, state: Incident, entries: list[JournalEntry]) -> None:
+    def _write_outbox(self, session: Session, state: Incident, entries: list[JournalEntry]) -> int:
         users = {e.action.assignee for e in entries if e.action and e.action.type == "assign"}
         users |= {p.proposed_by for p in state.proposals} | {state.assignee or ""}
         known = select(col(UserRow.name), col(UserRow.language)).where(col(UserRow.name).in_(users))
         languages = dict(session.execute(known).tuples().all())
         now = activity.info().current_attempt_scheduled_time
-        rows = [
-            {
-                "key": n.key,
-                "incident_id": state.id,
-                "kind": n.kind,
-                "recipient": n.recipient,
-                "language": n.language,
-                "subject": n.subject,
-                "body": n.body,
-                "created_at": now,
-            }
-            for entry in entries
-            for n in for_entry(entry, state, self._public_url, languages)
-        ]
-        insert_ignore(session, OutboxRow, rows)
+        rows = [n.row(now) for entry in entries for n in for_entry(entry, state, self._public_url, languages)]
+        return insert_ignore(session, OutboxRow, rows)
+
+
+def _write_changes(session: Session, state: Incident, entries: list[JournalEntry]) -> None:
+    """The change feed (GET /api/events): one row per entry, status and severity as of this batch."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGE_FEED_LOCK})
+    rows = [
+        {
+            "incident_id": state.id,
+            "entry_no": e.entry_no,
+            "seq": e.seq,
+            "kind": e.action.type if e.action else "malformed",
+            "refused": e.refused,
+            "status": state.status.value,
+            "severity": state.severity.value,
+            "assignee": state.assignee,
+            "actor": e.actor.user if e.actor else "unknown",
+            "at": e.at,
+        }
+        for e in entries
+    ]
+    insert_ignore(session, ChangeRow, rows)
 
 
 def write_projection(session: Session, batch: ProjectionBatch) -> None:
@@ -175,7 +195,7 @@ def _breach_rows(state: Incident, entries: list[JournalEntry]) -> list[dict[str,
         if e.action is None or e.action.type != "clock_fired":
             continue
         clock = next((c for c in e.clocks if c.id == e.action.clock_id), None)
-        if clock is None or clock.kind == ClockKind.REOPEN or not clock.breaches:
+        if clock is None or clock.kind in _NOT_DEADLINES or not clock.breaches:
             continue
         breach = clock.breaches[-1]
         rows.append(
@@ -223,8 +243,13 @@ def approval_rows(state: Incident) -> list[dict[str, Any]]:
     ]
 
 
+# Clocks that are not SLA or legal deadlines: the reopen window, and status updates (their
+# reminders are not breaches: trends, the queue's deadline and breach counts leave them out).
+_NOT_DEADLINES = frozenset({ClockKind.REOPEN, ClockKind.UPDATE})
+
+
 def incident_row(state: Incident) -> dict[str, Any]:
-    running_dues = [c.due_at for c in state.clocks if c.running and c.kind != ClockKind.REOPEN]
+    running_dues = [c.due_at for c in state.clocks if c.running and c.kind not in _NOT_DEADLINES]
     return {
         "id": state.id,
         "title": state.intake.title,
@@ -243,7 +268,7 @@ def incident_row(state: Incident) -> dict[str, Any]:
         "closed_at": state.closed_at,
         "resolution": state.resolution.value if state.resolution else None,
         "merged_into": state.merged_into,
-        "breaches": sum(len(c.breaches) for c in state.clocks),
+        "breaches": sum(len(c.breaches) for c in state.clocks if c.kind != ClockKind.UPDATE),
         "next_deadline": min(running_dues, default=None),
         "seq": state.seq,
         "state": state.model_dump(mode="json"),

@@ -21,7 +21,19 @@ import vigil
 from vigil import console
 from vigil.api import errors
 from vigil.api.middleware import BodyLimit, Metrics
-from vigil.api.routers import approvals, audit, codec, health, incidents, reports, reviews, trends, users
+from vigil.api.routers import (
+    approvals,
+    audit,
+    codec,
+    events,
+    health,
+    incidents,
+    notifications,
+    reports,
+    reviews,
+    trends,
+    users,
+)
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
 from vigil.temporal import connect
@@ -30,6 +42,8 @@ log = logging.getLogger("vigil.api")
 
 ROUTERS = [
     incidents.router,
+    notifications.router,
+    events.router,
     reviews.router,
     audit.router,
     codec.router,

@@ -81,6 +81,7 @@ class UserOut(_Out):
     name: str
     role: Role
     language: Language
+    email: str | None = None
     created_at: UtcDatetime
     disabled_at: UtcDatetime | None
 
@@ -104,3 +105,4 @@ class Me(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = {}
+    detail: str | None = Field(None, description="Ready, with what does not reach people (mail not configured)")

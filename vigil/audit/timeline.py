@@ -46,6 +46,7 @@ from vigil.workflows.actions import (
     Escalate,
     MergeInto,
     Open,
+    PostUpdate,
     ProposeAction,
     RecordTeamResponse,
     Reject,
@@ -105,6 +106,7 @@ TIERS = {
     "regional_on_call_lead": pgettext("timeline", "the region's on-call lead"),
     "head_of_incident_management": pgettext("timeline", "the head of incident management"),
     "leads": pgettext("timeline", "the leads"),
+    "assignee": pgettext("timeline", "the assignee"),
 }
 # An action named as a thing, for refusals.
 ACTION_NAMES = {
@@ -120,6 +122,7 @@ ACTION_NAMES = {
     "resolve": pgettext("timeline", "resolution"),
     "reopen": pgettext("timeline", "reopening"),
     "merge_into": pgettext("timeline", "merge"),
+    "post_update": pgettext("timeline", "status update"),
     "enforcement_completed": pgettext("timeline", "enforcement result"),
 }
 # How an approval request ended (the words the console uses for an approval's status).
@@ -353,6 +356,16 @@ def _merged(action: MergeInto, s: _Applied) -> str:
 
 
 @_applied.register
+def _update_posted(action: PostUpdate, s: _Applied) -> str:
+    return s.w(
+        N_("%(who)s posted a status update for %(audience)s: %(text)s"),
+        who=s.who,
+        audience=s.w.label(action.audience),
+        text=_short(action.text),
+    )
+
+
+@_applied.register
 def _clock_fired(action: ClockFired, s: _Applied) -> str:
     # The clock as it fired (the entry keeps what it changed; a later state may have dropped it).
     clock = next((c for c in s.entry.clocks if c.id == action.clock_id), None) or s.after.clock(action.clock_id)
@@ -360,6 +373,13 @@ def _clock_fired(action: ClockFired, s: _Applied) -> str:
         return action.clock_id
     if clock.kind == ClockKind.REOPEN:
         return s.w(N_("The reopen window ended: the incident is closed"))
+    if clock.kind == ClockKind.UPDATE:
+        reminder = clock.breaches[-1]
+        return s.w(
+            N_("A status update is due (%(late)s late); reminder to %(tier)s queued"),
+            late=s.w.how_long(reminder.late_by_seconds),
+            tier=s.w.tier(reminder.tier),
+        )
     breach = clock.breaches[-1]
     if breach.late_by_seconds < 60:  # the first breach: the deadline itself
         return _deadline_missed(s.w, clock, breach)
@@ -370,13 +390,13 @@ def _deadline_missed(w: _Writer, clock: Clock, breach: Breach) -> str:
     allowed = w.how_long((clock.due_at - clock.started_at).total_seconds())
     if clock.kind == ClockKind.REGULATORY:
         return w(
-            N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; %(tier)s notified"),
+            N_("Legal deadline missed (%(clock)s): not met within %(allowed)s; notice to %(tier)s queued"),
             clock=w.clock(clock),
             allowed=allowed,
             tier=w.tier(breach.tier),
         )
     return w(
-        N_("The %(clock)s SLA was breached: not met within %(allowed)s; %(tier)s notified"),
+        N_("The %(clock)s SLA was breached: not met within %(allowed)s; notice to %(tier)s queued"),
         clock=w.clock(clock),
         allowed=allowed,
         tier=w.tier(breach.tier),
@@ -387,13 +407,13 @@ def _still_missed(w: _Writer, clock: Clock, breach: Breach) -> str:
     late = w.how_long(breach.late_by_seconds)
     if clock.kind == ClockKind.REGULATORY:
         return w(
-            N_("Legal deadline still missed (%(clock)s), %(late)s after it was due; %(tier)s notified"),
+            N_("Legal deadline still missed (%(clock)s), %(late)s after it was due; notice to %(tier)s queued"),
             clock=w.clock(clock),
             late=late,
             tier=w.tier(breach.tier),
         )
     return w(
-        N_("The %(clock)s SLA is still not met, %(late)s after it was due; %(tier)s notified"),
+        N_("The %(clock)s SLA is still not met, %(late)s after it was due; notice to %(tier)s queued"),
         clock=w.clock(clock),
         late=late,
         tier=w.tier(breach.tier),

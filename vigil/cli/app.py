@@ -8,6 +8,7 @@ vigil incidents ...           create, list, show and act, through the API with y
 vigil audit ...               export, read, reconstruct, replay and verify histories
 vigil demo --incidents N      realistic incidents in a mix of states, to explore (--weeks N: a past too)
 vigil report weekly           the weekly leadership report (--out report.pdf)
+vigil digest --now            send the leadership digest at once (it also runs daily, by policy)
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from vigil.cli.incidents import incidents_app
 from vigil.cli.report import report_app
 from vigil.cli.users import users_app
 from vigil.config import settings
+from vigil.notifications.directory import DirectoryError
 from vigil.policy import PolicyError
 from vigil.temporal import TemporalUnreachable
 
@@ -73,7 +75,7 @@ def worker() -> None:
     _logging()
     try:
         asyncio.run(run_worker())
-    except PolicyError as error:
+    except (PolicyError, DirectoryError, ValueError) as error:  # a bad policy, directory or VIGIL_SMTP_URL
         raise fail(str(error), 2) from None
     except KeyboardInterrupt:
         pass
@@ -103,6 +105,26 @@ def api(
         access_log=access_log,
         proxy_headers=True,
         log_level="info",
+    )
+
+
+@app.command()
+def digest(
+    now: Annotated[bool, typer.Option("--now", help="Send one at once (the daily one runs on its schedule)")] = False,
+) -> None:
+    """The leadership digest: open SEV1/SEV2, the last 24 hours, approvals waiting (to audience:leadership)."""
+    if not now:
+        raise fail("the digest runs daily as the policy's [digest] says; `vigil digest --now` sends one at once")
+    from vigil.notifications.schedules import digest_now
+    from vigil.temporal import connect
+
+    async def run() -> str:
+        client = await connect(settings())
+        return await digest_now(client, settings().task_queue)
+
+    started = asyncio.run(run())
+    console.print(
+        f"digest requested ({started}): a worker writes it to the outbox and delivers it to audience:leadership"
     )
 
 

@@ -24,12 +24,13 @@ def users_add(
     name: str,
     role: Annotated[str, typer.Option(help="analyst, lead, auditor or admin")],
     language: Annotated[str, typer.Option(help="en or es: notifications and timelines")] = "en",
+    email: Annotated[str | None, typer.Option(help="Where notices to this person go")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the token")] = False,
 ) -> None:
     """Add a person and print their first token (shown once)."""
     with database_session() as session:
         try:
-            token = auth.add_user(session, name, role, language)
+            token = auth.add_user(session, name, role, language, email)
         except auth.UserError as error:
             raise fail(str(error)) from None
     if quiet:
@@ -71,16 +72,28 @@ def users_disable(name: str) -> None:
     console.print(f"disabled {name}")
 
 
+@users_app.command("email")
+def users_email(name: str, address: Annotated[str, typer.Argument(help="The address; '' clears it")]) -> None:
+    """Set where notices to a person go (vigil users email ana ana@example.org)."""
+    with database_session() as session:
+        try:
+            auth.set_email(session, name, address or None)
+        except auth.UserError as error:
+            raise fail(str(error)) from None
+    console.print(f"notices to {name} go to {address}" if address else f"notices to {name} go nowhere")
+
+
 @users_app.command("list")
 def users_list() -> None:
     """Everyone, with role and language."""
-    table = Table("name", "role", "language", "created", "disabled")
+    table = Table("name", "role", "language", "email", "created", "disabled")
     with database_session() as session:
         for user in auth.list_users(session):
             table.add_row(
                 user.name,
                 user.role,
                 user.language,
+                user.email or "",
                 f"{user.created_at:%Y-%m-%d}",
                 f"{user.disabled_at:%Y-%m-%d}" if user.disabled_at else "",
             )

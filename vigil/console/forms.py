@@ -35,6 +35,7 @@ INCIDENT_FORMS = [
     "resolve",
     "reopen",
     "merge_into",
+    "post_update",
 ]
 
 TITLES = {
@@ -48,6 +49,7 @@ TITLES = {
     "resolve": _("Resolve"),
     "reopen": _("Reopen"),
     "merge_into": _("Merge into another incident"),
+    "post_update": _("Post a status update"),
 }
 
 # What the page says after each action went through.
@@ -62,6 +64,7 @@ DONE = {
     "resolve": _("Resolved."),
     "reopen": _("Reopened."),
     "merge_into": _("Merged."),
+    "post_update": _("Status update posted: its notices are queued (see Notifications)."),
     "approve": _("Approved."),
     "reject": _("Rejected."),
 }
@@ -81,6 +84,8 @@ FIELDS = {
     "incident_id": _("Incident to merge into"),
     "approval_id": _("Approval"),
     "comment": _("Comment"),
+    "audience": _("Audience"),
+    "next_update_at": _("Next update by (UTC)"),
 }
 
 
@@ -120,6 +125,8 @@ def parse(form: dict[str, Any], language: str) -> HumanAction:
         if name != "type" and isinstance(form.get(name), str)
     }
     body = {"type": action_type, **{k: v for k, v in values.items() if v}}
+    if len(body.get("next_update_at", "")) == 16:  # a datetime-local field: the page says UTC
+        body["next_update_at"] += ":00Z"
     try:
         return HUMAN_ACTION_ADAPTER.validate_python(body)
     except ValidationError as error:

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session as DbSession
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.routers import incidents as incidents_api
+from vigil.api.routers.notifications import NotificationItem, incident_notifications
 from vigil.audit import watchdog
+from vigil.config import settings
 from vigil.console import forms
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
@@ -69,6 +71,11 @@ async def _timeline(request: Request, viewer: Viewer, incident_id: str) -> list[
     return response.json()["entries"]
 
 
+def _notifications(request: Request, incident_id: str) -> list[NotificationItem]:
+    with DbSession(request.app.state.engine) as db:
+        return incident_notifications(db, incident_id)
+
+
 def _people(request: Request) -> list[str]:
     """Who can be assigned an incident: enabled analysts and leads."""
     with DbSession(request.app.state.engine) as db:
@@ -98,6 +105,7 @@ async def _incident_page(
     timeline = await _timeline(request, viewer, incident_id)
     check = await run_in_threadpool(watchdog.replay_check, request.app.state.engine, incident_id)
     people = await run_in_threadpool(_people, request)
+    notifications = await run_in_threadpool(_notifications, request, incident_id)
     done = request.query_params.get("done")
     guarded = incident.intake.category in ALWAYS_GUARDED
     return page(
@@ -125,6 +133,8 @@ async def _incident_page(
         enforcement_actions=list(EnforcementAction),
         engaged=_engaged(incident),
         proposal_status=PROPOSAL_STATUS,
+        notifications=notifications,
+        mail_configured=bool(settings().smtp_url),
     )
 
 

@@ -7,7 +7,7 @@ to the sign-in form, which brings the person back where they were going.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from fastapi import Request
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from vigil import roles
+from vigil.api.waiting import Waiting, waiting_for
 from vigil.auth import Principal, authenticate
 from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, same_token, unseal
 from vigil.domain import Role
@@ -40,6 +41,8 @@ class Viewer:
     principal: Principal
     session: Session
     language: str
+    # The navigation's counts; console.js keeps them current.
+    waiting: Waiting = field(default_factory=lambda: Waiting(approvals=0, assigned=0))
 
     @property
     def name(self) -> str:
@@ -99,19 +102,21 @@ def sign_in_url(next_url: str) -> str:
     return "/sign-in" if next_url == "/" else f"/sign-in?next={quote(next_url, safe='/')}"
 
 
-def _principal(engine: Engine, token: str) -> Principal | None:
+def _principal(engine: Engine, token: str) -> tuple[Principal, Waiting] | None:
     with DbSession(engine) as db:
-        return authenticate(db, token)
+        principal = authenticate(db, token)
+        return (principal, waiting_for(db, principal)) if principal else None
 
 
 async def current_viewer(request: Request) -> Viewer | None:
     session = unseal(request.app.state.console_sealer, request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
-    principal = await run_in_threadpool(_principal, request.app.state.engine, session.token)
-    if principal is None:
+    found = await run_in_threadpool(_principal, request.app.state.engine, session.token)
+    if found is None:
         return None
-    return Viewer(principal=principal, session=session, language=language_of(request))
+    principal, waiting = found
+    return Viewer(principal=principal, session=session, language=language_of(request), waiting=waiting)
 
 
 async def signed_in(request: Request) -> Viewer:

@@ -156,23 +156,79 @@ class EnforcementRow(SQLModel, table=True):
 
 
 class OutboxRow(SQLModel, table=True):
-    """Notifications waiting to be delivered. `key` makes a retried write a no-op."""
+    """A notice: written with the journal entry that calls for it (`key` makes a retried write a
+    no-op), then resolved through the directory into deliveries, one per address."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "delivered_at", "id"),
+        Index("ix_outbox_undispatched", "dispatched_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=160)
-    incident_id: str = Field(index=True, max_length=32)
+    incident_id: str | None = Field(default=None, index=True, max_length=32)  # None: the digest
     kind: str = Field(max_length=40)
-    recipient: str = Field(max_length=80)
-    language: str = Field(max_length=8)
+    recipient: str = Field(max_length=80)  # user:ana, team:legal, tier:..., audience:leadership
+    language: str = Field(max_length=8)  # of subject and body: the recipient's, else the region's
     subject: str = Field(sa_column=Column(Text, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _utc(nullable=False)
-    delivered_at: datetime | None = _utc(nullable=True)
+    delivered_at: datetime | None = _utc(nullable=True)  # every delivery of it sent
+    attempts: int = 0  # no longer written: deliveries count their own attempts
+    last_error: str | None = Field(default=None, sa_column=Column(Text))  # why it waits, in words
+    severity: str | None = Field(default=None, max_length=8)
+    occurred_at: datetime | None = _utc(nullable=True)  # what it is about happened then (rotas)
+    # The same notice in every language Vigil speaks: {"es": {"subject": ..., "body": ...}}, so
+    # each address reads its own (a rota's person may not speak the region's language).
+    messages: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    dispatched_at: datetime | None = _utc(nullable=True)  # resolved into deliveries
+    resolved_against: str | None = Field(default=None, max_length=64)  # directory version last tried
+    alerted_at: datetime | None = _utc(nullable=True)  # the head of IM was told it is overdue
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One notice to one address: sent once, whatever retries, crashes and restarts happen."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notice_key", "address"),
+        Index("ix_deliveries_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_key: str = Field(max_length=160)
+    incident_id: str | None = Field(default=None, index=True, max_length=32)
+    address: str = Field(max_length=1000)  # an email address or a webhook URL
+    channel: str = Field(max_length=16)  # email, webhook
+    language: str = Field(max_length=8)
+    status: str = Field(default="pending", max_length=16)  # pending, sent, failed
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sending_since: datetime | None = _utc(nullable=True)  # an attempt holds it until then + lease
+    sent_at: datetime | None = _utc(nullable=True)
+    failed_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc(nullable=False)
+
+
+class ChangeRow(SQLModel, table=True):
+    """The change feed behind GET /api/events: one row per journal entry, its id global and
+    monotonic (ids commit in order: SQLite has one writer, PostgreSQL takes a lock to insert)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (UniqueConstraint("incident_id", "entry_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(max_length=32)
+    entry_no: int
+    seq: int
+    kind: str = Field(max_length=32)  # the action type
+    refused: bool = False
+    status: str = Field(max_length=24)
+    severity: str = Field(max_length=8)
+    assignee: str | None = Field(default=None, max_length=64)
+    actor: str = Field(max_length=64)
+    at: datetime = _utc(nullable=False)
 
 
 class IntakeKeyRow(SQLModel, table=True):
@@ -200,6 +256,7 @@ class UserRow(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     role: str = Field(max_length=16)
     language: str = Field(default="en", max_length=8)
+    email: str | None = Field(default=None, max_length=320)  # where notices to user:NAME go
     created_at: datetime = _utc(nullable=False)
     disabled_at: datetime | None = _utc(nullable=True)
 

@@ -91,7 +91,7 @@ def clock_outcome_rows(state: Incident, entries: list[JournalEntry]) -> list[dic
             continue
         for clock in e.clocks:
             outcome = clock_outcome(clock)
-            if clock.kind == ClockKind.REOPEN or outcome is None:
+            if clock.kind in (ClockKind.REOPEN, ClockKind.UPDATE) or outcome is None:  # not deadlines
                 continue
             first_response = clock.id.startswith(FIRST_RESPONSE + ".")
             ended = clock.met_at or clock.cancelled_at

@@ -7,7 +7,7 @@ and the argument of the workflow's update and signal.
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, TypeAdapter
+from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter
 
 from vigil.domain import EnforcementAction, Resolution, Severity, Team
 from vigil.workflows.state import Actor, IncidentId, Intake, Model, Printable, ShortText, Text, Username
@@ -85,6 +85,19 @@ class MergeInto(_Action):
     incident_id: IncidentId
 
 
+class PostUpdate(_Action):
+    """A status update for an audience. Sent as written, with the incident's id, severity,
+    category and status (leadership also its running deadlines); never its title, content,
+    links or reporter: write nothing graphic, it is read in mail and chat."""
+
+    type: Literal["post_update"] = "post_update"
+    audience: Literal["leadership", "stakeholders"] = Field(description="Who reads it (the directory's audiences)")
+    text: Text
+    next_update_at: AwareDatetime | None = Field(
+        None, description="When you will say more; the next reminder falls then, or sooner if the policy's cadence asks"
+    )
+
+
 # Vigil's own actions, taken by the workflow (actor SYSTEM), recorded like any other.
 
 
@@ -125,6 +138,7 @@ HumanAction = Annotated[
         | Resolve
         | Reopen
         | MergeInto
+        | PostUpdate
     ),
     Field(discriminator="type"),
 ]

@@ -25,6 +25,7 @@ from vigil.workflows.actions import (
     Escalate,
     MergeInto,
     Open,
+    PostUpdate,
     ProposeAction,
     RecordTeamResponse,
     Refusal,
@@ -35,6 +36,7 @@ from vigil.workflows.actions import (
     SetSeverity,
 )
 from vigil.workflows.state import (
+    UPDATE_CLOCK,
     Actor,
     Breach,
     Clock,
@@ -44,6 +46,7 @@ from vigil.workflows.state import (
     Note,
     Proposal,
     ProposalStatus,
+    StatusUpdate,
     TeamResponse,
     Vote,
 )
@@ -72,6 +75,7 @@ RULES: dict[str, tuple[frozenset[Role], frozenset[Status]]] = {
     "resolve": (_HUMANS, _WORKING | {Status.PENDING_APPROVAL}),
     "reopen": (_HUMANS, frozenset({Status.RESOLVED})),
     "merge_into": (_HUMANS, frozenset({Status.TRIAGE}) | _WORKING),
+    "post_update": (_HUMANS, _ACTIVE | {Status.RESOLVED}),
     "open": (_VIGIL, frozenset()),
     "clock_fired": (_VIGIL, _ACTIVE | {Status.RESOLVED}),
     "enforcement_completed": (_VIGIL, frozenset({Status.ACTIONING})),
@@ -190,6 +194,9 @@ def _open(action: Open, now: datetime, policy: Policy) -> Incident:
                 met_by=[a for a in EnforcementAction if a != EnforcementAction.NO_ACTION],
             )
         )
+    interval = policy.updates.interval(action.severity, any(c.kind == ClockKind.REGULATORY for c in clocks))
+    if interval is not None:
+        clocks.append(_update_clock(now, now + interval))
     return Incident(
         id=action.incident_id,
         intake=intake,
@@ -236,6 +243,7 @@ def _set_severity(state: Incident, action: SetSeverity, actor: Actor, now: datet
             else:  # still late: remind at the new severity's pace if that is sooner
                 sooner = now + policy.sla[action.severity].reminder
                 clock.next_fire_at = min(clock.next_fire_at, sooner) if clock.next_fire_at else sooner
+    _rearm_update_clock(state, now, policy)
     _expire_pending(state, now, f"severity changed to {action.severity}")
     if state.status == Status.PENDING_APPROVAL:
         state.status = _work_status(state)
@@ -380,6 +388,7 @@ def _reopen(state: Incident, action: Reopen, actor: Actor, now: datetime, policy
             reminder = _reminder(clock, state.severity, policy)
             clock.next_fire_at = now + (reminder or timedelta(0)) if clock.breaches else clock.due_at
     state.notes.append(Note(text=f"reopened: {action.reason}", by=actor.user, at=now))
+    _start_update_clock(state, now, policy)
     state.status = Status.INVESTIGATING
     state.resolution = state.resolution_summary = state.resolved_at = state.resolved_by = None
     state.reopen_until = None
@@ -413,6 +422,8 @@ def _clock_fired(state: Incident, action: ClockFired, actor: Actor, now: datetim
         state.closed_at = now
         return
     tiers = policy.escalation.tiers
+    if clock.kind == ClockKind.UPDATE and state.assignee:  # a status update is late: its author first
+        tiers = ["assignee", *tiers]
     tier = tiers[min(len(clock.breaches), len(tiers) - 1)]
     clock.breaches.append(Breach(at=now, tier=tier, late_by_seconds=int((now - clock.due_at).total_seconds())))
     reminder = _reminder(clock, state.severity, policy)
@@ -444,6 +455,64 @@ def _enforcement_completed(
     state.status = _work_status(state)
 
 
+# ---------------------------------------------------------------- status updates
+
+
+# The furthest ahead a person may promise the next update.
+_LONGEST_PROMISE = timedelta(days=30)
+
+
+def _post_update(state: Incident, action: PostUpdate, actor: Actor, now: datetime, policy: Policy) -> None:
+    promised = action.next_update_at
+    if promised is not None and not now < promised <= now + _LONGEST_PROMISE:
+        raise Refusal(RefusalCode.INVALID, "next_update_at: must be in the future, and within 30 days")
+    state.updates.append(
+        StatusUpdate(audience=action.audience, text=action.text, by=actor.user, at=now, next_update_at=promised)
+    )
+    if state.status != Status.RESOLVED:
+        _start_update_clock(state, now, policy, promised)
+
+
+def _update_clock(now: datetime, due: datetime) -> Clock:
+    return Clock(
+        id=UPDATE_CLOCK, kind=ClockKind.UPDATE, name="status update", started_at=now, due_at=due, next_fire_at=due
+    )
+
+
+def _update_interval(state: Incident, policy: Policy) -> timedelta | None:
+    legal = any(c.kind == ClockKind.REGULATORY and c.running for c in state.clocks)
+    return policy.updates.interval(state.severity, legal)
+
+
+def _start_update_clock(state: Incident, now: datetime, policy: Policy, promised: datetime | None = None) -> None:
+    """The next update is due after the cadence, or when promised if that is sooner. The clock of
+    the last round is met (or replaced); with no cadence and no promise there is none."""
+    interval = _update_interval(state, policy)
+    dues = [d for d in (now + interval if interval else None, promised) if d is not None]
+    existing = state.clock(UPDATE_CLOCK)
+    if existing is None and not dues:
+        return
+    if existing is not None:
+        state.clocks.remove(existing)
+    if dues:
+        state.clocks.append(_update_clock(now, min(dues)))
+
+
+def _rearm_update_clock(state: Incident, now: datetime, policy: Policy) -> None:
+    """A severity change moves the next update to the new severity's cadence (or stops it)."""
+    clock = state.clock(UPDATE_CLOCK)
+    interval = _update_interval(state, policy)
+    if clock is None or not clock.running:
+        if interval is not None and clock is None:
+            state.clocks.append(_update_clock(now, now + interval))
+        return
+    if interval is None:
+        _cancel(clock, now, f"no status updates are due at {state.severity}")
+    elif not clock.breaches:
+        clock.due_at = min(clock.due_at, clock.started_at + interval)
+        clock.next_fire_at = clock.due_at
+
+
 _HANDLERS: dict[str, Callable[..., None]] = {
     "acknowledge": _acknowledge,
     "assign": _assign,
@@ -459,4 +528,5 @@ _HANDLERS: dict[str, Callable[..., None]] = {
     "merge_into": _merge_into,
     "clock_fired": _clock_fired,
     "enforcement_completed": _enforcement_completed,
+    "post_update": _post_update,
 }

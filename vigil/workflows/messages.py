@@ -127,3 +127,19 @@ class WatchdogRound(Model):
     diverged: list[str]
     alerted: list[str]
     flagged_by_temporal: list[str]
+
+
+class DeliveryPlan(Model):
+    """What the dispatcher is to do now: the deliveries to start (ids in `deliveries`), and the
+    delivery settings of the worker's policy (the dispatcher has no policy of its own)."""
+
+    deliveries: list[int]
+    more: bool  # more were due than there was room for
+    check_again_seconds: float
+    concurrency: int
+    retry_max_interval_seconds: float
+
+
+class PlanRequest(Model):
+    in_flight: list[int] = []  # deliveries this run is already sending (or retrying)
+    capacity: int

@@ -84,6 +84,10 @@ class ClockKind(StrEnum):
     SLA = "sla"
     REGULATORY = "regulatory"
     REOPEN = "reopen"
+    UPDATE = "update"  # a status update is due (post_update); its "breaches" are reminders
+
+
+UPDATE_CLOCK = "update.due"
 
 
 class Breach(Model):
@@ -128,6 +132,17 @@ def clocks_in_timer_summary(summary: object) -> list[str]:
     if not text.startswith(_TIMER_SUMMARY_PREFIX):
         return []
     return [part.strip() for part in text.removeprefix(_TIMER_SUMMARY_PREFIX).split(",") if part.strip()]
+
+
+class StatusUpdate(Model):
+    """What a person told an audience (post_update): sent as written, with the incident's id,
+    severity, category and status, never its title, content, links or reporter."""
+
+    audience: Literal["leadership", "stakeholders"]
+    text: str
+    by: str
+    at: datetime
+    next_update_at: datetime | None = None
 
 
 class Note(Model):
@@ -210,6 +225,7 @@ class Incident(Model):
     acknowledged_by: str | None = None
     teams: list[Engagement] = []
     notes: list[Note] = []
+    updates: list[StatusUpdate] = []
     proposals: list[Proposal] = []
     clocks: list[Clock] = []
     resolution: Resolution | None = None

@@ -17,13 +17,14 @@ from sqlalchemy import Engine, text
 from vigil.api.errors import ErrorBody
 from vigil.api.schemas import Health
 from vigil.audit import watchdog
+from vigil.config import settings
 
 router = APIRouter(tags=["health"])
 
 CHECK_TIMEOUT = 3.0
 
 
-@router.get("/healthz", response_model=Health, summary="The process is up")
+@router.get("/healthz", response_model=Health, response_model_exclude_none=True, summary="The process is up")
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -70,6 +71,7 @@ async def _check_watchdog(request: Request) -> str:
 @router.get(
     "/readyz",
     response_model=Health,
+    response_model_exclude_none=True,
     summary="Temporal and the database are reachable",
     responses={503: {"model": ErrorBody, "description": "Not ready: the detail names what is unreachable"}},
 )
@@ -78,9 +80,20 @@ async def readyz(request: Request) -> Health | JSONResponse:
     checks = {"database": database, "temporal": temporal}
     if all(v == "ok" for v in checks.values()):
         checks["replay"] = await _check_watchdog(request)
-        return Health(status="ready", checks=checks)
+        return Health(status="ready", checks=checks | {"mail": _mail()}, detail=_mail_detail())
     detail = "; ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
     return JSONResponse({"error": "not_ready", "detail": detail, "checks": checks}, status_code=503)
+
+
+def _mail() -> str:
+    return "configured" if settings().smtp_url else "not configured"
+
+
+def _mail_detail() -> str | None:
+    """Ready, but say what does not reach people (the worker reads the same settings)."""
+    if settings().smtp_url:
+        return None
+    return "mail is not configured (VIGIL_SMTP_URL): email notices wait in the outbox"
 
 
 @router.get(

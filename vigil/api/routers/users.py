@@ -4,7 +4,7 @@ so an analyst can see whom to assign)."""
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vigil import auth
@@ -27,6 +27,16 @@ class NewUser(BaseModel):
     name: Username
     role: Literal["analyst", "lead", "auditor", "admin"]
     language: Language = Language.EN
+    email: Annotated[str, Field(pattern=auth.EMAIL_PATTERN, max_length=320)] | None = Field(
+        None, description="Where notices to user:NAME go"
+    )
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, Field(pattern=auth.EMAIL_PATTERN, max_length=320)] | None = Field(
+        description="Where notices to this person go; null: nowhere"
+    )
 
 
 @router.get("/me", response_model=Me, summary="Who this token belongs to", responses=responses())
@@ -49,7 +59,7 @@ def add_user(
 ) -> NewToken:
     """Returns their first token, once."""
     try:
-        token = auth.add_user(session, body.name, body.role, body.language.value)
+        token = auth.add_user(session, body.name, body.role, body.language.value, body.email)
     except UserError as error:
         raise conflict(str(error)) from None
     return NewToken(user=body.name, role=Role(body.role), token=token)
@@ -84,6 +94,25 @@ def disable(
         raise conflict("you cannot disable yourself: ask another admin, or use `vigil users disable`")
     try:
         auth.disable_user(session, name)
+    except UserError:
+        raise not_found(f"no user {name}") from None
+    return UserOut.model_validate(session.get(UserRow, name))
+
+
+@router.patch(
+    "/users/{name}",
+    response_model=UserOut,
+    summary="Change where notices to a person go",
+    responses=responses(403, 404, 422),
+)
+def change(
+    name: UserName,
+    body: UserChange,
+    user: Principal = Depends(allow(ADMINS, "manage users")),
+    session: Session = Depends(get_session),
+) -> UserOut:
+    try:
+        auth.set_email(session, name, body.email)
     except UserError:
         raise not_found(f"no user {name}") from None
     return UserOut.model_validate(session.get(UserRow, name))
