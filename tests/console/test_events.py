@@ -50,5 +50,7 @@ async def test_the_stream_needs_a_token_and_a_last_event_id_of_ours(console: Con
         assert response.status_code == 401 and response.json()["error"] == "unauthorized"
         response = await http.get("/api/events", headers=console.auth("ana") | {"Last-Event-ID": "abc"})
         assert response.status_code == 422 and response.json()["error"] == "invalid"
+        response = await http.get("/api/events", headers=console.auth("ana"), params={"after": "-1"})
+        assert response.status_code == 422 and response.json()["error"] == "invalid"
         response = await http.get("/events")  # the console's own stream: sign in first
         assert response.status_code == 303

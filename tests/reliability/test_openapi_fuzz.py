@@ -50,7 +50,13 @@ def fuzz_system(temporal_server: TemporalDevServer, reliability_dir: Path, polic
 def test_api_answers_every_request_within_its_schema(fuzz_system: System) -> None:
     # Loaded here rather than by schemathesis' pytest plugin, whose lazy fixture loader does not
     # run on pytest 9 (it reads the removed `Function._nodeid`).
-    schema = schemathesis.openapi.from_url(f"{fuzz_system.urls[0]}/openapi.json").include(path_regex="^/api/")
+    # /api/events is a stream that stays open by design: each case would wait out its timeout.
+    # Its odd inputs (a bad Last-Event-ID, ?after=) are tested in tests/console/test_events.py.
+    schema = (
+        schemathesis.openapi.from_url(f"{fuzz_system.urls[0]}/openapi.json")
+        .include(path_regex="^/api/")
+        .exclude(path="/api/events")
+    )
     failures: dict[str, str] = {}
     operations = 0
     for result in schema.get_all_operations():
