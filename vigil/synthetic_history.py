@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from vigil.activities.projection import write_projection
 from vigil.db.intake import reserve_incident
@@ -318,7 +319,7 @@ def write_history(engine: Engine, made: list[Made]) -> None:
                 tiers = story.policy.approval.tiers
                 session.execute(
                     update(ApprovalRow)
-                    .where(ApprovalRow.id == approval_id)
+                    .where(col(ApprovalRow.id) == approval_id)
                     .values(asked_round=rounds, asked_tier=tiers[min(rounds, len(tiers)) - 1])
                 )
 

@@ -6,6 +6,7 @@ pygal always embeds a small configuration <script> for its optional tooltips; it
 here, so the pages keep a script policy of 'self' only.
 """
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from xml.etree import ElementTree
 
@@ -13,7 +14,11 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
-from vigil.trends.models import Trends
+from vigil.trends.models import TrendCell, Trends
+
+# How a chart names a group and a day, in the viewer's language.
+GroupLabel = Callable[[str], str]
+DayLabel = Callable[[date], str]
 
 # Okabe & Ito's palette: told apart by people with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -98,7 +103,7 @@ def _colours(groups: list[str]) -> tuple[str, ...]:
     return PALETTE
 
 
-def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup:
+def opened_per_day(trends: Trends, title: str, group_label: GroupLabel, day_label: DayLabel) -> Markup:
     """Incidents opened each day, stacked by group (severity, category, region or channel)."""
     every = days(trends.start, trends.end)
     counts: dict[str, dict[date, int]] = {}
@@ -122,7 +127,7 @@ def opened_per_day(trends: Trends, title: str, group_label, day_label) -> Markup
     return _svg(chart)
 
 
-def breach_rates(trends: Trends, title: str, group_label) -> Markup:
+def breach_rates(trends: Trends, title: str, group_label: GroupLabel) -> Markup:
     """The share of each group's incidents that breached any clock, in percent."""
     groups = trends.groups[::-1]  # pygal draws the first bar at the bottom; read top-down instead
     chart = pygal.HorizontalBar(
@@ -147,6 +152,10 @@ def breach_rates(trends: Trends, title: str, group_label) -> Markup:
     return _svg(chart)
 
 
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else round(value / scale, 2)
+
+
 def unit_for(seconds: float) -> tuple[float, str]:
     """The unit a duration reads best in: seconds, minutes, hours or days (never "0.0 min")."""
     for limit, scale, unit in ((120, 1, "s"), (2 * 3600, 60, "min"), (2 * 86400, 3600, "h")):
@@ -159,7 +168,7 @@ def _amount(value: float, unit: str) -> str:
     return f"{value:.0f} {unit}" if value >= 10 or float(value).is_integer() else f"{value:.1f} {unit}"
 
 
-def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -> Markup:
+def times_to(trends: Trends, title: str, group_label: GroupLabel, series: tuple[str, str]) -> Markup:
     """Median time to acknowledge and to resolve, per group: in minutes while all are short, else hours."""
     groups = trends.groups[::-1]
     medians = [(g.median_seconds_to_acknowledge, g.median_seconds_to_resolve) for g in groups]
@@ -176,7 +185,7 @@ def times_to(trends: Trends, title: str, group_label, series: tuple[str, str]) -
     )
     chart.x_labels = [group_label(g.group) for g in groups]
     for index, name in enumerate(series):
-        chart.add(name, [None if pair[index] is None else round(pair[index] / scale, 2) for pair in medians])
+        chart.add(name, [_scaled(pair[index], scale) for pair in medians])
     return _svg(chart)
 
 
@@ -197,14 +206,16 @@ def percentiles(
         )
     )
     chart.x_labels = [row[0] for row in rows]
-    for index, name in enumerate(names, start=1):
-        chart.add(name, [None if row[index] is None else round(row[index] / scale, 2) for row in rows])
+    for index, name in enumerate(names):
+        chart.add(name, [_scaled(row[1:][index], scale) for row in rows])
     return _svg(chart)
 
 
-def weekly(cells: list, title: str, group_label, week_label, groups: list[str]) -> Markup:
+def weekly(
+    cells: list[TrendCell], title: str, group_label: GroupLabel, week_label: DayLabel, groups: list[str]
+) -> Markup:
     """Incidents opened per period (week or day), stacked by group, in the groups' colours."""
-    periods = sorted({c.period for c in cells})
+    periods = sorted({c.period for c in cells if c.period is not None})  # series cells all have one
     chart = pygal.StackedBar(
         **_config(
             title,

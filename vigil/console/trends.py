@@ -15,13 +15,14 @@ from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.i18n import _, gettext_for, label
 from vigil.policy import load_policy
-from vigil.trends.models import Trends
+from vigil.trends.models import Group, Trends
 from vigil.trends.recommend import Recommendations, recommend
+from vigil.trends.sql import Unit
 
 router = APIRouter()
 
 PERIODS = (7, 30, 90, 365)
-GROUPINGS = {
+GROUPINGS: dict[Group, str] = {
     "severity": _("severity"),
     "category": _("category"),
     "region": _("region"),
@@ -37,17 +38,22 @@ OUTCOMES = {
 }
 
 
-def _compute(request: Request, start: date, end: date, by: str, every: str) -> tuple[Trends, Recommendations]:
+def _compute(request: Request, start: date, end: date, by: Group, every: Unit) -> tuple[Trends, Recommendations]:
     with DbSession(request.app.state.engine) as db:
-        return compute(db, start, end, by, every), recommend(db, load_policy(), start, end)  # type: ignore[arg-type]
+        return compute(db, start, end, by, every), recommend(db, load_policy(), start, end)
+
+
+def _grouping(asked: str | None) -> Group:
+    """The grouping asked for if the page offers it, else severity."""
+    return next((group for group in GROUPINGS if group == asked), "severity")
 
 
 @router.get("/trends")
 async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     params = request.query_params
-    by = params.get("by") if params.get("by") in GROUPINGS else "severity"
+    by = _grouping(params.get("by"))
     period = int(params["days"]) if params.get("days", "").isdigit() and int(params["days"]) in PERIODS else 30
-    every = "week" if period >= 90 else "day"
+    every: Unit = "week" if period >= 90 else "day"
     end = datetime.now(UTC).date()
     start = end - timedelta(days=period - 1)
     result, findings = await run_in_threadpool(_compute, request, start, end, by, every)

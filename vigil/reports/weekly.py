@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from vigil.db.tables import FollowUpRow, ReviewRow
 from vigil.i18n import LANGUAGES, _, gettext_for, how_long, label, translations
@@ -286,8 +287,11 @@ def review_lines(session: Session, since: datetime, until: datetime, now: dateti
     """SEV1/SEV2 reviews opened in the week, and any still open from before."""
     statement = (
         select(ReviewRow)
-        .where(or_(ReviewRow.opened_at.between(since, until), ReviewRow.status == "open"), ReviewRow.opened_at < until)
-        .order_by(ReviewRow.severity, ReviewRow.due_at)
+        .where(
+            or_(col(ReviewRow.opened_at).between(since, until), col(ReviewRow.status) == "open"),
+            col(ReviewRow.opened_at) < until,
+        )
+        .order_by(col(ReviewRow.severity), col(ReviewRow.due_at))
         .limit(200)
     )
     lines = []
@@ -310,8 +314,8 @@ def review_lines(session: Session, since: datetime, until: datetime, now: dateti
 def overdue_follow_ups(session: Session, now: datetime) -> list[FollowUpLine]:
     statement = (
         select(FollowUpRow)
-        .where(FollowUpRow.status == "open", FollowUpRow.due < now)
-        .order_by(FollowUpRow.due)
+        .where(col(FollowUpRow.status) == "open", col(FollowUpRow.due) < now)
+        .order_by(col(FollowUpRow.due))
         .limit(200)
     )
     return [

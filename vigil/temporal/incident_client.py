@@ -59,6 +59,13 @@ def _refusal(error: BaseException) -> ActionRefused | None:
     return None
 
 
+def incident_handle(client: Client, incident_id: str) -> WorkflowHandle[IncidentWorkflow, Incident]:
+    """The incident's workflow handle, typed once: in a function mypy checks on a deferred pass (one
+    calling a decorated function defined below it, like act), it infers get_workflow_handle_for's
+    type variables as Never."""
+    return client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+
+
 async def open_incident(
     client: Client, incident_id: str, intake: Intake, task_queue: str | None = None, opened_by: Actor | None = None
 ) -> Incident:
@@ -88,7 +95,7 @@ async def act(
     id once per run, so a client retrying after a timeout gets the first answer, not a second action.
     Without one, a fresh id is made here and kept across this call's own retries.
     """
-    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    handle = incident_handle(client, incident_id)
     request = ActionRequest(action=action, actor=actor)
     try:
         with _no_answer_is_a_timeout():
@@ -127,7 +134,7 @@ async def _update_retrying_while_busy(
 
 async def send_action(client: Client, incident_id: str, action: HumanAction, actor: Actor) -> None:
     """Fire and forget: the workflow records a refused signal as refused, never applies it."""
-    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    handle = incident_handle(client, incident_id)
     await handle.signal(IncidentWorkflow.act_signal, ActionRequest(action=action, actor=actor).model_dump(mode="json"))
 
 
@@ -142,7 +149,7 @@ _ENDED_BY_TEMPORAL = {
 
 async def _how_it_ended(client: Client, incident_id: str) -> str | None:
     """Why an incident whose workflow no longer runs takes no actions; None if it never ran."""
-    handle = client.get_workflow_handle_for(IncidentWorkflow.run, incident_id)
+    handle = incident_handle(client, incident_id)
     try:
         description = await handle.describe()
     except RPCError as error:

@@ -5,7 +5,7 @@ review workflow has that id, and TimeoutError when no worker answered (503)."""
 
 import uuid
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -24,7 +24,9 @@ async def act(
     client: Client, incident_id: str, action: ReviewAction, actor: Actor, request_id: str | None = None
 ) -> Review:
     """Apply a person's change to the incident's review; the review after it, or a refusal."""
-    handle = client.get_workflow_handle_for(ReviewWorkflow.run, review_id(incident_id))
+    handle: WorkflowHandle[ReviewWorkflow, Review] = client.get_workflow_handle_for(
+        ReviewWorkflow.run, review_id(incident_id)
+    )
     request = ReviewActionRequest(action=action, actor=actor)
 
     @retry(
@@ -34,7 +36,9 @@ async def act(
         reraise=True,
     )
     async def send(update_id: str) -> Review:
-        return await handle.execute_update(ReviewWorkflow.act, request, id=update_id)
+        # The stubs type `@workflow.update(name=...)` as returning the coroutine, not its result,
+        # so the typed overload cannot match an async named update; the server answers a Review.
+        return await handle.execute_update(ReviewWorkflow.act, request, id=update_id)  # type: ignore[arg-type]
 
     try:
         with _no_answer_is_a_timeout():

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, literal, select, union_all
+from sqlalchemy import Select, and_, case, distinct, func, join, literal, outerjoin, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from vigil.db.tables import (
     ApprovalRow,
@@ -101,7 +102,7 @@ def incident_cells(session: Session, window: Window) -> tuple[list[TrendCell], l
     m = MilestoneRow
     when = period(m.at, window.unit, dialect).label("period")
     group = _group(m, window.by).label("grp")
-    counted = {kind: func.sum(case((m.kind == kind, 1), else_=0)).label(kind) for kind in _MILESTONE_COUNTS}
+    counted = {kind: func.sum(case((col(m.kind) == kind, 1), else_=0)).label(kind) for kind in _MILESTONE_COUNTS}
     for row in session.execute(
         select(when, group, *counted.values()).where(within(m.at, window.since, window.until)).group_by(when, group)
     ):
@@ -111,9 +112,9 @@ def incident_cells(session: Session, window: Window) -> tuple[list[TrendCell], l
     when = period(s.at, window.unit, dialect).label("period")
     group = _group(s, window.by, severity="from_severity").label("grp")
     for row in session.execute(
-        select(when, group, s.direction, func.count().label("n"))
+        select(when, group, col(s.direction), func.count().label("n"))
         .where(within(s.at, window.since, window.until))
-        .group_by(when, group, s.direction)
+        .group_by(when, group, col(s.direction))
     ):
         _add_counts(cells, _day(row.period), str(row.grp), {str(row.direction): int(row.n)})
 
@@ -144,14 +145,16 @@ def _duration_spreads(session: Session, window: Window, dialect: str) -> list[tu
     clock_when = period(c.ended_at, window.unit, dialect).label("period")
     values = union_all(
         select(milestone_when, _group(m, window.by).label("grp"), literal("acknowledge").label("metric"))
-        .add_columns(m.seconds.label("value"))
-        .where(m.kind == "acknowledged", within(m.at, window.since, window.until)),
+        .add_columns(col(m.seconds).label("value"))
+        .where(col(m.kind) == "acknowledged", within(m.at, window.since, window.until)),
         select(milestone_when, _group(m, window.by).label("grp"), literal("resolve").label("metric"))
-        .add_columns(m.seconds.label("value"))
-        .where(m.kind == "resolved", within(m.at, window.since, window.until)),
+        .add_columns(col(m.seconds).label("value"))
+        .where(col(m.kind) == "resolved", within(m.at, window.since, window.until)),
         select(clock_when, _group(c, window.by).label("grp"), literal("first_response").label("metric"))
-        .add_columns(c.seconds.label("value"))
-        .where(c.clock == FIRST_RESPONSE, c.seconds.is_not(None), within(c.ended_at, window.since, window.until)),
+        .add_columns(col(c.seconds).label("value"))
+        .where(
+            col(c.clock) == FIRST_RESPONSE, col(c.seconds).is_not(None), within(c.ended_at, window.since, window.until)
+        ),
     )
     groupings = [["period", "grp", "metric"], ["period", "metric"], ["grp", "metric"], ["metric"]]
     if window.by == ALL:
@@ -179,9 +182,9 @@ def clock_cells(session: Session, window: Window) -> list[ClockCell]:
     group = _group(c, window.by).label("grp")
     cells: dict[tuple[date | None, str, str], ClockCell] = {}
     statement = (
-        select(when, group, c.clock, c.kind, c.outcome, func.count().label("n"))
+        select(when, group, col(c.clock), col(c.kind), col(c.outcome), func.count().label("n"))
         .where(within(c.due_at, window.since, window.until))
-        .group_by(when, group, c.clock, c.kind, c.outcome)
+        .group_by(when, group, col(c.clock), col(c.kind), col(c.outcome))
     )
     for row in session.execute(statement):
         for place in {(None, str(row.grp)), (None, ALL), (_day(row.period), ALL)}:
@@ -205,11 +208,11 @@ def _late_incidents(session: Session, window: Window) -> dict[str, list[str]]:
     c = ClockOutcomeRow
     ranked = (
         select(
-            c.clock,
-            c.incident_id,
-            func.row_number().over(partition_by=c.clock, order_by=(c.due_at, c.incident_id)).label("rn"),
+            col(c.clock),
+            col(c.incident_id),
+            func.row_number().over(partition_by=col(c.clock), order_by=(col(c.due_at), col(c.incident_id))).label("rn"),
         )
-        .where(c.outcome.in_(LATE), within(c.due_at, window.since, window.until))
+        .where(col(c.outcome).in_(LATE), within(c.due_at, window.since, window.until))
         .subquery()
     )
     found: dict[str, list[str]] = defaultdict(list)
@@ -227,17 +230,19 @@ def team_cells(session: Session, window: Window, severities: list[str] | None = 
     """Each team's first-response clock, for rounds that fell due in the window."""
     dialect = session.get_bind().dialect.name
     c = ClockOutcomeRow
-    where = [c.clock == FIRST_RESPONSE, within(c.due_at, window.since, window.until)]
+    where: list[ColumnElement[bool]] = [col(c.clock) == FIRST_RESPONSE, within(c.due_at, window.since, window.until)]
     if severities:
-        where.append(c.severity.in_(severities))
+        where.append(col(c.severity).in_(severities))
     teams: dict[str, TeamCell] = {}
     for team, outcome, count in session.execute(
-        select(c.team, c.outcome, func.count()).where(*where).group_by(c.team, c.outcome)
+        select(col(c.team), col(c.outcome), func.count()).where(*where).group_by(col(c.team), col(c.outcome))
     ):
         target = teams.setdefault(team, TeamCell(team=team))
         if outcome in OWED:
             setattr(target, outcome, getattr(target, outcome) + int(count))
-    values = select(c.team.label("team"), c.seconds.label("value")).where(*where, c.seconds.is_not(None))
+    values: Select[Any] = select(col(c.team).label("team"), col(c.seconds).label("value")).where(
+        *where, col(c.seconds).is_not(None)
+    )
     for row in session.execute(spreads(values, ["team"], dialect)):
         teams.setdefault(row.team, TeamCell(team=row.team)).response = _spread(row)
     for target in teams.values():
@@ -254,7 +259,7 @@ def approval_cells(session: Session, window: Window) -> list[ApprovalCell]:
     request's severity and region; the other dimensions come from the incident's opening."""
     dialect = session.get_bind().dialect.name
     a, m = ApprovalRow, MilestoneRow
-    joined = a.__table__.outerjoin(m.__table__, and_(m.incident_id == a.incident_id, m.kind == "opened"))
+    joined = outerjoin(a, m, and_(col(m.incident_id) == col(a.incident_id), col(m.kind) == "opened"))
     group = (
         literal(ALL)
         if window.by == ALL
@@ -263,10 +268,10 @@ def approval_cells(session: Session, window: Window) -> list[ApprovalCell]:
     in_window = within(a.requested_at, window.since, window.until)
     cells: dict[str, ApprovalCell] = {}
     for grp, status, rounds, count in session.execute(
-        select(group, a.status, a.asked_round, func.count())
+        select(group, col(a.status), col(a.asked_round), func.count())
         .select_from(joined)
         .where(in_window)
-        .group_by(group, a.status, a.asked_round)
+        .group_by(group, col(a.status), col(a.asked_round))
     ):
         for name in {str(grp), ALL}:
             target = cells.setdefault(name, ApprovalCell(group=name))
@@ -275,11 +280,11 @@ def approval_cells(session: Session, window: Window) -> list[ApprovalCell]:
                 setattr(target, status, getattr(target, status) + int(count))
             tier = str(max(1, int(rounds or 0)))
             target.tiers[tier] = target.tiers.get(tier, 0) + int(count)
-    decided = a.status.in_(("approved", "rejected", "expired"))
+    decided = col(a.status).in_(("approved", "rejected", "expired"))
     values = (
         select(group, seconds_between(a.decided_at, a.requested_at, dialect).label("value"))
         .select_from(joined)
-        .where(in_window, decided, a.decided_at.is_not(None))
+        .where(in_window, decided, col(a.decided_at).is_not(None))
     )
     for keys in (["grp"], []):
         for row in session.execute(spreads(values, keys, dialect)):
@@ -301,12 +306,14 @@ def severity_change_cells(session: Session, window: Window) -> list[SeverityChan
     """Per triage rule: the incidents it triaged in the window, and how many leads raised or
     lowered (each incident counted once per direction, whenever the change came)."""
     m, s = MilestoneRow, SeverityChangeRow
-    opened = and_(m.kind == "opened", within(m.at, window.since, window.until))
-    joined = m.__table__.outerjoin(s.__table__, s.incident_id == m.incident_id)
+    opened = and_(col(m.kind) == "opened", within(m.at, window.since, window.until))
+    joined = outerjoin(m, s, col(s.incident_id) == col(m.incident_id))
     cells: dict[str, SeverityChangeCell] = {}
     triaged: dict[str, Counter[str]] = defaultdict(Counter)
     for rule, severity, count in session.execute(
-        select(m.triage_rule, m.severity, func.count()).where(opened).group_by(m.triage_rule, m.severity)
+        select(col(m.triage_rule), col(m.severity), func.count())
+        .where(opened)
+        .group_by(col(m.triage_rule), col(m.severity))
     ):
         triaged[rule][severity] += int(count)
     for rule, counts in triaged.items():
@@ -315,13 +322,13 @@ def severity_change_cells(session: Session, window: Window) -> list[SeverityChan
         )
     changed = (
         select(
-            m.triage_rule,
-            func.count(distinct(case((s.direction == "raised", m.incident_id)))).label("raised"),
-            func.count(distinct(case((s.direction == "lowered", m.incident_id)))).label("lowered"),
+            col(m.triage_rule),
+            func.count(distinct(case((col(s.direction) == "raised", col(m.incident_id))))).label("raised"),
+            func.count(distinct(case((col(s.direction) == "lowered", col(m.incident_id))))).label("lowered"),
         )
         .select_from(joined)
         .where(opened)
-        .group_by(m.triage_rule)
+        .group_by(col(m.triage_rule))
     )
     for row in session.execute(changed):
         target = cells[row.triage_rule]
@@ -329,10 +336,10 @@ def severity_change_cells(session: Session, window: Window) -> list[SeverityChan
         target.raised_share = _rate(target.raised, target.incidents)
         target.lowered_share = _rate(target.lowered, target.incidents)
     lowered_to = (
-        select(m.triage_rule, s.to_severity, func.count(distinct(m.incident_id)))
+        select(col(m.triage_rule), col(s.to_severity), func.count(distinct(col(m.incident_id))))
         .select_from(joined)
-        .where(opened, s.direction == "lowered")
-        .group_by(m.triage_rule, s.to_severity)
+        .where(opened, col(s.direction) == "lowered")
+        .group_by(col(m.triage_rule), col(s.to_severity))
     )
     for rule, severity, count in session.execute(lowered_to):
         cells[rule].lowered_to[severity] = int(count)
@@ -343,15 +350,15 @@ def incidents_changed(session: Session, window: Window, rule: str, direction: st
     """The evidence: incidents triaged under `rule` in the window whose severity went `direction`."""
     m, s = MilestoneRow, SeverityChangeRow
     statement = (
-        select(distinct(m.incident_id))
-        .select_from(m.__table__.join(s.__table__, s.incident_id == m.incident_id))
+        select(distinct(col(m.incident_id)))
+        .select_from(join(m, s, col(s.incident_id) == col(m.incident_id)))
         .where(
-            m.kind == "opened",
+            col(m.kind) == "opened",
             within(m.at, window.since, window.until),
-            m.triage_rule == rule,
-            s.direction == direction,
+            col(m.triage_rule) == rule,
+            col(s.direction) == direction,
         )
-        .order_by(m.incident_id)
+        .order_by(col(m.incident_id))
         .limit(EVIDENCE_LIMIT)
     )
     return [str(i) for i in session.scalars(statement)]
@@ -365,9 +372,9 @@ def enforcement_cells(session: Session, window: Window) -> list[EnforcementCell]
     group = _group(e, window.by).label("grp")
     cells: dict[tuple[str, str], EnforcementCell] = {}
     for grp, action, outcome, count in session.execute(
-        select(group, e.action, e.outcome, func.count())
+        select(group, col(e.action), col(e.outcome), func.count())
         .where(within(e.at, window.since, window.until))
-        .group_by(group, e.action, e.outcome)
+        .group_by(group, col(e.action), col(e.outcome))
     ):
         for name in {str(grp), ALL}:
             target = cells.setdefault((name, action), EnforcementCell(group=name, action=action))
@@ -385,12 +392,13 @@ def _incident_group(by: Group) -> ColumnElement[Any]:
         return literal(ALL)
     if by == "team":
         return case(
-            *[(i.region == region.value, team.value) for region, team in REGION_INCIDENT_TEAM.items()], else_="unknown"
+            *[(col(i.region) == region.value, team.value) for region, team in REGION_INCIDENT_TEAM.items()],
+            else_="unknown",
         )
     if by == "triage_rule":
         rule = (
-            select(MilestoneRow.triage_rule)
-            .where(MilestoneRow.incident_id == i.id, MilestoneRow.kind == "opened")
+            select(col(MilestoneRow.triage_rule))
+            .where(col(MilestoneRow.incident_id) == col(i.id), col(MilestoneRow.kind) == "opened")
             .scalar_subquery()
         )
         return func.coalesce(rule, "unknown")
@@ -407,8 +415,8 @@ def opened_cohorts(session: Session, window: Window) -> tuple[list[TrendRow], li
     opened = within(i.opened_at, window.since, window.until)
     tallies = [
         func.count().label("opened"),
-        func.sum(case((i.resolved_at.is_not(None), 1), else_=0)).label("resolved"),
-        func.sum(case((i.breaches > 0, 1), else_=0)).label("breached"),
+        func.sum(case((col(i.resolved_at).is_not(None), 1), else_=0)).label("resolved"),
+        func.sum(case((col(i.breaches) > 0, 1), else_=0)).label("breached"),
     ]
     rows = [
         TrendRow(
@@ -422,10 +430,10 @@ def opened_cohorts(session: Session, window: Window) -> tuple[list[TrendRow], li
     values = union_all(
         select(group, literal("acknowledge").label("metric"))
         .add_columns(seconds_between(i.acknowledged_at, i.opened_at, dialect).label("value"))
-        .where(opened, i.acknowledged_at.is_not(None)),
+        .where(opened, col(i.acknowledged_at).is_not(None)),
         select(group, literal("resolve").label("metric"))
         .add_columns(seconds_between(i.resolved_at, i.opened_at, dialect).label("value"))
-        .where(opened, i.resolved_at.is_not(None)),
+        .where(opened, col(i.resolved_at).is_not(None)),
     )
     medians: dict[tuple[str, str], float] = {}
     for keys in (["grp", "metric"], ["metric"]):

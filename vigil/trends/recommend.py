@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, Field
 from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from vigil.db.tables import ApprovalRow, ClockOutcomeRow, MilestoneRow
 from vigil.i18n import LANGUAGES, _, gettext_for, how_long, label
@@ -189,11 +191,11 @@ def team_first_response_missed(session: Session, policy: Policy, window: Window)
 
 def _late_first_responses(session: Session, window: Window, team: str, severities: list[str]) -> list[str]:
     c = ClockOutcomeRow
-    where = [c.clock == FIRST_RESPONSE, c.team == team, c.outcome.in_(LATE)]
+    where: list[ColumnElement[bool]] = [col(c.clock) == FIRST_RESPONSE, col(c.team) == team, col(c.outcome).in_(LATE)]
     where.append(within(c.due_at, window.since, window.until))
     if severities:
-        where.append(c.severity.in_(severities))
-    statement = select(distinct(c.incident_id)).where(*where).order_by(c.incident_id).limit(EVIDENCE_LIMIT)
+        where.append(col(c.severity).in_(severities))
+    statement = select(distinct(col(c.incident_id))).where(*where).order_by(col(c.incident_id)).limit(EVIDENCE_LIMIT)
     return [str(i) for i in session.scalars(statement)]
 
 
@@ -247,9 +249,11 @@ def approval_tier_reached(session: Session, policy: Policy, window: Window) -> l
 def _approvals_reaching(session: Session, window: Window, severity: str, tier: int) -> list[str]:
     a = ApprovalRow
     statement = (
-        select(distinct(a.incident_id))
-        .where(a.severity == severity, a.asked_round >= tier, within(a.requested_at, window.since, window.until))
-        .order_by(a.incident_id)
+        select(distinct(col(a.incident_id)))
+        .where(
+            col(a.severity) == severity, col(a.asked_round) >= tier, within(a.requested_at, window.since, window.until)
+        )
+        .order_by(col(a.incident_id))
         .limit(EVIDENCE_LIMIT)
     )
     return [str(i) for i in session.scalars(statement)]
@@ -296,9 +300,9 @@ def category_reopened(session: Session, policy: Policy, window: Window) -> list[
 def _reopened(session: Session, window: Window, category: str) -> list[str]:
     m = MilestoneRow
     statement = (
-        select(distinct(m.incident_id))
-        .where(m.kind == "reopened", m.category == category, within(m.at, window.since, window.until))
-        .order_by(m.incident_id)
+        select(distinct(col(m.incident_id)))
+        .where(col(m.kind) == "reopened", col(m.category) == category, within(m.at, window.since, window.until))
+        .order_by(col(m.incident_id))
         .limit(EVIDENCE_LIMIT)
     )
     return [str(i) for i in session.scalars(statement)]
