@@ -96,7 +96,9 @@ async def _incident_page(
     if not _valid_id(incident_id):
         return _error_page(request, viewer, 404, gettext("There is no incident %(id)s.") % {"id": incident_id[:40]})
     try:
-        incident = await incidents_api.read_incident(request.app.state.engine, incident_id, _seen(request))
+        incident = await incidents_api.read_incident(
+            request.app.state.engine, incident_id, _seen(request), reader=viewer.role
+        )
     except ApiError as failure:
         message = failure.detail
         if failure.status == 404:

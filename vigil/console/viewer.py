@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
-from vigil import roles
+from vigil import need_to_know
 from vigil.api.waiting import Waiting, waiting_for
 from vigil.auth import Principal, authenticate
 from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, same_token, unseal
@@ -71,8 +71,8 @@ class Viewer:
 
     @property
     def sees_reporters(self) -> bool:
-        """Who reported an incident is need-to-know (vigil.roles.REPORTER_READERS)."""
-        return roles.sees_reporters(self.role)
+        """Who reported an incident is need-to-know (vigil.need_to_know)."""
+        return need_to_know.sees_reporter(self.role)
 
 
 def language_of(request: Request) -> str:

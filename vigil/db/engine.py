@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,7 @@ def make_engine(url: str) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(path))  # SQLite gives its -wal and -shm files the database's mode
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -43,10 +45,26 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Freed pages are zeroed: an old row's text (a reporter before 0006_privacy) is not left in the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600), or make an existing one so: the database
+    holds incidents, and Vigil's other files under VIGIL_HOME hold keys and tokens."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):  # left by an older Vigil, created 0644
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            sidecar.chmod(0o600)
 
 
 @cache
@@ -84,6 +102,7 @@ def _migration_lock(bind: Engine) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
+    private_file(Path(f"{database}.migrate-lock"))
     with open(f"{database}.migrate-lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

@@ -63,7 +63,9 @@ class IncidentRow(SQLModel, table=True):
     breaches: int = 0
     next_deadline: datetime | None = _utc(nullable=True)
     seq: int = 0  # the lifecycle sequence number of `state`; older writes never overwrite newer
-    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # its reporter always null:
+    # the reporter, encrypted with the payload keys (vigil.need_to_know.seal_reporter)
+    reporter_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     history_digest: str | None = Field(default=None, max_length=64)
 
 
