@@ -1,6 +1,7 @@
 """Encrypted payloads: nothing sensitive readable in Temporal without the key; the codec endpoint
 (/codec/decode, /codec/encode) for auditors and leads (who see reporters; admins do not),
-Temporal's CLI decoding through it, CORS for the Web UI, and key rotation (a history written under an old key still reads)."""
+Temporal's CLI decoding through it, CORS for the Web UI, and key rotation (a history written under an old
+key still reads)."""
 
 import asyncio
 import base64

@@ -14,8 +14,10 @@ from vigil.console.session import (
     LANGUAGE_SECONDS,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
+    Session,
     clear_cookie,
     new_session,
+    revoke,
     same_token,
     seal,
     set_cookie,
@@ -52,6 +54,11 @@ def _authenticate(request: Request, token: str) -> Principal | None:
         return authenticate(db, token)
 
 
+def _revoke(request: Request, session: Session) -> None:
+    with DbSession(request.app.state.engine) as db:
+        revoke(db, session)
+
+
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     form = await request.form()
@@ -71,6 +78,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     check_csrf(viewer, dict(await request.form()))
+    await run_in_threadpool(_revoke, request, viewer.session)
     response = RedirectResponse("/sign-in", status_code=303)
     clear_cookie(response, request, SESSION_COOKIE)
     return response

@@ -468,3 +468,12 @@ class ReviewEventRow(SQLModel, table=True):
     actor_role: str = Field(max_length=16)
     at: datetime = _utc(nullable=False)
     action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class RevokedSessionRow(SQLModel, table=True):
+    """A console session signed out before its cookie expired: the cookie opens nothing any more."""
+
+    __tablename__ = "revoked_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the session's nonce (vigil.console.session)
+    expires_at: datetime = _utc(nullable=False, index=True)  # when the cookie would have expired anyway

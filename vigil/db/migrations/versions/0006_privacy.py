@@ -1,4 +1,5 @@
-"""privacy: the projection keeps reporters encrypted (incidents.reporter_sealed), nowhere in plaintext
+"""privacy: the projection keeps reporters encrypted (incidents.reporter_sealed), nowhere in plaintext;
+console sessions signed out (revoked_sessions)
 
 Revision ID: 0006_privacy
 Revises: 0005_communications
@@ -32,6 +33,13 @@ _incidents = sa.table(
 def upgrade() -> None:
     from vigil.need_to_know import seal_reporter, without_reporter  # the key ring the projection uses
 
+    op.create_table('revoked_sessions',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('revoked_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_revoked_sessions_expires_at', ['expires_at'], unique=False)
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reporter_sealed', sa.Text(), nullable=True))
     bind = op.get_bind()
@@ -71,3 +79,6 @@ def downgrade() -> None:
             bind.execute(_incidents.update().where(_incidents.c.id == incident_id).values(state=state))
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_column('reporter_sealed')
+    with op.batch_alter_table('revoked_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_revoked_sessions_expires_at')
+    op.drop_table('revoked_sessions')
