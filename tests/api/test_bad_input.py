@@ -39,6 +39,10 @@ BAD_INTAKES = {
     "NUL in description": json.dumps(intake_body(description="a\u0000b")).encode(),
     "deadline without timezone": json.dumps(intake_body(deadline="2026-11-25T10:00:00")).encode(),
     "actor in body": json.dumps({**intake_body(), "actor": {"user": "leo", "role": "lead"}}).encode(),
+    "javascript: content URL": json.dumps(intake_body(content=[{"url": "javascript:alert(document.cookie)"}])).encode(),
+    "data: content URL": json.dumps(intake_body(content=[{"url": "data:text/html,<script>x</script>"}])).encode(),
+    "content URL without a host": json.dumps(intake_body(content=[{"url": "https:///nothing"}])).encode(),
+    "relative content URL": json.dumps(intake_body(content=[{"url": "/etc/passwd"}])).encode(),
 }
 
 
@@ -70,6 +74,33 @@ async def test_huge_body_without_length_is_413(sqlite_stack: Stack) -> None:
     response = await sqlite_stack.http.post("/api/incidents", content=chunks(), headers=headers)
     _assert_error(response, 413, "payload_too_large")
     assert sqlite_stack.counts() == before
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "vbscript:x"])
+async def test_content_urls_must_be_http_or_https(sqlite_stack: Stack, url: str) -> None:
+    before = sqlite_stack.counts()
+    body = intake_body(content=[{"url": "https://video.example/ok"}, {"url": url, "graphic": True}])
+    response = await sqlite_stack.post("/api/incidents", body, "ana")
+    assert "content.1.url" in _assert_error(response, 422, "invalid")["detail"]
+    assert sqlite_stack.counts() == before
+
+
+@pytest.mark.parametrize("depth", [40, 5000, 100_000])
+async def test_a_deeply_nested_body_is_422_saying_so(sqlite_stack: Stack, depth: int) -> None:
+    before = sqlite_stack.counts()
+    nested = b'{"title": ' + b"[" * depth + b"]" * depth + b"}"
+    for path in ("/api/incidents", "/api/incidents/INC-2026-000001/actions"):
+        response = await sqlite_stack.http.post(path, content=nested, headers={**JSON, **sqlite_stack.auth("ana")})
+        detail = _assert_error(response, 422, "invalid")["detail"]
+        assert "levels deep" in detail and "UTF-8" not in detail
+    assert sqlite_stack.counts() == before
+
+
+async def test_brackets_inside_strings_are_not_nesting(sqlite_stack: Stack) -> None:
+    in_text = await sqlite_stack.post("/api/incidents", intake_body(description='"[' * 100 + "{\\" * 100), "ana")
+    assert in_text.status_code == 201, in_text.text
+    read = await sqlite_stack.get(f"/api/incidents/{in_text.json()['id']}", "ana")  # projected: counts settle
+    assert read.status_code == 200
 
 
 async def test_body_that_is_not_json_says_how_to_send_it(sqlite_stack: Stack) -> None:

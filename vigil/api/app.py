@@ -20,7 +20,7 @@ from temporalio.client import Client
 import vigil
 from vigil import console
 from vigil.api import errors
-from vigil.api.middleware import BodyLimit, Metrics
+from vigil.api.middleware import BodyLimit, JsonDepthLimit, Metrics
 from vigil.api.routers import (
     approvals,
     audit,
@@ -123,6 +123,7 @@ def create_app(
     console.install(app, config)  # the web console's pages at /, and /static
 
     app.add_middleware(codec.CodecCors, origin=config.temporal_ui_origin)
+    app.add_middleware(JsonDepthLimit, max_bytes=config.max_body_bytes)  # inside BodyLimit
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(Metrics, registry=app.state.metrics_registry)
     return app

@@ -27,12 +27,23 @@ class ErrorBody(BaseModel):
     fields: list[dict[str, Any]] | None = Field(
         None, description="For invalid requests: each offending field (`loc`) and what is wrong (`msg`)"
     )
+    incident_id: str | None = Field(
+        None, description="For a repeated `external_ref` whose body differs: the incident it was taken in as"
+    )
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,  # more fields of ErrorBody
+    ):
         super().__init__(detail)
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
+        self.extra = extra or {}
 
 
 def not_found(detail: str) -> ApiError:
@@ -117,7 +128,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return _json(exc.status, exc.error, exc.detail, exc.headers)
+    return _json(exc.status, exc.error, exc.detail, exc.headers, **exc.extra)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:

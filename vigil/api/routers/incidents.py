@@ -32,7 +32,7 @@ from vigil.api.deps import (
 from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, responses, unavailable
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import act_on_review
-from vigil.api.schemas import IncidentPage, IncidentSummary
+from vigil.api.schemas import IncidentPage, IncidentSummary, web_url
 from vigil.auth import Principal, active_user
 from vigil.db.intake import reserve_incident, was_reserved
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Role, Severity, Status
@@ -110,7 +110,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     summary="Take in an incident",
     responses={
         200: {"model": Incident, "description": "The same `external_ref` was taken in before: the existing incident"},
-        **responses(403, 413, 422),
+        **responses(403, 409, 413, 422),
     },
 )
 async def create_incident(
@@ -123,8 +123,12 @@ async def create_incident(
 ) -> Incident:
     """Starts the incident's workflow, which triages it by policy; answers with the triaged
     incident. Send `external_ref` (the channel's own reference) to make retries safe: the same
-    reference again returns `200` and the incident already opened for it."""
+    reference again returns `200` and the incident already opened for it; `409` (with its
+    `incident_id`) if that incident's category, channel or region differ from this body's."""
     _reject_nul(intake.model_dump(mode="json"))
+    for index, content in enumerate(intake.content):
+        if not web_url(content.url):
+            raise invalid(f"content.{index}.url: must be an http or https URL")
     reservation = await run_in_threadpool(reserve_incident, engine, intake.external_ref)
     incident_id = reservation.incident_id
     response.headers["Location"] = f"/api/incidents/{incident_id}"
@@ -132,7 +136,7 @@ async def create_incident(
         response.status_code = 200
         existing = await _existing_incident(engine, incident_id, user.role)
         if existing is not None:
-            return existing
+            return _same_intake(existing, intake)
     try:
         # Idempotent on the id: for a duplicate this waits for the first intake's triage (or
         # finishes it, if the first request died between reserving the id and starting).
@@ -142,6 +146,8 @@ async def create_incident(
             ),
             ACTION_TIMEOUT,
         )
+        if not reservation.created:
+            _same_intake(opened, intake)
         return need_to_know.for_reader(opened, user.role)
     except TimeoutError:
         raise unavailable(
@@ -150,6 +156,27 @@ async def create_incident(
             "it will be triaged when a worker is running",
             location=f"/api/incidents/{incident_id}",
         ) from None
+
+
+_SAME_INTAKE_FIELDS = ("category", "channel", "region")
+
+
+def _same_intake(existing: Incident, intake: Intake) -> Incident:
+    """A repeated `external_ref` is a retry only if it says the same thing: one whose category,
+    channel or region differ is another report (a child-safety report must not fold into a spam
+    one), so 409 with the existing incident's id."""
+    differs = [f for f in _SAME_INTAKE_FIELDS if getattr(existing.intake, f) != getattr(intake, f)]
+    if differs:
+        said = ", ".join(f"{f} {getattr(existing.intake, f).value}" for f in differs)
+        raise ApiError(
+            409,
+            "conflict",
+            f"external_ref {intake.external_ref!r} was taken in as {existing.id} with {said}: "
+            "send a different external_ref for a different report",
+            headers={"Location": f"/api/incidents/{existing.id}"},
+            extra={"incident_id": existing.id},
+        )
+    return existing
 
 
 async def _existing_incident(engine: Engine, incident_id: str, reader: Role) -> Incident | None:
