@@ -122,7 +122,9 @@ def test_one_claim_per_external_ref_across_connections(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize(
-    "change", [{"category": "spam_scam"}, {"channel": "press"}, {"region": "EMEA"}], ids=["category", "channel", "region"]
+    "change",
+    [{"category": "spam_scam"}, {"channel": "press"}, {"region": "EMEA"}],
+    ids=["category", "channel", "region"],
 )
 async def test_a_repeated_external_ref_that_says_something_else_is_409_with_the_existing_id(
     stack: Stack, change: dict[str, str]

@@ -2,7 +2,6 @@
 
 import contextlib
 import fcntl
-import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
 from vigil.config import settings
+from vigil.files import private_file
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -33,7 +33,7 @@ def make_engine(url: str) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            private_file(Path(path))  # SQLite gives its -wal and -shm files the database's mode
+            _private_database(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -53,14 +53,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def private_file(path: Path) -> None:
-    """Create `path` readable by its owner only (0600), or make an existing one so: the database
-    holds incidents, and Vigil's other files under VIGIL_HOME hold keys and tokens."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+def _private_database(path: Path) -> None:
+    """The database file 0600 before SQLite opens it (SQLite gives its -wal and -shm the same mode)."""
+    private_file(path)
     for suffix in ("-wal", "-shm", "-journal"):  # left by an older Vigil, created 0644
         sidecar = path.with_name(path.name + suffix)
         if sidecar.exists():
