@@ -4,6 +4,7 @@ and a refused request changes nothing."""
 import base64
 import json
 
+import httpx
 import pytest
 
 from tests.api.conftest import Stack, intake_body
@@ -291,3 +292,30 @@ async def test_unknown_route_and_wrong_method_answer_in_json(sqlite_stack: Stack
     _assert_error(
         await sqlite_stack.http.delete("/api/incidents", headers=sqlite_stack.auth("ana")), 405, "method_not_allowed"
     )
+
+
+async def test_failed_token_attempts_are_limited_per_client_with_retry_after(sqlite_stack: Stack) -> None:
+    """A client guessing tokens gets 429 with Retry-After past the limit, even for a real token
+    (nothing learnt about any token while limited); other clients are not affected."""
+    limit = sqlite_stack.app.state.failed_attempts.limit
+
+    def client(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=sqlite_stack.app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://vigil.test")
+
+    async with client("203.0.113.7") as guesser, client("203.0.113.8") as neighbour:
+        for attempt in range(limit):
+            guess = {"Authorization": f"Bearer vgl_guess{attempt}"}
+            _assert_error(await guesser.get("/api/me", headers=guess), 401, "unauthorized")
+        for headers in ({"Authorization": "Bearer vgl_guess-more"}, sqlite_stack.auth("ana")):
+            limited = await guesser.get("/api/me", headers=headers)
+            body = _assert_error(limited, 429, "too_many_requests")
+            assert "failed token attempts" in body["detail"]
+            assert int(limited.headers["Retry-After"]) >= 1
+        # The console's sign-in form counts against the same limit.
+        form = await guesser.get("/sign-in")
+        nonce = form.headers["set-cookie"].split("vigil_sign_in=", 1)[1].split(";", 1)[0]
+        signed = await guesser.post("/sign-in", data={"token": sqlite_stack.tokens["ana"], "nonce": nonce})
+        assert signed.status_code == 429 and int(signed.headers["Retry-After"]) >= 1
+        assert "vigil_session" not in guesser.cookies
+        assert (await neighbour.get("/api/me", headers=sqlite_stack.auth("ana"))).status_code == 200

@@ -34,6 +34,7 @@ from vigil.api.routers import (
     trends,
     users,
 )
+from vigil.auth import FailedAttempts
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
 from vigil.temporal import connect
@@ -110,6 +111,7 @@ def create_app(
     app.state.engine = engine or default_engine()
     app.state.task_queue = task_queue or config.task_queue
     app.state.max_body_bytes = config.max_body_bytes
+    app.state.failed_attempts = FailedAttempts()  # failed token attempts per client: 429 past the limit
     app.state.metrics_registry = CollectorRegistry()  # per app, so several apps can live in one process
     app.state.diverged_gauge = Gauge(
         "vigil_incidents_diverged",

@@ -76,14 +76,15 @@ _DESCRIPTIONS = {
     409: "The incident's state forbids this now (the detail says why)",
     413: "Request body too large",
     422: "Malformed request: bad JSON, unknown or missing fields, wrong types or values",
+    429: "Too many failed token attempts from this address: wait `Retry-After` seconds",
     503: "The database or Temporal is unreachable; retry later",
 }
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: the given error statuses, plus the 401, 422 and 503 any route
-    can answer (422 replaces FastAPI's default validation schema with ours)."""
-    wanted = sorted({401, 422, 503, *statuses})
+    """`responses=` for a route: the given error statuses, plus the 401, 422, 429 and 503 any
+    route can answer (422 replaces FastAPI's default validation schema with ours)."""
+    wanted = sorted({401, 422, 429, 503, *statuses})
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in wanted}
 
 
@@ -102,6 +103,7 @@ _HTTP_CODES = {
     406: "not_acceptable",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
