@@ -6,10 +6,10 @@ the content, not admins, who manage accounts. Every way out of Vigil goes throug
 
 - the API's incident answers (one incident, an intake's answer, an action's answer, the state
   after an event): `for_reader`;
-- the projection, which stores the reporter encrypted in the incident's row and nowhere else (the
-  journal's opening action is stored `without_reporter`), (`seal_reporter` / `open_reporter`, with
-  `seal_reporter` / `open_reporter`, with the payload key ring of vigil.temporal.codec) and leaves
-  it out of the state's JSON, so a reader that forgets to ask gets no reporter;
+- the projection, which keeps the reporter only in the incident's row, encrypted with the payload
+  key ring of vigil.temporal.codec (`stored_state`, `seal_reporter`; `read_stored` decrypts it for
+  those who see reporters), out of the state's JSON and out of the journal's opening action
+  (`without_reporter`): a reader that forgets to ask gets no reporter;
 - the console (`Viewer.sees_reporters`) and the payload codec for Temporal's tools
   (`PAYLOAD_READERS`: a decoded payload holds the reporter, so the same people);
 - the timeline (`timeline_for_reader`: its entries keep the recorded action, and the opening one
