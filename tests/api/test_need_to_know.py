@@ -21,6 +21,7 @@ from vigil.db.engine import alembic_config, make_engine, migrate
 from vigil.db.tables import IncidentRow
 from vigil.domain import Role
 from vigil.need_to_know import open_reporter
+from vigil.temporal.codec import load_or_create_keys
 
 HIDDEN_FROM = ("ana", "adam")  # an analyst and an admin
 SHOWN_TO = ("leo", "audrey")  # a lead and an auditor
@@ -188,3 +189,12 @@ async def test_migration_0006_encrypts_the_reporters_already_stored(sqlite_stack
     engine.dispose()
     for path in tmp_path.iterdir():
         assert reporter["email"].encode() not in path.read_bytes(), path
+
+
+def test_the_key_file_is_private_and_an_old_readable_one_is_made_so(tmp_path: Path) -> None:
+    keys = tmp_path / "home" / "encryption.keys"
+    load_or_create_keys("", keys)
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+    keys.chmod(0o644)  # as written by hand, or by an older Vigil
+    load_or_create_keys("", keys)
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o600
