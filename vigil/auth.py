@@ -6,8 +6,10 @@ stretching needed). The CLI (`vigil users ...`) and the API's admin endpoints bo
 """
 
 import hashlib
+import math
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -157,3 +159,38 @@ def authenticate(session: Session, token: str) -> Principal | None:
     if row is None:
         return None
     return Principal(name=row.name, role=Role(row.role), language=row.language)
+
+
+class FailedAttempts:
+    """Failed token attempts per client (its address), to slow down guessing: past `limit`
+    failures within `window` seconds the client gets 429 with Retry-After, whatever it sends,
+    until the oldest of them is out of the window. Only a guess that could have matched counts
+    (Vigil's prefix; anything else is refused without a database look-up). Kept in memory per
+    process: each API replica limits on its own, so a cluster of N allows N times the limit."""
+
+    def __init__(self, limit: int = 10, window: float = 300.0, max_clients: int = 10_000):
+        self.limit, self.window, self.max_clients = limit, window, max_clients
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, client: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(client, []) if t > now - self.window]
+        if kept:
+            self._failures[client] = kept
+        else:
+            self._failures.pop(client, None)
+        return kept
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds this client must wait before trying a token again; None if it may now."""
+        now = time.monotonic()
+        recent = self._recent(client, now)
+        if len(recent) < self.limit:
+            return None
+        return max(1, math.ceil(recent[-self.limit] + self.window - now))
+
+    def failed(self, client: str, token: str) -> None:
+        if not token.startswith(TOKEN_PREFIX):
+            return
+        if client not in self._failures and len(self._failures) >= self.max_clients:
+            self._failures.pop(next(iter(self._failures)))  # the longest-tracked client
+        self._failures.setdefault(client, []).append(time.monotonic())

@@ -54,6 +54,11 @@ class Settings:
     def keys_file(self) -> Path:
         return self.home / "encryption.keys"
 
+    @property
+    def admin_token_file(self) -> Path:
+        """Where `vigil up` writes the first admin's token (0600), instead of printing it."""
+        return self.home / "admin.token"
+
 
 @cache
 def settings() -> Settings:

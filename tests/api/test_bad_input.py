@@ -4,6 +4,7 @@ and a refused request changes nothing."""
 import base64
 import json
 
+import httpx
 import pytest
 
 from tests.api.conftest import Stack, intake_body
@@ -39,6 +40,10 @@ BAD_INTAKES = {
     "NUL in description": json.dumps(intake_body(description="a\u0000b")).encode(),
     "deadline without timezone": json.dumps(intake_body(deadline="2026-11-25T10:00:00")).encode(),
     "actor in body": json.dumps({**intake_body(), "actor": {"user": "leo", "role": "lead"}}).encode(),
+    "javascript: content URL": json.dumps(intake_body(content=[{"url": "javascript:alert(document.cookie)"}])).encode(),
+    "data: content URL": json.dumps(intake_body(content=[{"url": "data:text/html,<script>x</script>"}])).encode(),
+    "content URL without a host": json.dumps(intake_body(content=[{"url": "https:///nothing"}])).encode(),
+    "relative content URL": json.dumps(intake_body(content=[{"url": "/etc/passwd"}])).encode(),
 }
 
 
@@ -70,6 +75,33 @@ async def test_huge_body_without_length_is_413(sqlite_stack: Stack) -> None:
     response = await sqlite_stack.http.post("/api/incidents", content=chunks(), headers=headers)
     _assert_error(response, 413, "payload_too_large")
     assert sqlite_stack.counts() == before
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,x", "vbscript:x"])
+async def test_content_urls_must_be_http_or_https(sqlite_stack: Stack, url: str) -> None:
+    before = sqlite_stack.counts()
+    body = intake_body(content=[{"url": "https://video.example/ok"}, {"url": url, "graphic": True}])
+    response = await sqlite_stack.post("/api/incidents", body, "ana")
+    assert "content.1.url" in _assert_error(response, 422, "invalid")["detail"]
+    assert sqlite_stack.counts() == before
+
+
+@pytest.mark.parametrize("depth", [40, 5000, 100_000])
+async def test_a_deeply_nested_body_is_422_saying_so(sqlite_stack: Stack, depth: int) -> None:
+    before = sqlite_stack.counts()
+    nested = b'{"title": ' + b"[" * depth + b"]" * depth + b"}"
+    for path in ("/api/incidents", "/api/incidents/INC-2026-000001/actions"):
+        response = await sqlite_stack.http.post(path, content=nested, headers={**JSON, **sqlite_stack.auth("ana")})
+        detail = _assert_error(response, 422, "invalid")["detail"]
+        assert "levels deep" in detail and "UTF-8" not in detail
+    assert sqlite_stack.counts() == before
+
+
+async def test_brackets_inside_strings_are_not_nesting(sqlite_stack: Stack) -> None:
+    in_text = await sqlite_stack.post("/api/incidents", intake_body(description='"[' * 100 + "{\\" * 100), "ana")
+    assert in_text.status_code == 201, in_text.text
+    read = await sqlite_stack.get(f"/api/incidents/{in_text.json()['id']}", "ana")  # projected: counts settle
+    assert read.status_code == 200
 
 
 async def test_body_that_is_not_json_says_how_to_send_it(sqlite_stack: Stack) -> None:
@@ -260,3 +292,30 @@ async def test_unknown_route_and_wrong_method_answer_in_json(sqlite_stack: Stack
     _assert_error(
         await sqlite_stack.http.delete("/api/incidents", headers=sqlite_stack.auth("ana")), 405, "method_not_allowed"
     )
+
+
+async def test_failed_token_attempts_are_limited_per_client_with_retry_after(sqlite_stack: Stack) -> None:
+    """A client guessing tokens gets 429 with Retry-After past the limit, even for a real token
+    (nothing learnt about any token while limited); other clients are not affected."""
+    limit = sqlite_stack.app.state.failed_attempts.limit
+
+    def client(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=sqlite_stack.app, client=(address, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://vigil.test")
+
+    async with client("203.0.113.7") as guesser, client("203.0.113.8") as neighbour:
+        for attempt in range(limit):
+            guess = {"Authorization": f"Bearer vgl_guess{attempt}"}
+            _assert_error(await guesser.get("/api/me", headers=guess), 401, "unauthorized")
+        for headers in ({"Authorization": "Bearer vgl_guess-more"}, sqlite_stack.auth("ana")):
+            limited = await guesser.get("/api/me", headers=headers)
+            body = _assert_error(limited, 429, "too_many_requests")
+            assert "failed token attempts" in body["detail"]
+            assert int(limited.headers["Retry-After"]) >= 1
+        # The console's sign-in form counts against the same limit.
+        form = await guesser.get("/sign-in")
+        nonce = form.headers["set-cookie"].split("vigil_sign_in=", 1)[1].split(";", 1)[0]
+        signed = await guesser.post("/sign-in", data={"token": sqlite_stack.tokens["ana"], "nonce": nonce})
+        assert signed.status_code == 429 and int(signed.headers["Retry-After"]) >= 1
+        assert "vigil_session" not in guesser.cookies
+        assert (await neighbour.get("/api/me", headers=sqlite_stack.auth("ana"))).status_code == 200

@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -118,3 +119,28 @@ def test_one_claim_per_external_ref_across_connections(stack: Stack) -> None:
     assert len({r.incident_id for r in reservations}) == 1
     with Session(stack.engine) as session:
         assert session.scalar(select(func.count()).where(IntakeKeyRow.external_ref == ref)) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"category": "spam_scam"}, {"channel": "press"}, {"region": "EMEA"}],
+    ids=["category", "channel", "region"],
+)
+async def test_a_repeated_external_ref_that_says_something_else_is_409_with_the_existing_id(
+    stack: Stack, change: dict[str, str]
+) -> None:
+    """A child-safety report must never fold silently into another incident because a channel
+    reused a reference: same reference, different category, channel or region is a conflict."""
+    ref = f"conflict-{uuid.uuid4().hex[:8]}"
+    first = (await stack.post("/api/incidents", intake_body(external_ref=ref), "ana")).json()
+    assert (await stack.get(f"/api/incidents/{first['id']}", "ana")).status_code == 200  # projected
+    before = stack.counts()
+    other = await stack.post("/api/incidents", intake_body(external_ref=ref, **change), "ana")
+    assert other.status_code == 409, other.text
+    body = other.json()
+    assert body["error"] == "conflict" and body["incident_id"] == first["id"]
+    assert first["id"] in body["detail"] and next(iter(change)) in body["detail"]
+    assert other.headers["location"] == f"/api/incidents/{first['id']}"
+    assert stack.counts() == before
+    same = await stack.post("/api/incidents", intake_body(external_ref=ref, title="Retried"), "ana")
+    assert same.status_code == 200 and same.json()["id"] == first["id"]

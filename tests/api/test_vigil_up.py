@@ -1,7 +1,8 @@
 """`vigil up` as a user runs it: a subprocess in a fresh VIGIL_HOME, on free ports. It comes up
-ready and prints an admin token once; the curl walk of docs/walkthrough.md and the README's first
-incident run against it as written; the CLI works against it; Ctrl-C stops all three processes;
-a second start finds everything as it was."""
+ready and writes an admin token to a 0600 file once (printing where, not the token); the curl
+walk of docs/walkthrough.md and the README's first incident run against it as written; the CLI
+works against it; Ctrl-C stops all three processes; a second start finds everything as it was,
+and every file of Vigil's under VIGIL_HOME is its owner's only."""
 
 import asyncio
 import json
@@ -9,6 +10,7 @@ import os
 import queue
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -133,11 +135,16 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["VIGIL_HOME"] = str(tmp_path / "home")
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
-    up = Up.start(env, "VIGIL_ADMIN_TOKEN=")
+    up = Up.start(env, "admin.token")
     port, temporal_port, ui_port = up.ports
     base = up.base
     try:
-        admin = next(line for line in up.output if "VIGIL_ADMIN_TOKEN=" in line).strip().split("=", 1)[1]
+        # The first admin's token is in a file only its owner reads; the output says where, never the token.
+        token_file = tmp_path / "home" / "admin.token"
+        assert any(str(token_file) in line for line in up.output)
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+        admin = token_file.read_text().strip()
+        assert admin.startswith("vgl_") and not any(admin in line for line in up.output)
         wait_ready(base)
         assert httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {admin}"}).json()["role"] == "admin"
         assert httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=5).status_code == 200  # Temporal Web UI
@@ -222,7 +229,13 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
     finally:
         code = again.interrupt()
     assert code == 0
-    assert "VIGIL_ADMIN_TOKEN=" not in again.drain()
+    second = again.drain()
+    assert "admin.token" not in second and admin not in second + output
+    home = tmp_path / "home"
+    for name in ("vigil.db", "vigil.db-wal", "encryption.keys", "admin.token", "temporal.db"):
+        if (home / name).exists():  # the WAL is gone after a clean stop
+            assert stat.S_IMODE((home / name).stat().st_mode) == 0o600, name
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Encrypted payloads: nothing sensitive readable in Temporal without the key; the codec endpoint
-(/codec/decode, /codec/encode) for auditors and admins, Temporal's CLI decoding through it, CORS
-for the Web UI, and key rotation (a history written under an old key still reads)."""
+(/codec/decode, /codec/encode) for auditors and leads (who see reporters; admins do not),
+Temporal's CLI decoding through it, CORS for the Web UI, and key rotation (a history written under an old
+key still reads)."""
 
 import asyncio
 import base64
@@ -70,7 +71,7 @@ async def test_histories_without_the_key_show_nothing_sensitive(world: World) ->
 
 async def test_an_auditor_decodes_through_the_codec_endpoint(world: World) -> None:
     body = {"payloads": [await _started_input(world, world.one("signals-refused"))]}
-    for user in ("audrey", "adam"):
+    for user in ("audrey", "leo"):
         response = await world.post("/codec/decode", body, user, headers={"X-Namespace": world.client.namespace})
         assert response.status_code == 200, response.text
         [payload] = response.json()["payloads"]
@@ -92,8 +93,8 @@ async def test_encode_uses_the_active_key_and_decode_reverses_it(world: World) -
     assert decoded == plain
 
 
-@pytest.mark.parametrize(("user", "status"), [(None, 401), ("ana", 403), ("leo", 403)])
-async def test_only_auditors_and_admins_may_use_the_codec(world: World, user: str | None, status: int) -> None:
+@pytest.mark.parametrize(("user", "status"), [(None, 401), ("ana", 403), ("adam", 403)])
+async def test_only_auditors_and_leads_may_use_the_codec(world: World, user: str | None, status: int) -> None:
     body = {"payloads": [await _started_input(world, world.one("rejected"))]}
     for path in ("/codec/decode", "/codec/encode"):
         headers = world.auth(user) if user else {}

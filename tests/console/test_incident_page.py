@@ -2,10 +2,15 @@
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
+from tests.api.conftest import intake_body
 from tests.console.conftest import Console
 from tests.helpers import eventually
 from vigil.audit import watchdog
+from vigil.db.intake import reserve_incident
+from vigil.temporal.incident_client import open_incident
+from vigil.workflows.state import ContentRef, Intake
 
 GRAPHIC = "https://video.example/v/beheading-9911"
 PLAIN = "https://social.example/post/2231"
@@ -25,6 +30,25 @@ async def test_reporter_identity_is_shown_to_leads_and_auditors_only(console: Co
         assert ("Agente Rivera" in page) is sees, person
         if not sees:
             assert "hidden: only leads and auditors see who reported an incident" in page
+
+
+async def test_a_link_that_is_not_http_is_shown_as_text_never_as_a_link(console: Console) -> None:
+    """The API refuses such links (422); one taken in before that check, or by a channel that
+    starts workflows itself, is shown as text, so clicking it runs nothing."""
+    incident_id = reserve_incident(console.engine).incident_id
+    evil = "javascript:alert(document.cookie)"
+    content = [ContentRef(url=evil), ContentRef(url=PLAIN)]
+    intake = Intake.model_validate({**intake_body(), "content": [c.model_dump() for c in content]})
+    await open_incident(console.temporal, incident_id, intake, task_queue=console.app.state.task_queue)
+    browser = await console.signed_in("ana")
+    page = await eventually(lambda: _page_with(browser, incident_id, "Livestream"))
+    assert evil in page and f'href="{evil}"' not in page and 'href="javascript' not in page
+    assert f'href="{PLAIN}"' in page
+
+
+async def _page_with(browser: Any, incident_id: str, text: str) -> str | None:
+    response = await browser.get(f"/incidents/{incident_id}")
+    return response.text if response.status_code == 200 and text in response.text else None
 
 
 async def test_graphic_content_sits_behind_a_closed_warning_and_is_never_an_image(console: Console) -> None:

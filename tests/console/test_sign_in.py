@@ -86,6 +86,20 @@ async def test_sign_out_ends_the_session(console: Console) -> None:
     assert (await browser.get("/")).status_code == 303
 
 
+async def test_a_copy_of_the_cookie_opens_nothing_after_sign_out(console: Console) -> None:
+    """Signing out ends the session on the server: the old cookie (kept, stolen) no longer works."""
+    browser = await console.signed_in("bea")
+    copied = browser.cookies["vigil_session"]
+    thief = console.client()
+    thief.cookies.set("vigil_session", copied)
+    assert (await thief.get("/")).status_code == 200
+    await console.post_form(browser, "/", "/sign-out", {})
+    assert (await thief.get("/")).status_code == 303
+    assert (await thief.get("/")).headers["location"] == "/sign-in"
+    again = await console.signed_in("bea")  # signing in again makes a new session, which works
+    assert (await again.get("/")).status_code == 200
+
+
 async def test_revoking_the_token_signs_the_console_out_at_once(console: Console) -> None:
     with Session(console.engine) as db:
         token = auth.add_user(db, "temp-analyst", "analyst")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 from temporalio import activity
 
+from vigil import need_to_know
 from vigil.db.tables import (
     ApprovalRow,
     ChangeRow,
@@ -170,7 +171,10 @@ def _event_row(incident_id: str, entry: JournalEntry) -> dict[str, Any]:
         "at": entry.at,
         "refused": entry.refused,
         "reason": entry.reason,
-        "action": entry.action.model_dump(mode="json") if entry.action else (entry.raw or {}),
+        # The opening action holds the intake: its reporter is kept in the incident's row, encrypted.
+        "action": need_to_know.without_reporter(
+            entry.action.model_dump(mode="json") if entry.action else (entry.raw or {})
+        ),
     }
 
 
@@ -249,6 +253,7 @@ _NOT_DEADLINES = frozenset({ClockKind.REOPEN, ClockKind.UPDATE})
 
 
 def incident_row(state: Incident) -> dict[str, Any]:
+    document, reporter_sealed = need_to_know.stored_state(state)  # the reporter only encrypted
     running_dues = [c.due_at for c in state.clocks if c.running and c.kind not in _NOT_DEADLINES]
     return {
         "id": state.id,
@@ -271,5 +276,6 @@ def incident_row(state: Incident) -> dict[str, Any]:
         "breaches": sum(len(c.breaches) for c in state.clocks if c.kind != ClockKind.UPDATE),
         "next_deadline": min(running_dues, default=None),
         "seq": state.seq,
-        "state": state.model_dump(mode="json"),
+        "state": document,
+        "reporter_sealed": reporter_sealed,
     }

@@ -20,7 +20,7 @@ from temporalio.client import Client
 import vigil
 from vigil import console
 from vigil.api import errors
-from vigil.api.middleware import BodyLimit, Metrics
+from vigil.api.middleware import BodyLimit, JsonDepthLimit, Metrics
 from vigil.api.routers import (
     approvals,
     audit,
@@ -34,6 +34,7 @@ from vigil.api.routers import (
     trends,
     users,
 )
+from vigil.auth import FailedAttempts
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
 from vigil.temporal import connect
@@ -110,6 +111,7 @@ def create_app(
     app.state.engine = engine or default_engine()
     app.state.task_queue = task_queue or config.task_queue
     app.state.max_body_bytes = config.max_body_bytes
+    app.state.failed_attempts = FailedAttempts()  # failed token attempts per client: 429 past the limit
     app.state.metrics_registry = CollectorRegistry()  # per app, so several apps can live in one process
     app.state.diverged_gauge = Gauge(
         "vigil_incidents_diverged",
@@ -123,6 +125,7 @@ def create_app(
     console.install(app, config)  # the web console's pages at /, and /static
 
     app.add_middleware(codec.CodecCors, origin=config.temporal_ui_origin)
+    app.add_middleware(JsonDepthLimit, max_bytes=config.max_body_bytes)  # inside BodyLimit
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     app.add_middleware(Metrics, registry=app.state.metrics_registry)
     return app

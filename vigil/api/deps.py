@@ -40,7 +40,25 @@ def get_temporal(request: Request) -> Client:
     return client
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def too_many_failures(request: Request) -> ApiError | None:
+    """429 for a client that failed too many token attempts lately (vigil.auth.FailedAttempts)."""
+    wait = request.app.state.failed_attempts.retry_after(client_address(request))
+    if wait is None:
+        return None
+    return ApiError(
+        429,
+        "too_many_requests",
+        f"too many failed token attempts from this address; retry in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def current_user(
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     engine: Engine = Depends(get_engine),
 ) -> Principal:
@@ -48,9 +66,13 @@ def current_user(
         raise ApiError(
             401, "unauthorized", "send 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"}
         )
+    limited = too_many_failures(request)
+    if limited is not None:
+        raise limited  # before the look-up: a limited client learns nothing about any token
     with Session(engine) as session:
         principal = authenticate(session, credentials.credentials)
     if principal is None:
+        request.app.state.failed_attempts.failed(client_address(request), credentials.credentials)
         raise ApiError(
             401, "unauthorized", "unknown, revoked or disabled token", headers={"WWW-Authenticate": "Bearer"}
         )

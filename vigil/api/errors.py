@@ -27,12 +27,23 @@ class ErrorBody(BaseModel):
     fields: list[dict[str, Any]] | None = Field(
         None, description="For invalid requests: each offending field (`loc`) and what is wrong (`msg`)"
     )
+    incident_id: str | None = Field(
+        None, description="For a repeated `external_ref` whose body differs: the incident it was taken in as"
+    )
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, detail: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,  # more fields of ErrorBody
+    ):
         super().__init__(detail)
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
+        self.extra = extra or {}
 
 
 def not_found(detail: str) -> ApiError:
@@ -65,14 +76,15 @@ _DESCRIPTIONS = {
     409: "The incident's state forbids this now (the detail says why)",
     413: "Request body too large",
     422: "Malformed request: bad JSON, unknown or missing fields, wrong types or values",
+    429: "Too many failed token attempts from this address: wait `Retry-After` seconds",
     503: "The database or Temporal is unreachable; retry later",
 }
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: the given error statuses, plus the 401, 422 and 503 any route
-    can answer (422 replaces FastAPI's default validation schema with ours)."""
-    wanted = sorted({401, 422, 503, *statuses})
+    """`responses=` for a route: the given error statuses, plus the 401, 422, 429 and 503 any
+    route can answer (422 replaces FastAPI's default validation schema with ours)."""
+    wanted = sorted({401, 422, 429, 503, *statuses})
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in wanted}
 
 
@@ -91,6 +103,7 @@ _HTTP_CODES = {
     406: "not_acceptable",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 
@@ -117,7 +130,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return _json(exc.status, exc.error, exc.detail, exc.headers)
+    return _json(exc.status, exc.error, exc.detail, exc.headers, **exc.extra)
 
 
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -127,7 +127,8 @@ def _after(q: IncidentQuery, value: CursorValue, last_id: str) -> ColumnElement[
 
 
 # Everything but the bulky `state` JSON, which only the single-incident read needs.
-_SUMMARY = [c for c in table_of(IncidentRow).columns if c.name not in ("state", "seq", "history_digest")]
+_NOT_LISTED = ("state", "seq", "history_digest", "reporter_sealed")
+_SUMMARY = [c for c in table_of(IncidentRow).columns if c.name not in _NOT_LISTED]
 
 
 def _page(

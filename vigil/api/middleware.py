@@ -1,4 +1,4 @@
-"""Two small ASGI middlewares: request metrics, and a limit on request bodies."""
+"""Small ASGI middlewares: request metrics, a limit on request bodies, and on JSON nesting."""
 
 import json
 import time
@@ -88,6 +88,72 @@ class BodyLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+# No body Vigil takes nests deeper than a few levels; Python's parser gives up (RecursionError)
+# near a thousand, which would otherwise be answered as an undecodable body.
+MAX_JSON_DEPTH = 32
+
+
+def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests arrays and objects deeper than `limit` (brackets inside strings
+    do not count). Most bodies hold fewer brackets than the limit and are not scanned at all."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+class JsonDepthLimit:
+    """Refuse a JSON body nested past MAX_JSON_DEPTH with a 422 that says so. Sits inside
+    BodyLimit, so it never holds more than the largest body allowed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int = MAX_JSON_DEPTH):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+        except BodyTooLarge:
+            await _send_json(send, 413, "payload_too_large", f"request body too large (limit {self.max_bytes} bytes)")
+            return
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if too_deep(body, self.max_depth):
+            detail = f"the body nests arrays and objects more than {self.max_depth} levels deep"
+            await _send_json(send, 422, "invalid", detail)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 async def _send_json(send: Send, status: int, error: str, detail: str) -> None:

@@ -7,6 +7,7 @@ never accept a shape the state machine does not know.
 
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -21,6 +22,17 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+def web_url(value: str) -> bool:
+    """A content link must be http(s) with a host: the console renders it as a link, and a
+    `javascript:` or `data:` one would run in a reviewer's browser. The API refuses any other
+    (422); the console shows one stored before as text, never as a link."""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 class _Out(BaseModel):

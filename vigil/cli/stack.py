@@ -36,6 +36,7 @@ from vigil.config import settings
 from vigil.db.engine import engine, migrate
 from vigil.db.tables import UserRow
 from vigil.domain import Role
+from vigil.files import private_file, write_private
 from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, connect, register_search_attributes
 
 
@@ -78,7 +79,7 @@ class Stack:
         try:
             address, ui = self._temporal()
             self._prepare(address)
-            token = self._first_admin()
+            token_file = self._first_admin()
             env = self._child_env(address)
             self._spawn("worker", [sys.executable, "-m", "vigil.cli", "worker"], env)
             self._spawn(
@@ -98,7 +99,7 @@ class Stack:
                 env,
             )
             self._wait(f"the API on port {self.port}", self._api_ready, timeout=60)
-            self._banner(address, ui, token)
+            self._banner(address, ui, token_file)
             return self._watch()
         except StackError as error:
             self.console.print(f"[red]vigil up: {error}[/red]")
@@ -110,7 +111,8 @@ class Stack:
 
     def _temporal(self) -> tuple[str, str | None]:
         home = settings().home
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        home.chmod(0o700)  # its files are incidents, keys and tokens: its owner's only
         if not port_is_free(self.host, self.port):
             raise StackError(f"port {self.port} on {self.host} is in use: stop what holds it, or choose --port")
         if os.environ.get("TEMPORAL_ADDRESS"):
@@ -146,6 +148,7 @@ class Stack:
             command += ["--namespace", settings().temporal_namespace]
         for key in SEARCH_ATTRIBUTES:
             command += ["--search-attribute", f"{key.name}=Keyword"]
+        private_file(home / "temporal.log")  # (temporal.db: the children's umask, in _spawn)
         log = open(home / "temporal.log", "ab")
         self._spawn("temporal", command, os.environ.copy(), stdout=log)
         address = f"{self.host}:{self.temporal_port}"
@@ -162,12 +165,17 @@ class Stack:
         client = await connect(address=address)
         await register_search_attributes(client)
 
-    def _first_admin(self) -> str | None:
-        """On first run (no admin yet) create `admin` and return its token, shown once."""
+    def _first_admin(self) -> Path | None:
+        """On first run (no admin yet) create `admin`, write its token to a file only its owner
+        reads (0600) under VIGIL_HOME, and return the file's path: a token printed would end up
+        in terminal scrollback, CI logs and log shippers."""
         with Session(engine()) as session:
             if session.scalars(select(UserRow).where(col(UserRow.role) == Role.ADMIN.value)).first():
                 return None
-            return auth.add_user(session, "admin", Role.ADMIN.value)
+            token = auth.add_user(session, "admin", Role.ADMIN.value)
+        path = settings().admin_token_file
+        write_private(path, token + "\n")
+        return path
 
     def _child_env(self, address: str) -> dict[str, str]:
         env = os.environ.copy()
@@ -180,7 +188,12 @@ class Stack:
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str], stdout: IO[bytes] | None = None) -> None:
         process = subprocess.Popen(
-            command, env=env, stdout=stdout, stderr=subprocess.STDOUT if stdout else None, start_new_session=True
+            command,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout else None,
+            start_new_session=True,
+            umask=0o077,  # whatever a child creates under VIGIL_HOME (temporal.db, ...) is its owner's only
         )
         self.children.append((name, process))
 
@@ -212,7 +225,7 @@ class Stack:
         except httpx.HTTPError:
             return False
 
-    def _banner(self, address: str, ui: str | None, token: str | None) -> None:
+    def _banner(self, address: str, ui: str | None, token_file: Path | None) -> None:
         base = f"http://{self.host}:{self.port}"
         lines = [
             f"Console and API  [bold]{base}[/bold]",
@@ -224,10 +237,12 @@ class Stack:
             "Ctrl-C stops everything.",
         ]
         self.console.print(Panel("\n".join(lines), title="Vigil is up", expand=False))
-        if token:
-            # Outside the panel, on a line of its own, so it copies cleanly.
-            self.console.print("First run: created the user [bold]admin[/bold]. Its token, shown once:")
-            print(f"VIGIL_ADMIN_TOKEN={token}", flush=True)
+        if token_file:
+            # Where the token is, never the token: the file is readable by its owner only.
+            self.console.print(
+                f"First run: created the user [bold]admin[/bold]. Its token is in {token_file} (mode 0600):"
+            )
+            print(f'ADMIN="Authorization: Bearer $(cat {token_file})"', flush=True)
             self.console.print("Add people with: vigil users add NAME --role analyst|lead|auditor|admin")
 
     # ------------------------------------------------------------------ run and stop

@@ -24,6 +24,7 @@ from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.routers import incidents as incidents_api
 from vigil.api.routers.notifications import NotificationItem, incident_notifications
+from vigil.api.schemas import web_url
 from vigil.audit import watchdog
 from vigil.config import settings
 from vigil.console import forms
@@ -96,7 +97,9 @@ async def _incident_page(
     if not _valid_id(incident_id):
         return _error_page(request, viewer, 404, gettext("There is no incident %(id)s.") % {"id": incident_id[:40]})
     try:
-        incident = await incidents_api.read_incident(request.app.state.engine, incident_id, _seen(request))
+        incident = await incidents_api.read_incident(
+            request.app.state.engine, incident_id, _seen(request), reader=viewer.role
+        )
     except ApiError as failure:
         message = failure.detail
         if failure.status == 404:
@@ -127,6 +130,7 @@ async def _incident_page(
         values=values or {},
         graphic=[c for c in incident.intake.content if c.graphic or guarded],
         plain=[c for c in incident.intake.content if not (c.graphic or guarded)],
+        web_links={c.url for c in incident.intake.content if web_url(c.url)},  # others: text, never a link
         teams=list(Team),
         severities=list(Severity),
         resolutions=list(Resolution),

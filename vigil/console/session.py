@@ -3,7 +3,9 @@
 Signing in trades a bearer token (the same tokens as the API) for a session cookie. The cookie
 holds the token and a CSRF nonce, encrypted and authenticated with Fernet under a key derived
 from Vigil's encryption key ring, so:
-- nothing is stored server-side, and any API replica that shares the key ring reads it;
+- nothing is stored server-side but the sessions signed out (`revoked_sessions`, until their
+  cookies would have expired): signing out ends the session on every replica, even for a copy of
+  the cookie; any API replica that shares the key ring reads the rest;
 - a stolen cookie is not a bearer token: it opens the console only, and only until it expires;
 - every request re-authenticates the token, so revoking it (or disabling the user) signs the
   console out at once;
@@ -15,19 +17,25 @@ site can make a signed-in browser act, or sign it in as someone else.
 """
 
 import base64
+import hashlib
 import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import delete
+from sqlalchemy.orm import Session as DbSession
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 
 from vigil.config import Settings
+from vigil.db.tables import RevokedSessionRow
 from vigil.temporal.codec import KeyRing, load_or_create_keys
 
 SESSION_COOKIE = "vigil_session"
@@ -75,6 +83,23 @@ def unseal(sealer: MultiFernet, cookie: str | None) -> Session | None:
         return Session(token=str(data["t"]), csrf=str(data["c"]))
     except (InvalidToken, ValueError, KeyError, TypeError):
         return None
+
+
+def _session_id(session: Session) -> str:
+    return hashlib.sha256(session.csrf.encode()).hexdigest()  # the nonce is the session's own
+
+
+def revoke(db: DbSession, session: Session) -> None:
+    """Sign the session out everywhere: its cookie, and any copy of it, opens nothing any more."""
+    now = datetime.now(UTC)
+    db.execute(delete(RevokedSessionRow).where(col(RevokedSessionRow.expires_at) < now))  # expired anyway
+    if db.get(RevokedSessionRow, _session_id(session)) is None:
+        db.add(RevokedSessionRow(id=_session_id(session), expires_at=now + timedelta(seconds=SESSION_SECONDS)))
+    db.commit()
+
+
+def revoked(db: DbSession, session: Session) -> bool:
+    return db.get(RevokedSessionRow, _session_id(session)) is not None
 
 
 def same_token(expected: str, given: object) -> bool:

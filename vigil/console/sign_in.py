@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session as DbSession
 
+from vigil.api.deps import client_address, too_many_failures
 from vigil.auth import Principal, authenticate
 from vigil.console.render import page
 from vigil.console.session import (
@@ -14,8 +15,10 @@ from vigil.console.session import (
     LANGUAGE_SECONDS,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
+    Session,
     clear_cookie,
     new_session,
+    revoke,
     same_token,
     seal,
     set_cookie,
@@ -27,6 +30,7 @@ router = APIRouter()
 
 WRONG_TOKEN = _("That token is unknown, revoked or belongs to a disabled user.")
 FORM_EXPIRED = _("The sign-in form had expired. Please paste your token again.")
+TOO_MANY = _("Too many wrong tokens from this address. Wait a few minutes, then try again.")
 
 
 def _sign_in_form(request: Request, next_url: str, error: str | None = None, status: int = 200) -> Response:
@@ -52,6 +56,11 @@ def _authenticate(request: Request, token: str) -> Principal | None:
         return authenticate(db, token)
 
 
+def _revoke(request: Request, session: Session) -> None:
+    with DbSession(request.app.state.engine) as db:
+        revoke(db, session)
+
+
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
     form = await request.form()
@@ -59,8 +68,14 @@ async def sign_in(request: Request) -> Response:
     if not same_token(request.cookies.get(SIGN_IN_COOKIE, ""), form.get("nonce")):
         return _sign_in_form(request, next_url, FORM_EXPIRED, status=403)
     token = str(form.get("token") or "").strip()
+    limited = too_many_failures(request)  # the API's limit on failed token attempts, shared
+    if limited is not None:
+        response = _sign_in_form(request, next_url, TOO_MANY, status=429)
+        response.headers.update(limited.headers or {})
+        return response
     principal = await run_in_threadpool(_authenticate, request, token) if token else None
     if principal is None:
+        request.app.state.failed_attempts.failed(client_address(request), token)
         return _sign_in_form(request, next_url, WRONG_TOKEN, status=401)
     response = RedirectResponse(next_url, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, seal(request.app.state.console_sealer, new_session(token)))
@@ -71,6 +86,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     check_csrf(viewer, dict(await request.form()))
+    await run_in_threadpool(_revoke, request, viewer.session)
     response = RedirectResponse("/sign-in", status_code=303)
     clear_cookie(response, request, SESSION_COOKIE)
     return response

@@ -15,10 +15,10 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
-from vigil import roles
+from vigil import need_to_know
 from vigil.api.waiting import Waiting, waiting_for
 from vigil.auth import Principal, authenticate
-from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, same_token, unseal
+from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, revoked, same_token, unseal
 from vigil.domain import Role
 from vigil.i18n import LANGUAGES, negotiate
 from vigil.workflows import lifecycle
@@ -71,8 +71,8 @@ class Viewer:
 
     @property
     def sees_reporters(self) -> bool:
-        """Who reported an incident is need-to-know (vigil.roles.REPORTER_READERS)."""
-        return roles.sees_reporters(self.role)
+        """Who reported an incident is need-to-know (vigil.need_to_know)."""
+        return need_to_know.sees_reporter(self.role)
 
 
 def language_of(request: Request) -> str:
@@ -102,9 +102,11 @@ def sign_in_url(next_url: str) -> str:
     return "/sign-in" if next_url == "/" else f"/sign-in?next={quote(next_url, safe='/')}"
 
 
-def _principal(engine: Engine, token: str) -> tuple[Principal, Waiting] | None:
+def _principal(engine: Engine, session: Session) -> tuple[Principal, Waiting] | None:
     with DbSession(engine) as db:
-        principal = authenticate(db, token)
+        if revoked(db, session):  # signed out: the cookie no longer opens anything
+            return None
+        principal = authenticate(db, session.token)
         return (principal, waiting_for(db, principal)) if principal else None
 
 
@@ -112,7 +114,7 @@ async def current_viewer(request: Request) -> Viewer | None:
     session = unseal(request.app.state.console_sealer, request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
-    found = await run_in_threadpool(_principal, request.app.state.engine, session.token)
+    found = await run_in_threadpool(_principal, request.app.state.engine, session)
     if found is None:
         return None
     principal, waiting = found

@@ -15,6 +15,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
 from vigil.config import settings
+from vigil.files import private_file
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -32,6 +33,7 @@ def make_engine(url: str) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_database(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -43,10 +45,21 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # Freed pages are zeroed: an old row's text (a reporter before 0006_privacy) is not left in the file.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _private_database(path: Path) -> None:
+    """The database file 0600 before SQLite opens it (SQLite gives its -wal and -shm the same mode)."""
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):  # left by an older Vigil, created 0644
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            sidecar.chmod(0o600)
 
 
 @cache
@@ -84,6 +97,7 @@ def _migration_lock(bind: Engine) -> Iterator[None]:
     if not database or database == ":memory:":
         yield
         return
+    private_file(Path(f"{database}.migrate-lock"))
     with open(f"{database}.migrate-lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

@@ -63,7 +63,9 @@ class IncidentRow(SQLModel, table=True):
     breaches: int = 0
     next_deadline: datetime | None = _utc(nullable=True)
     seq: int = 0  # the lifecycle sequence number of `state`; older writes never overwrite newer
-    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # its reporter always null:
+    # the reporter, encrypted with the payload keys (vigil.need_to_know.seal_reporter)
+    reporter_sealed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     history_digest: str | None = Field(default=None, max_length=64)
 
 
@@ -466,3 +468,12 @@ class ReviewEventRow(SQLModel, table=True):
     actor_role: str = Field(max_length=16)
     at: datetime = _utc(nullable=False)
     action: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class RevokedSessionRow(SQLModel, table=True):
+    """A console session signed out before its cookie expired: the cookie opens nothing any more."""
+
+    __tablename__ = "revoked_sessions"
+
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the session's nonce (vigil.console.session)
+    expires_at: datetime = _utc(nullable=False, index=True)  # when the cookie would have expired anyway

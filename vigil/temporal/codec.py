@@ -78,6 +78,8 @@ def load_or_create_keys(env_value: str, keys_file: Path) -> KeyRing:
         else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(KeyRing.new_entry("k1") + "\n")
+    if keys_file.stat().st_mode & 0o077:  # written by hand, or by an older Vigil: its owner's only
+        keys_file.chmod(0o600)
     return KeyRing.parse(keys_file.read_text())
 
 

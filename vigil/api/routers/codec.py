@@ -3,7 +3,9 @@
 `temporal workflow show --codec-endpoint http://vigil:8000/codec --codec-auth "Bearer <token>"`
 and the Temporal Web UI (its "codec server" setting) send `POST /codec/decode` with
 `{"payloads": [{"metadata": {...}, "data": "..."}]}` (protobuf JSON: base64 bytes) and show what
-comes back. Only auditors and admins may decode (or encode): everyone else sees ciphertext.
+comes back. A payload holds the whole intake, reporter included, so only those who see reporters
+(vigil.need_to_know.PAYLOAD_READERS: auditors and leads) may decode (or encode); everyone else,
+admins included, sees ciphertext.
 
 The Web UI calls from its own origin, so these two routes (and only these) answer CORS for
 `VIGIL_TEMPORAL_UI_ORIGIN`, allowing the Authorization header and credentials.
@@ -24,7 +26,7 @@ from vigil.api.deps import allow
 from vigil.api.errors import forbidden, invalid, responses
 from vigil.auth import Principal
 from vigil.config import settings
-from vigil.roles import AUDITORS
+from vigil.need_to_know import PAYLOAD_READERS
 from vigil.temporal import codec as configured_codec
 from vigil.temporal.codec import EncryptionCodec, KeyError_
 
@@ -88,7 +90,7 @@ def _codec(request: Request, namespace: str | None) -> EncryptionCodec:
 async def decode(
     body: Payloads,
     request: Request,
-    user: Principal = Depends(allow(AUDITORS, "decode payloads")),
+    user: Principal = Depends(allow(PAYLOAD_READERS, "decode payloads")),
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> Payloads:
     """Payloads Vigil did not encrypt come back unchanged."""
@@ -110,7 +112,7 @@ async def decode(
 async def encode(
     body: Payloads,
     request: Request,
-    user: Principal = Depends(allow(AUDITORS, "encode payloads")),
+    user: Principal = Depends(allow(PAYLOAD_READERS, "encode payloads")),
     x_namespace: Annotated[str | None, Header()] = None,
 ) -> Payloads:
     """With the active key (the first in the ring), as the workers would."""

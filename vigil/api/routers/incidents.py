@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from vigil import need_to_know
 from vigil.api.deps import (
     allow,
     check_incident_id,
@@ -31,10 +32,10 @@ from vigil.api.deps import (
 from vigil.api.errors import ApiError, conflict, forbidden, invalid, not_found, responses, unavailable
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import act_on_review
-from vigil.api.schemas import IncidentPage, IncidentSummary
+from vigil.api.schemas import IncidentPage, IncidentSummary, web_url
 from vigil.auth import Principal, active_user
 from vigil.db.intake import reserve_incident, was_reserved
-from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
+from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Role, Severity, Status
 from vigil.roles import READERS, RESPONDERS, may_not
 from vigil.temporal import incident_client
 from vigil.temporal.incident_client import ActionRefused, IncidentNotFound
@@ -59,8 +60,10 @@ _REFUSAL_STATUS = {RefusalCode.FORBIDDEN: 403, RefusalCode.CONFLICT: 409, Refusa
 # ---------------------------------------------------------------------------- helpers
 
 
-async def read_incident(engine: Engine, incident_id: str, min_seq: int = 0) -> Incident:
-    """The incident as the projection holds it, once it has reached `min_seq` (bounded wait).
+async def read_incident(engine: Engine, incident_id: str, min_seq: int = 0, reader: Role | None = None) -> Incident:
+    """The incident as the projection holds it, once it has reached `min_seq` (bounded wait),
+    as `reader` may see it (vigil.need_to_know: the reporter only for those who see reporters;
+    None, Vigil's own checks, never).
 
     An incident just taken in has no row until its triage is projected: its read waits too. An id
     never handed out is 404 at once.
@@ -76,7 +79,7 @@ async def read_incident(engine: Engine, incident_id: str, min_seq: int = 0) -> I
         await asyncio.sleep(_CATCH_UP_POLL)  # the next projection write is one activity away
     if row is None:
         raise not_found(f"no incident {incident_id}")
-    return Incident.model_validate(row.state)
+    return need_to_know.read_stored(row.state, row.reporter_sealed, reader)
 
 
 def _reject_nul(value: object, where: str = "body") -> None:
@@ -107,7 +110,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     summary="Take in an incident",
     responses={
         200: {"model": Incident, "description": "The same `external_ref` was taken in before: the existing incident"},
-        **responses(403, 413, 422),
+        **responses(403, 409, 413, 422),
     },
 )
 async def create_incident(
@@ -120,25 +123,32 @@ async def create_incident(
 ) -> Incident:
     """Starts the incident's workflow, which triages it by policy; answers with the triaged
     incident. Send `external_ref` (the channel's own reference) to make retries safe: the same
-    reference again returns `200` and the incident already opened for it."""
+    reference again returns `200` and the incident already opened for it; `409` (with its
+    `incident_id`) if that incident's category, channel or region differ from this body's."""
     _reject_nul(intake.model_dump(mode="json"))
+    for index, content in enumerate(intake.content):
+        if not web_url(content.url):
+            raise invalid(f"content.{index}.url: must be an http or https URL")
     reservation = await run_in_threadpool(reserve_incident, engine, intake.external_ref)
     incident_id = reservation.incident_id
     response.headers["Location"] = f"/api/incidents/{incident_id}"
     if not reservation.created:
         response.status_code = 200
-        existing = await _existing_incident(engine, incident_id)
+        existing = await _existing_incident(engine, incident_id, user.role)
         if existing is not None:
-            return existing
+            return _same_intake(existing, intake)
     try:
         # Idempotent on the id: for a duplicate this waits for the first intake's triage (or
         # finishes it, if the first request died between reserving the id and starting).
-        return await asyncio.wait_for(
+        opened = await asyncio.wait_for(
             incident_client.open_incident(
                 temporal, incident_id, intake, task_queue=request.app.state.task_queue, opened_by=user.actor
             ),
             ACTION_TIMEOUT,
         )
+        if not reservation.created:
+            _same_intake(opened, intake)
+        return need_to_know.for_reader(opened, user.role)
     except TimeoutError:
         raise unavailable(
             "temporal",
@@ -148,14 +158,35 @@ async def create_incident(
         ) from None
 
 
-async def _existing_incident(engine: Engine, incident_id: str) -> Incident | None:
+_SAME_INTAKE_FIELDS = ("category", "channel", "region")
+
+
+def _same_intake(existing: Incident, intake: Intake) -> Incident:
+    """A repeated `external_ref` is a retry only if it says the same thing: one whose category,
+    channel or region differ is another report (a child-safety report must not fold into a spam
+    one), so 409 with the existing incident's id."""
+    differs = [f for f in _SAME_INTAKE_FIELDS if getattr(existing.intake, f) != getattr(intake, f)]
+    if differs:
+        said = ", ".join(f"{f} {getattr(existing.intake, f).value}" for f in differs)
+        raise ApiError(
+            409,
+            "conflict",
+            f"external_ref {intake.external_ref!r} was taken in as {existing.id} with {said}: "
+            "send a different external_ref for a different report",
+            headers={"Location": f"/api/incidents/{existing.id}"},
+            extra={"incident_id": existing.id},
+        )
+    return existing
+
+
+async def _existing_incident(engine: Engine, incident_id: str, reader: Role) -> Incident | None:
     """The incident a duplicate intake refers to, if its triage has been projected.
 
     Never start a workflow for an incident that has ended (its history may be gone): an ended
     one is always in the projection, which its workflow drains before it ends.
     """
     try:
-        return await read_incident(engine, incident_id)
+        return await read_incident(engine, incident_id, reader=reader)
     except ApiError as error:
         if error.status == 404:
             return None  # not started, or not triaged yet: opening it is safe and idempotent
@@ -234,7 +265,7 @@ async def get_incident(
     `X-Vigil-Seq` header repeats its `seq`: lower than `min_seq` if the projection did not catch
     up in time."""
     check_incident_id(incident_id)
-    state = await read_incident(engine, incident_id, min_seq)
+    state = await read_incident(engine, incident_id, min_seq, reader=user.role)
     response.headers["X-Vigil-Seq"] = str(state.seq)
     response.headers["X-Vigil-Source"] = "projection"
     return state
@@ -290,10 +321,11 @@ async def act(
         await _check_merge_target(engine, incident_id, action.incident_id)
     try:
         # The key is the update id, scoped to the caller so two people's keys never collide.
-        return await asyncio.wait_for(
+        acted = await asyncio.wait_for(
             incident_client.act(temporal, incident_id, action, user.actor, request_id=request_id),  # type: ignore[arg-type]
             ACTION_TIMEOUT,
         )
+        return need_to_know.for_reader(acted, user.role)
     except IncidentNotFound:
         raise not_found(f"no incident {incident_id}") from None
     except ActionRefused as refused:

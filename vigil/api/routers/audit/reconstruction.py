@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from vigil import need_to_know
 from vigil.api.deps import allow, get_engine, get_temporal
 from vigil.api.errors import invalid, responses
 from vigil.api.routers.audit.reading import reconstruction
@@ -41,7 +42,8 @@ async def timeline(
     reader's own language). Each entry names the history event that caused it."""
     header = request.headers.get("accept-language")
     language = negotiate(header) if header else (user.language if user.language in set(Language) else "en")
-    return build_timeline(await reconstruction(request, temporal, engine, incident_id), language)
+    built = build_timeline(await reconstruction(request, temporal, engine, incident_id), language)
+    return need_to_know.timeline_for_reader(built, user.role)
 
 
 def _entry_ref(recorded: Recorded | None) -> EntryRef | None:
@@ -93,7 +95,7 @@ async def state_after_event(
         event=rebuilt.journal.history.event(number),
         entries=state.entries,
         last_entry=_entry_ref(state.last),
-        state=state.state,
+        state=need_to_know.for_reader_or_none(state.state, user.role),
         verified=state.verified,
         checks=[
             StateCheck(event=c.event, after_entry=c.after_entry, source=c.source, matches=c.matches)
