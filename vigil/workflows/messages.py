@@ -4,7 +4,9 @@ Kept apart from the state (state.py) and from the API's schemas; all pydantic, a
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, StringConstraints
 
 from vigil.domain import Region, Severity
 from vigil.policy import Policy
@@ -12,11 +14,23 @@ from vigil.workflows.actions import Action, HumanAction
 from vigil.workflows.state import Actor, Clock, ContentRef, Incident, Intake, Model, Proposal
 
 
+class ActionSignature(Model):
+    """Vigil's signature over an action (vigil/temporal/signing.py): who signed, when, and the MAC."""
+
+    kid: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    issued_at: AwareDatetime
+    nonce: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    internal: bool = False  # signed by Vigil's own worker (the only way to act as `system`)
+    mac: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class ActionRequest(Model):
-    """A person's action, with the actor the API took from their token."""
+    """A person's action, with the actor the API took from their token, signed by the API.
+    Recorded histories hold requests from before signing (no signature): they replay unchecked."""
 
     action: HumanAction
     actor: Actor
+    signature: ActionSignature | None = None
 
 
 class JournalEntry(Model):
@@ -28,6 +42,9 @@ class JournalEntry(Model):
     at: datetime
     refused: bool = False
     reason: str | None = None
+    # Refused before the state machine saw it: unsigned, badly signed, unencrypted, unreadable,
+    # or `system` from outside (vigil/temporal/signing.py). The actor is who it claimed to be.
+    unverified: bool = False
     raw: dict[str, Any] | None = None  # the signal as sent: any JSON object
     seq: int  # the incident's seq after this entry
     severity: Severity | None = None  # the incident's severity after this entry (None: written before it was kept)
@@ -49,6 +66,7 @@ class Carried(Model):
     unprojected: list[JournalEntry] = []  # written again by the new run (idempotent)
     update_ids: list[str] = []  # updates already applied, so a retry reaching the new run is not
     review_started: bool = False  # its post-incident review (one per incident, ever)
+    nonces: list[str] = []  # signatures already used, so a captured one is not accepted twice
 
 
 class IncidentStart(Model):
@@ -56,6 +74,13 @@ class IncidentStart(Model):
     intake: Intake
     opened_by: Actor | None = None
     carried: Carried | None = None
+
+
+class MergeNote(Model):
+    """Vigil's note on the incident another was merged into, signed and sent by an activity."""
+
+    merged_id: str
+    target_id: str
 
 
 class TriageResult(Model):
