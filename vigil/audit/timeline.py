@@ -204,6 +204,16 @@ def _describe(w: _Writer, recorded: Recorded, before: Incident | None, after: In
                 reason=_short(entry.reason or "?"),
             )
         )
+    if entry.unverified and entry.actor is not None:  # who it claimed to be, not who sent it
+        return _sentences(
+            w(
+                N_("Refused: %(action)s by '%(user)s' (%(role)s), who could not be verified: %(reason)s"),
+                action=w.word(ACTION_NAMES.get(action.type, action.type)),
+                user=entry.actor.user,
+                role="system" if entry.actor.role == "system" else w.label(entry.actor.role),
+                reason=_short(entry.reason or "?"),
+            )
+        )
     if entry.refused:
         return _sentences(
             w(
