@@ -96,3 +96,30 @@ def test_vigil_s_own_note_verifies_only_when_signed_as_internal() -> None:
     assert check_request(_as_sent(note), INCIDENT) is None
     unsigned = ActionRequest(action=note.action, actor=SYSTEM)
     assert check_request(unsigned, INCIDENT) == "unsigned action claiming to be Vigil itself (system)"
+
+
+# ---------------------------------------------------------------------------- the codec's marks
+
+
+async def test_the_codec_marks_what_it_cannot_vouch_for_instead_of_failing() -> None:
+    from temporalio.api.common.v1 import Payload
+
+    from vigil.temporal import data_converter
+    from vigil.temporal.codec import KeyError_
+    from vigil.temporal.signing import UNENCRYPTED, unreadable_reason
+
+    codec = EncryptionCodec(KeyRing.parse(OLD))
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"a": 1}')
+    unknown = Payload(metadata={"encoding": b"binary/encrypted", "encryption-key-id": b"k9"}, data=b"\0" * 40)
+    (sealed,) = await codec.encode([plain])
+    altered = Payload(metadata=dict(sealed.metadata), data=sealed.data[:-1] + bytes([sealed.data[-1] ^ 1]))
+
+    opened = await codec.decode([plain, unknown, altered, sealed])
+    assert opened[0].metadata[UNENCRYPTED] == b"1" and opened[0].data == plain.data
+    assert "'k9'" in (unreadable_reason(opened[1]) or "")
+    assert "cannot be decrypted" in (unreadable_reason(opened[2]) or "")
+    assert opened[3] == plain and unreadable_reason(opened[3]) is None
+    # Read as a value anywhere else, an unreadable payload raises the codec's error with its reason.
+    with pytest.raises(KeyError_, match="'k9'"):
+        await data_converter(codec).decode([unknown], [dict])
+    assert await data_converter(codec).decode([plain], [dict]) == [{"a": 1}]

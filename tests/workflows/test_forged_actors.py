@@ -16,6 +16,7 @@ from typing import Any
 import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.api.common.v1 import Payload
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -181,6 +182,9 @@ async def test_forged_actions_through_the_temporal_cli_change_nothing_and_are_re
     assert sum(r.startswith("unreadable payload") for r in reasons) == 1, reasons
     assert sum("not an action" in r or "approve it" in r or "JSON" in r for r in reasons) >= 1, reasons
     assert {i.via for i in items} == {"signal", "update"}
+    # Nothing the attacker sent failed a workflow task: each was a refusal, not a crash.
+    history = await attacker.client.get_workflow_handle(incident_id).fetch_history()
+    assert not [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
 
 
 async def test_vigil_s_own_actions_still_apply_by_update_and_by_signal(
