@@ -164,9 +164,36 @@ def verify(
 
 # ---------------------------------------------------------------------------- action requests
 # Imported here, below the pure part, so vigil.temporal.codec can import `trust` early.
+from pydantic import BaseModel  # noqa: E402
+
 from vigil.workflows.actions import HumanAction  # noqa: E402
-from vigil.workflows.messages import ActionRequest, ActionSignature  # noqa: E402
-from vigil.workflows.state import Actor  # noqa: E402
+from vigil.workflows.messages import ActionRequest  # noqa: E402
+from vigil.workflows.state import ActionSignature, Actor  # noqa: E402
+
+
+def signature_for(
+    signer: Signer,
+    target_id: str,
+    action: BaseModel,
+    actor: Actor,
+    *,
+    nonce: str | None = None,
+    internal: bool = False,
+) -> ActionSignature:
+    """Vigil's signature over one action on one workflow (an incident, or its review)."""
+    signed = signer.sign(
+        target_id, action.model_dump(mode="json"), actor.model_dump(mode="json"), nonce=nonce, internal=internal
+    )
+    return ActionSignature(
+        kid=signed.kid, issued_at=signed.issued_at, nonce=signed.nonce, internal=signed.internal, mac=signed.mac
+    )
+
+
+def check_signature(target_id: str, action: BaseModel, actor: Actor, signature: ActionSignature | None) -> str | None:
+    """None when `signature` is Vigil's over this action, actor and workflow; else the reason it is refused."""
+    s = signature
+    signed = Signed(kid=s.kid, issued_at=s.issued_at, nonce=s.nonce, internal=s.internal, mac=s.mac) if s else None
+    return verify(target_id, action.model_dump(mode="json"), actor.model_dump(mode="json"), signed)
 
 
 def sign_request(
@@ -179,17 +206,10 @@ def sign_request(
     internal: bool = False,
 ) -> ActionRequest:
     """The request the workflow accepts: the action, its actor and Vigil's signature over both."""
-    signed = signer.sign(
-        incident_id, action.model_dump(mode="json"), actor.model_dump(mode="json"), nonce=nonce, internal=internal
-    )
-    signature = ActionSignature(
-        kid=signed.kid, issued_at=signed.issued_at, nonce=signed.nonce, internal=signed.internal, mac=signed.mac
-    )
+    signature = signature_for(signer, incident_id, action, actor, nonce=nonce, internal=internal)
     return ActionRequest(action=action, actor=actor, signature=signature)
 
 
 def check_request(request: ActionRequest, incident_id: str) -> str | None:
     """None when the request is Vigil's, signed for this incident; else the reason it is refused."""
-    s = request.signature
-    signed = Signed(kid=s.kid, issued_at=s.issued_at, nonce=s.nonce, internal=s.internal, mac=s.mac) if s else None
-    return verify(incident_id, request.action.model_dump(mode="json"), request.actor.model_dump(mode="json"), signed)
+    return check_signature(incident_id, request.action, request.actor, request.signature)

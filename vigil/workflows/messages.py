@@ -4,24 +4,12 @@ Kept apart from the state (state.py) and from the API's schemas; all pydantic, a
 """
 
 from datetime import datetime
-from typing import Annotated, Any
-
-from pydantic import AwareDatetime, StringConstraints
+from typing import Any
 
 from vigil.domain import Region, Severity
 from vigil.policy import Policy
 from vigil.workflows.actions import Action, HumanAction
-from vigil.workflows.state import Actor, Clock, ContentRef, Incident, Intake, Model, Proposal
-
-
-class ActionSignature(Model):
-    """Vigil's signature over an action (vigil/temporal/signing.py): who signed, when, and the MAC."""
-
-    kid: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    issued_at: AwareDatetime
-    nonce: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    internal: bool = False  # signed by Vigil's own worker (the only way to act as `system`)
-    mac: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+from vigil.workflows.state import ActionSignature, Actor, Clock, ContentRef, Incident, Intake, Model, Proposal
 
 
 class ActionRequest(Model):
