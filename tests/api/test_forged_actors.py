@@ -55,6 +55,11 @@ async def test_a_refused_vote_through_the_api_is_409_and_on_the_timeline(sqlite_
     iid, approval = await _half_approved(sqlite_stack)
     again = await sqlite_stack.act(iid, {"type": "approve", "approval_id": approval}, "leo")
     assert again.status_code == 409, again.text
-    timeline = (await sqlite_stack.get(f"/api/incidents/{iid}/timeline", "audrey")).json()
-    refused = [(e["actor"], e["type"], e["via"], e["reason"]) for e in timeline["entries"] if e["refused"]]
-    assert refused == [("leo", "approve", "update", again.json()["detail"])]
+
+    async def journaled() -> list[tuple]:
+        # The refusal's journal entry reaches the history with the next projection batch.
+        timeline = (await sqlite_stack.get(f"/api/incidents/{iid}/timeline", "audrey")).json()
+        entries = [e for e in timeline["entries"] if e["refused"]]
+        return [(e["actor"], e["type"], e["via"], e["reason"]) for e in entries if e["entry_no"] is not None]
+
+    assert await eventually(journaled) == [("leo", "approve", "update", again.json()["detail"])]
