@@ -126,6 +126,7 @@ def build_worker(
             approvals.ask,
             enforcement.enforce,
             audit.seal,
+            audit.note_merge,
             delivery.plan,
             delivery.deliver,
             digest.write,

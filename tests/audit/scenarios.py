@@ -20,7 +20,9 @@ from tests.helpers import ANA, AUDREY, BEA, LEA, LEO, eventually, intake, new_in
 from vigil.activities.enforcement import EnforcementRefused, RecordingAdapter
 from vigil.domain import EnforcementAction, Resolution, Severity, Team
 from vigil.policy import Policy
+from vigil.temporal import signer_of
 from vigil.temporal.incident_client import ActionRefused, act, open_incident, send_action
+from vigil.temporal.signing import sign_request
 from vigil.workflows.actions import (
     Acknowledge,
     AddNote,
@@ -37,7 +39,7 @@ from vigil.workflows.actions import (
 )
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.incident import IncidentWorkflow
-from vigil.workflows.messages import ActionRequest, IncidentStart
+from vigil.workflows.messages import IncidentStart
 from vigil.workflows.state import Actor, Incident
 
 SEV1_LATAM = {"channel": "law_enforcement", "category": "violent_extremism", "region": "LATAM"}
@@ -298,7 +300,7 @@ async def approval_asks_next_tier(d: Driver) -> list[str]:
 async def signal_before_triage(d: Driver) -> list[str]:
     """An action that arrives before triage finishes waits for it, then applies."""
     iid = new_incident_id()
-    early = ActionRequest(action=Acknowledge(), actor=ANA).model_dump(mode="json")
+    early = sign_request(signer_of(d.client), iid, Acknowledge(), ANA).model_dump(mode="json")
     await d.client.start_workflow(
         IncidentWorkflow.run,
         IncidentStart(incident_id=iid, intake=intake(**SEV3)),

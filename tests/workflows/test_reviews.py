@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 
 from tests.helpers import ANA, BEA, LEA, eventually, open_new, refusal, rows
 from vigil.db.tables import FollowUpRow, OutboxRow, ReviewEventRow, ReviewRow
-from vigil.temporal import review_client
+from vigil.temporal import review_client, signer_of
 from vigil.temporal.incident_client import act
+from vigil.temporal.signing import signature_for
 from vigil.workflows.actions import Acknowledge, RefusalCode, Resolve
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.review import ReviewWorkflow
@@ -20,6 +21,7 @@ from vigil.workflows.review_state import (
     CompleteReview,
     EditReview,
     Review,
+    ReviewActionRequest,
     review_id,
 )
 
@@ -158,3 +160,25 @@ async def test_resolving_a_sev3_opens_no_review(ts_env, ts_client, task_queue, w
     assert projected(sqlite_engine, state.id) is None
     with pytest.raises(review_client.ReviewNotFound):
         await review_client.act(ts_client, state.id, CompleteReview(), ANA)
+
+
+async def test_a_review_change_vigil_did_not_sign_is_refused_and_changes_nothing(
+    ts_client, task_queue, worker, sqlite_engine
+):
+    state = await _resolved_sev1(ts_client, task_queue)
+    before = await eventually(lambda: projected(sqlite_engine, state.id))
+    handle = ts_client.get_workflow_handle(review_id(state.id))
+    forged = {"action": {"type": "review_complete"}, "actor": {"user": "ana", "role": "analyst"}}
+    signed = ReviewActionRequest(
+        action=EditReview(section="summary", text="written by ana"),
+        actor=ANA,
+        signature=signature_for(signer_of(ts_client), review_id(state.id), CompleteReview(), ANA),
+    )
+    for body in (forged, signed.model_dump(mode="json")):  # unsigned; another action's signature
+        with pytest.raises(Exception) as refused:
+            await handle.execute_update("review_act", body, result_type=Review)
+        assert "unsigned action" in str(refused.value.__cause__ or refused.value) or "bad signature" in str(
+            refused.value.__cause__ or refused.value
+        )
+    after = await review_client.act(ts_client, state.id, EditReview(section="summary", text="the real one"), ANA)
+    assert after.status == before.status == "open" and after.completed_by is None

@@ -13,10 +13,11 @@ from tests.workflows.diverged import careless_worker
 from vigil.audit import watchdog
 from vigil.db.tables import OutboxRow, ReplayCheckRow
 from vigil.policy import Policy
+from vigil.temporal import signer_of
 from vigil.temporal.incident_client import act, open_incident
+from vigil.temporal.signing import sign_request
 from vigil.worker import build_worker, schedule_watchdog
 from vigil.workflows.actions import Acknowledge, AddNote
-from vigil.workflows.messages import ActionRequest
 from vigil.workflows.watchdog import SCHEDULE_ID
 
 INTERVAL = 2  # seconds between watchdog rounds
@@ -74,7 +75,7 @@ async def test_a_diverged_open_incident_is_found_within_the_interval_and_alerted
 
         # Once a person acts, the real worker meets the history and fails every task of it: the
         # incident has stalled, and Temporal flags it for the watchdog too.
-        note = ActionRequest(action=AddNote(text="anyone there?"), actor=ANA)
+        note = sign_request(signer_of(dev_namespace), diverged_id, AddNote(text="anyone there?"), ANA)
         await dev_namespace.get_workflow_handle(diverged_id).signal("act_signal", note.model_dump(mode="json"))
 
         async def flagged() -> bool:

@@ -320,7 +320,16 @@ async def _timer_fired(e: _Event) -> TimerFired:
 
 async def _signaled(e: _Event) -> SignalReceived:
     a = e.event.workflow_execution_signaled_event_attributes
-    return SignalReceived(a.signal_name, await e.value(a.input, SIGNALS.get(a.signal_name)))
+    return SignalReceived(a.signal_name, await _from_outside(e, a.input, SIGNALS.get(a.signal_name)))
+
+
+async def _from_outside(e: _Event, payloads: Payloads, hint: Hint) -> object:
+    """A signal's or update's argument: anyone who reaches Temporal may send one, readable or
+    not (the workflow journals it refused); None when it cannot be read, and the history reads on."""
+    try:
+        return await e.value(payloads, hint)
+    except Undecodable:
+        return None
 
 
 async def _update_accepted(e: _Event) -> UpdateAccepted:
@@ -331,7 +340,7 @@ async def _update_accepted(e: _Event) -> UpdateAccepted:
         if admitted is not None:
             request = admitted.event.workflow_execution_update_admitted_event_attributes.request
     name = request.input.name
-    return UpdateAccepted(name, request.meta.update_id, await e.value(request.input.args, UPDATES.get(name)))
+    return UpdateAccepted(name, request.meta.update_id, await _from_outside(e, request.input.args, UPDATES.get(name)))
 
 
 async def _update_completed(e: _Event) -> UpdateCompleted:

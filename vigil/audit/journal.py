@@ -168,6 +168,16 @@ def _applied_updates(steps: list[Step]) -> list[_Update]:
     return updates
 
 
+def _refused_updates(steps: list[Step]) -> list[tuple[Step, object]]:
+    """Accepted `act` updates that failed, with their requests (None when unreadable)."""
+    failed = {s.fact.update_id for s in steps if isinstance(s.fact, UpdateCompleted) and s.fact.failure is not None}
+    return [
+        (s, s.fact.request)
+        for s in steps
+        if isinstance(s.fact, UpdateAccepted) and s.fact.update == "act" and s.fact.update_id in failed
+    ]
+
+
 def _act_signals(steps: list[Step]) -> list[tuple[Step, SignalReceived]]:
     return [(s, s.fact) for s in steps if isinstance(s.fact, SignalReceived) and s.fact.signal == "act_signal"]
 
@@ -218,6 +228,7 @@ class _RunReader:
         self.tasks = _tasks(steps)
         self.signals = _act_signals(steps)
         self.updates = _applied_updates(steps)
+        self.refused_updates = _refused_updates(steps)
         self.used: set[int] = set()
         self.task_index = 0
 
@@ -232,7 +243,7 @@ class _RunReader:
             case ClockFired() as fired:
                 found = self._timer(fired, task)
             case _:  # a person's action (or a malformed signal): an update of this task, else the next signal
-                found = self._update(entry, task) or self._signal(entry, task)
+                found = self._update(entry, task) or self._refused_update(entry, task) or self._signal(entry, task)
         if found is not None:
             return found
         kind = entry.action.type if entry.action else "malformed"
@@ -278,6 +289,23 @@ class _RunReader:
             if number not in self.used and task.completed < number < following and _same_request(update.request, entry):
                 self.used.add(number)
                 return _Cause(number, "update", update)
+        return None
+
+    def _refused_update(self, entry: JournalEntry, task: _Task | None) -> _Cause | None:
+        """A failed update the handler journaled as refused, recorded right after the task."""
+        if task is None or not entry.refused:
+            return None
+        following = self._next_start(task)
+        for step, request in self.refused_updates:
+            if step.number in self.used or not task.completed < step.number < following:
+                continue
+            if entry.action is None and not isinstance(request, ActionRequest):
+                same = True
+            else:
+                same = isinstance(request, ActionRequest) and _same_request(request, entry)
+            if same:
+                self.used.add(step.number)
+                return _Cause(step.number, "update")
         return None
 
     def _signal(self, entry: JournalEntry, task: _Task | None) -> _Cause | None:

@@ -71,7 +71,9 @@ class Reconstruction:
             while run < recorded.run:  # a new run: it went on from the state it carried
                 run += 1
                 state = self._carried(run) or state
-            if entry.action is not None and entry.actor is not None and policy is not None:
+            if entry.unverified:  # refused before the state machine: who sent it is not known
+                pass
+            elif entry.action is not None and entry.actor is not None and policy is not None:
                 try:
                     after = lifecycle.apply(state, entry.action, entry.actor, entry.at, policy)
                 except Refusal as refusal:

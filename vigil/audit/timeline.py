@@ -204,6 +204,16 @@ def _describe(w: _Writer, recorded: Recorded, before: Incident | None, after: In
                 reason=_short(entry.reason or "?"),
             )
         )
+    if entry.unverified and entry.actor is not None:  # who it claimed to be, not who sent it
+        return _sentences(
+            w(
+                N_("Refused: %(action)s by '%(user)s' (%(role)s), who could not be verified: %(reason)s"),
+                action=w.word(ACTION_NAMES.get(action.type, action.type)),
+                user=entry.actor.user,
+                role="system" if entry.actor.role == "system" else w.label(entry.actor.role),
+                reason=_short(entry.reason or "?"),
+            )
+        )
     if entry.refused:
         return _sentences(
             w(
@@ -482,6 +492,7 @@ class _Events:
     journal: Journal
     clocks: dict[str, Clock]  # the final state's clocks, by id: timers name them
     accepted: dict[str, UpdateAccepted]  # update id -> the update, for refused updates
+    journaled: set[str]  # ids of refused updates the journal records (they have their entry's line)
 
     @property
     def incident(self) -> str:
@@ -494,6 +505,15 @@ def _accepted_updates(steps: list[Step]) -> dict[str, UpdateAccepted]:
         if isinstance(step.fact, UpdateAccepted):
             accepted.setdefault(step.fact.update_id, step.fact)
     return accepted
+
+
+def _journaled_refusals(journal: Journal) -> set[str]:
+    ids = set()
+    for recorded in journal.entries:
+        fact = journal.step(recorded.cause).fact if recorded.via == "update" and recorded.entry.refused else None
+        if isinstance(fact, UpdateAccepted):
+            ids.add(fact.update_id)
+    return ids
 
 
 @singledispatch
@@ -545,7 +565,9 @@ def _continued(fact: ContinuedAsNew, step: Step, c: _Events) -> TimelineItem:
 
 @_event_item.register
 def _update_refused(fact: UpdateCompleted, step: Step, c: _Events) -> TimelineItem | None:
-    """An update the workflow's validator refused: it never became a journal entry."""
+    """An update refused by its handler in a run from before refusals were journaled."""
+    if fact.update_id in c.journaled:
+        return None
     accepted = c.accepted.get(fact.update_id)
     request = accepted.request if accepted else None
     if fact.failure is None or not isinstance(request, ActionRequest):
@@ -596,7 +618,7 @@ def _reset(fact: WorkflowReset, step: Step, c: _Events) -> TimelineItem:
 
 
 def _event_items(w: _Writer, journal: Journal, clocks: dict[str, Clock]) -> list[TimelineItem]:
-    context = _Events(w, journal, clocks, _accepted_updates(journal.steps))
+    context = _Events(w, journal, clocks, _accepted_updates(journal.steps), _journaled_refusals(journal))
     items = (_event_item(step.fact, step, context) for step in journal.steps)
     return [item for item in items if item is not None]
 

@@ -13,7 +13,8 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.service import RPCError, RPCStatusCode
 
 from vigil.config import Settings, settings
-from vigil.temporal.codec import EncryptionCodec, load_or_create_keys
+from vigil.temporal.codec import EncryptionCodec, VigilPayloadConverter, load_or_create_keys
+from vigil.temporal.signing import Signer
 
 SEVERITY = SearchAttributeKey.for_keyword("Severity")
 INCIDENT_STATUS = SearchAttributeKey.for_keyword("IncidentStatus")
@@ -39,9 +40,16 @@ def data_converter(payload_codec: EncryptionCodec | None = None) -> DataConverte
     traces are encoded too, so a refusal's words are as unreadable in storage as the payloads."""
     return dataclasses.replace(
         pydantic_data_converter,
+        payload_converter_class=VigilPayloadConverter,
         payload_codec=payload_codec or codec(),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def signer_of(client: Client) -> Signer:
+    """Signs actions with the active key of the client's codec (vigil/temporal/signing.py)."""
+    payload_codec = client.data_converter.payload_codec
+    return payload_codec.signer if isinstance(payload_codec, EncryptionCodec) else codec().signer
 
 
 class TemporalUnreachable(Exception):

@@ -2,7 +2,14 @@
 are unreadable in Temporal's storage and Web UI without the key.
 
 Keys are a ring: the first key encrypts, every key decrypts, and each payload names its key id,
-so a rotated-out key still opens old histories.
+so a rotated-out key still opens old histories. The same ring gives the keys that sign actions
+(vigil/temporal/signing.py), so they rotate together.
+
+Decoding never raises in the worker: a payload that arrives unencrypted is passed on marked
+`vigil-unencrypted`, and one that cannot be decrypted (an unknown key, altered bytes) becomes a
+`binary/vigil-unreadable` payload saying why. The incident workflow records both as refused
+actions instead of failing its task; anything else that meets an unreadable payload raises
+KeyError_ with the reason, as before (the payload converter below).
 """
 
 import base64
@@ -11,10 +18,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import EncodingPayloadConverter, PayloadCodec
+
+from vigil.temporal.signing import UNENCRYPTED, UNREADABLE, Signer, trust, unreadable_reason
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -87,12 +98,29 @@ class EncryptionCodec(PayloadCodec):
     def __init__(self, ring: KeyRing):
         self._ring = ring
         self._ciphers = {kid: AESGCM(key) for kid, key in ring.keys.items()}
+        self.signer = Signer(ring.keys, ring.active)  # and every key of the ring verifies
+        trust(ring.keys)
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.decrypt(p) for p in payloads]
+        return [self.open(p) for p in payloads]
+
+    def open(self, payload: Payload) -> Payload:
+        """Like `decrypt`, but never raises: see the module docstring."""
+        if payload.metadata.get("encoding") != ENCODING:
+            marked = Payload()
+            marked.CopyFrom(payload)
+            marked.metadata[UNENCRYPTED] = b"1"
+            return marked
+        try:
+            return self.decrypt(payload)
+        except KeyError_ as error:
+            reason = str(error)
+        except Exception as error:  # altered ciphertext (InvalidTag), bad zlib, bad protobuf
+            reason = f"an encrypted payload that cannot be decrypted ({type(error).__name__}): altered, or not Vigil's"
+        return Payload(metadata={"encoding": UNREADABLE}, data=reason.encode())
 
     def encrypt(self, payload: Payload) -> Payload:
         nonce = os.urandom(_NONCE_BYTES)
@@ -116,3 +144,25 @@ class EncryptionCodec(PayloadCodec):
         if payload.metadata.get(COMPRESSION) == b"zlib":
             data = zlib.decompress(data)
         return Payload.FromString(data)
+
+
+class _UnreadablePayloads(EncodingPayloadConverter):
+    """Reading an unreadable payload as a value raises KeyError_ with the codec's reason."""
+
+    @property
+    def encoding(self) -> str:
+        return UNREADABLE.decode()
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return None
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        raise KeyError_(unreadable_reason(payload) or "unreadable payload")
+
+
+class VigilPayloadConverter(PydanticPayloadConverter):
+    """Pydantic's converter, plus the codec's unreadable payloads (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.converters = {**self.converters, UNREADABLE: _UnreadablePayloads()}

@@ -20,6 +20,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from vigil.config import settings
+from vigil.temporal import signer_of
+from vigil.temporal.signing import sign_request
 from vigil.workflows.actions import HumanAction, RefusalCode
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.messages import ActionRequest, IncidentStart
@@ -96,10 +98,11 @@ async def act(
     Without one, a fresh id is made here and kept across this call's own retries.
     """
     handle = incident_handle(client, incident_id)
-    request = ActionRequest(action=action, actor=actor)
+    update_id = request_id or str(uuid.uuid4())
+    request = sign_request(signer_of(client), incident_id, action, actor, nonce=update_id)
     try:
         with _no_answer_is_a_timeout():
-            return await _update_retrying_while_busy(handle, request, request_id or str(uuid.uuid4()))
+            return await _update_retrying_while_busy(handle, request, update_id)
     except WorkflowUpdateFailedError as error:
         refusal = _refusal(error)
         if refusal:
@@ -129,13 +132,15 @@ def _workflow_busy(error: BaseException) -> bool:
 async def _update_retrying_while_busy(
     handle: WorkflowHandle[IncidentWorkflow, Incident], request: ActionRequest, update_id: str
 ) -> Incident:
-    return await handle.execute_update(IncidentWorkflow.act, request, id=update_id)
+    # By name: the handler takes the raw payload, to refuse (and journal) what it cannot verify.
+    return await handle.execute_update("act", request, id=update_id, result_type=Incident)
 
 
 async def send_action(client: Client, incident_id: str, action: HumanAction, actor: Actor) -> None:
     """Fire and forget: the workflow records a refused signal as refused, never applies it."""
     handle = incident_handle(client, incident_id)
-    await handle.signal(IncidentWorkflow.act_signal, ActionRequest(action=action, actor=actor).model_dump(mode="json"))
+    request = sign_request(signer_of(client), incident_id, action, actor)
+    await handle.signal("act_signal", request.model_dump(mode="json"))
 
 
 # How an incident's workflow can end other than by closing, in words for the person acting.

@@ -9,7 +9,9 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from vigil.temporal import signer_of
 from vigil.temporal.incident_client import ActionRefused, _no_answer_is_a_timeout, _refusal, _workflow_busy
+from vigil.temporal.signing import signature_for
 from vigil.workflows.actions import RefusalCode
 from vigil.workflows.review import ReviewWorkflow
 from vigil.workflows.review_state import Review, ReviewAction, ReviewActionRequest, review_id
@@ -27,7 +29,9 @@ async def act(
     handle: WorkflowHandle[ReviewWorkflow, Review] = client.get_workflow_handle_for(
         ReviewWorkflow.run, review_id(incident_id)
     )
-    request = ReviewActionRequest(action=action, actor=actor)
+    update_id = request_id or str(uuid.uuid4())
+    signature = signature_for(signer_of(client), review_id(incident_id), action, actor, nonce=update_id)
+    request = ReviewActionRequest(action=action, actor=actor, signature=signature)
 
     @retry(
         retry=retry_if_exception(_workflow_busy),
@@ -42,7 +46,7 @@ async def act(
 
     try:
         with _no_answer_is_a_timeout():
-            return await send(request_id or str(uuid.uuid4()))
+            return await send(update_id)
     except WorkflowUpdateFailedError as error:
         refusal = _refusal(error)
         if refusal:

@@ -9,11 +9,12 @@ writes to the SQL projection; the journal is also what the auditor folds to rebu
 """
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from vigil.domain import TERMINAL_STATUSES, Status
     from vigil.policy import Policy
     from vigil.temporal import CATEGORY, CHANNEL, HISTORY_DIGEST, INCIDENT_STATUS, REGION, SEVERITY
+    from vigil.temporal.signing import UNENCRYPTED, check_request, unreadable_reason
     from vigil.workflows import lifecycle, review_rules
     from vigil.workflows.actions import (
         Action,
@@ -35,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         EnforcementCompleted,
         Open,
         Refusal,
+        RefusalCode,
     )
     from vigil.workflows.approval import ApprovalWorkflow
     from vigil.workflows.messages import (
@@ -44,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         EnforcementRequest,
         IncidentStart,
         JournalEntry,
+        MergeNote,
         ProjectionBatch,
     )
     from vigil.workflows.state import SYSTEM, Actor, Clock, Incident, Proposal, ProposalStatus, timer_summary
@@ -77,6 +81,13 @@ _PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
 # Resolving a SEV1/SEV2 (policy review.severities) starts its post-incident review (an activity
 # starts its ReviewWorkflow). Histories recorded before this resolved without one and replay so.
 _OPEN_REVIEW = "post-incident-review-on-resolve"
+# An action is applied only with Vigil's signature over it (vigil/temporal/signing.py); anything
+# else is refused and journaled as refused: a refused update too (accepted, then failed by its
+# handler, since a validator cannot write). Vigil's note on a merge target is signed by an
+# activity. Histories recorded before this trusted the actor in the message and replay so.
+_VERIFY_ACTORS = "actors-are-verified"
+# Signatures already used, kept to refuse a captured one sent again.
+_NONCES_KEPT = 1000
 
 
 @workflow.defn
@@ -89,7 +100,7 @@ class IncidentWorkflow:
         self._unprojected: list[JournalEntry] = []
         self._projecting = False
         self._changed = False
-        self._early_signals: list[dict[str, Any]] = []  # arrived before triage finished
+        self._early_signals: list[RawValue] = []  # arrived before triage finished
         self._approvals_started: set[str] = set()
         self._enforcing: set[str] = set()
         self._merge_noted = False
@@ -97,6 +108,8 @@ class IncidentWorkflow:
         self._in_flight: list[JournalEntry] = []  # the batch the projection activity is writing
         self._update_ids: dict[str, None] = {}  # applied update ids, oldest first (an ordered set)
         self._review_started = False
+        self._verifying: bool | None = None  # actors are verified (the patch); None: not asked yet
+        self._nonces: dict[str, None] = {}  # signatures used, oldest first
         if start.carried:  # here, not in run(): an update may arrive in the new run's first task
             self._restore(start.carried)
 
@@ -179,47 +192,122 @@ class IncidentWorkflow:
     # ------------------------------------------------------------------ messages
 
     @workflow.update
-    async def act(self, request: ActionRequest) -> Incident:
+    async def act(self, raw: RawValue) -> Incident:
         """A person's action (the API's path): the new state, or the refusal and why."""
         if self._state is None:  # accepted during triage (a reset's reapplied updates): after it
             await workflow.wait_condition(lambda: self._state is not None)
         if self._already_applied():
             return self.state_now
+        if not self._verify_actors():
+            request = _request(raw)
+            try:
+                state = self._record(request.action, request.actor)
+            except Refusal as refusal:  # the validator accepted it, but the state moved since
+                raise _refusal_error(refusal) from None
+            self._remember_update()
+            return state
+        admitted = self._admit(raw)
+        if isinstance(admitted, _Unverified):
+            self._journal_unverified(admitted)
+            raise _refusal_error(Refusal(admitted.code, admitted.reason))
         try:
-            state = self._record(request.action, request.actor)
-        except Refusal as refusal:  # the validator accepted it, but the state moved since
+            state = self._record(admitted.action, admitted.actor)
+        except Refusal as refusal:  # journaled, so the auditor sees it, and answered
+            self._journal(admitted.action, admitted.actor, refused=True, reason=refusal.reason)
             raise _refusal_error(refusal) from None
         self._remember_update()
         return state
 
     @act.validator
-    def _validate_act(self, request: ActionRequest) -> None:
+    def _validate_act(self, raw: RawValue) -> None:
         if self._state is None:
             # Only a reset reapplies updates before triage (the API acts once intake has answered):
             # the handler waits for the triage and applies them then, or refuses with the reason.
             return
+        if self._verifying is not False:
+            return  # the handler verifies, refuses and journals: a validator cannot write
         if self._already_applied():
             return  # a retry of an action applied in an earlier run: answered, not applied again
+        request = _request(raw)
         try:
             lifecycle.apply(self._state, request.action, request.actor, workflow.now(), self.policy)
         except Refusal as refusal:
             raise _refusal_error(refusal) from None
 
     @workflow.signal
-    def act_signal(self, raw: dict[str, Any]) -> None:
+    def act_signal(self, raw: RawValue) -> None:
         """The same actions, fire-and-forget. A refused one is recorded as refused, never applied."""
         if self._state is None:
             self._early_signals.append(raw)
             return
+        if not self._verify_actors():
+            self._act_unverified_signal(raw)
+            return
+        admitted = self._admit(raw)
+        if isinstance(admitted, _Unverified):
+            self._journal_unverified(admitted)
+            return
         try:
-            request = ActionRequest.model_validate(raw)
+            self._record(admitted.action, admitted.actor)
+        except Refusal as refusal:
+            self._journal(admitted.action, admitted.actor, refused=True, reason=refusal.reason)
+
+    def _act_unverified_signal(self, raw: RawValue) -> None:
+        """Before actors were verified: the actor in the message was trusted."""
+        try:
+            value = workflow.payload_converter().from_payload(raw.payload, dict)
+        except Exception:  # the SDK dropped a signal it could not decode, and so does this
+            workflow.logger.warning("dropped an act_signal that is not a JSON object")
+            return
+        try:
+            request = ActionRequest.model_validate(value)
         except ValidationError as error:
-            self._journal(None, None, refused=True, reason=_short(str(error)), raw=raw)
+            self._journal(None, None, refused=True, reason=_short(str(error)), raw=value)
             return
         try:
             self._record(request.action, request.actor)
         except Refusal as refusal:
             self._journal(request.action, request.actor, refused=True, reason=refusal.reason)
+
+    def _verify_actors(self) -> bool:
+        """Whether this run verifies actors (the patch); asked by handlers, never by the validator."""
+        if self._verifying is None:
+            self._verifying = workflow.patched(_VERIFY_ACTORS)
+        return self._verifying
+
+    def _admit(self, raw: RawValue) -> "ActionRequest | _Unverified":
+        """The request, if it is Vigil's, encrypted and signed for this incident; else why not."""
+        unreadable = unreadable_reason(raw.payload)
+        if unreadable is not None:
+            return _Unverified(None, None, None, f"unreadable payload: {_short(unreadable, 200)}")
+        try:
+            value = workflow.payload_converter().from_payload(raw.payload, dict)
+        except Exception as error:
+            return _Unverified(None, None, None, f"not a JSON object: {_short(str(error), 200)}")
+        plaintext = raw.payload.metadata.get(UNENCRYPTED) is not None
+        try:
+            request = ActionRequest.model_validate(value)
+        except ValidationError as error:
+            reason = "unencrypted payload; " if plaintext else ""
+            return _Unverified(None, None, value, reason + _short(str(error)), RefusalCode.INVALID)
+        if plaintext:
+            return _Unverified(request.action, request.actor, None, "unencrypted payload (not sent through Vigil)")
+        why = check_request(request, workflow.info().workflow_id)
+        if why is not None:
+            return _Unverified(request.action, request.actor, None, why)
+        assert request.signature is not None
+        if request.signature.nonce in self._nonces:
+            return _Unverified(request.action, request.actor, None, "a signature already used (sent again)")
+        self._nonces[request.signature.nonce] = None
+        while len(self._nonces) > _NONCES_KEPT:
+            del self._nonces[next(iter(self._nonces))]
+        return request
+
+    def _journal_unverified(self, refused: "_Unverified") -> None:
+        workflow.logger.warning("refused an action: %s", refused.reason)
+        self._journal(
+            refused.action, refused.actor, refused=True, reason=refused.reason, raw=refused.raw, unverified=True
+        )
 
     @workflow.update
     async def triaged(self) -> Incident:
@@ -274,6 +362,7 @@ class IncidentWorkflow:
         refused: bool = False,
         reason: str | None = None,
         raw: dict[str, Any] | None = None,
+        unverified: bool = False,
         clocks: list[Clock] | None = None,
         proposals: list[Proposal] | None = None,
     ) -> None:
@@ -286,6 +375,7 @@ class IncidentWorkflow:
                 at=workflow.now(),
                 refused=refused,
                 reason=reason,
+                unverified=unverified,
                 raw=raw if action is None else None,
                 seq=self.state_now.seq,
                 severity=self.state_now.severity,
@@ -388,11 +478,18 @@ class IncidentWorkflow:
 
     async def _note_merge_on_target(self, merged_id: str, target_id: str) -> None:
         self._merge_noted = True
+        if self._verify_actors():  # signed by an activity: the target accepts only signed actions
+            await workflow.execute_activity_method(
+                AuditActivities.note_merge,
+                MergeNote(merged_id=merged_id, target_id=target_id),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_PROJECTION_RETRY,
+                summary=f"note the merge on {target_id}",
+            )
+            return
         note = ActionRequest(action=AddNote(text=f"{merged_id} was merged into this incident"), actor=SYSTEM)
         try:
-            await workflow.get_external_workflow_handle(target_id).signal(
-                IncidentWorkflow.act_signal, note.model_dump(mode="json")
-            )
+            await workflow.get_external_workflow_handle(target_id).signal("act_signal", note.model_dump(mode="json"))
         except FailureError as error:  # the target has closed meanwhile
             workflow.logger.warning("could not note merge on %s: %s", target_id, error)
 
@@ -443,6 +540,7 @@ class IncidentWorkflow:
                 unprojected=unprojected or [],
                 update_ids=list(self._update_ids),
                 review_started=self._review_started,
+                nonces=list(self._nonces),
             ),
         )
 
@@ -455,6 +553,7 @@ class IncidentWorkflow:
         self._unprojected = list(carried.unprojected)
         self._update_ids = dict.fromkeys(carried.update_ids)
         self._review_started = carried.review_started
+        self._nonces = dict.fromkeys(carried.nonces)
 
     def _clocks_due_at(self, moment: datetime | None) -> str:
         return timer_summary([c.id for c in self.state_now.clocks if c.running and c.next_fire_at == moment])
@@ -490,6 +589,23 @@ def _changed(before: Incident | None, after: Incident) -> tuple[list[Clock], lis
         [c for c in after.clocks if old_clocks.get(c.id) != c],
         [p for p in after.proposals if old_proposals.get(p.id) != p],
     )
+
+
+@dataclass(frozen=True)
+class _Unverified:
+    """An action refused before the state machine: who it claimed to be, and why."""
+
+    action: Action | None
+    actor: Actor | None
+    raw: dict[str, Any] | None  # the JSON as sent, when it is not an action at all
+    reason: str
+    code: RefusalCode = RefusalCode.FORBIDDEN
+
+
+def _request(raw: RawValue) -> ActionRequest:
+    """An update's request, read as before actors were verified (a failure rejects the update)."""
+    request: ActionRequest = workflow.payload_converter().from_payload(raw.payload, ActionRequest)
+    return request
 
 
 def _short(text: str, limit: int = 500) -> str:

@@ -9,14 +9,16 @@ from typing import Any
 from vigil.domain import Region, Severity
 from vigil.policy import Policy
 from vigil.workflows.actions import Action, HumanAction
-from vigil.workflows.state import Actor, Clock, ContentRef, Incident, Intake, Model, Proposal
+from vigil.workflows.state import ActionSignature, Actor, Clock, ContentRef, Incident, Intake, Model, Proposal
 
 
 class ActionRequest(Model):
-    """A person's action, with the actor the API took from their token."""
+    """A person's action, with the actor the API took from their token, signed by the API.
+    Recorded histories hold requests from before signing (no signature): they replay unchecked."""
 
     action: HumanAction
     actor: Actor
+    signature: ActionSignature | None = None
 
 
 class JournalEntry(Model):
@@ -28,6 +30,9 @@ class JournalEntry(Model):
     at: datetime
     refused: bool = False
     reason: str | None = None
+    # Refused before the state machine saw it: unsigned, badly signed, unencrypted, unreadable,
+    # or `system` from outside (vigil/temporal/signing.py). The actor is who it claimed to be.
+    unverified: bool = False
     raw: dict[str, Any] | None = None  # the signal as sent: any JSON object
     seq: int  # the incident's seq after this entry
     severity: Severity | None = None  # the incident's severity after this entry (None: written before it was kept)
@@ -49,6 +54,7 @@ class Carried(Model):
     unprojected: list[JournalEntry] = []  # written again by the new run (idempotent)
     update_ids: list[str] = []  # updates already applied, so a retry reaching the new run is not
     review_started: bool = False  # its post-incident review (one per incident, ever)
+    nonces: list[str] = []  # signatures already used, so a captured one is not accepted twice
 
 
 class IncidentStart(Model):
@@ -56,6 +62,13 @@ class IncidentStart(Model):
     intake: Intake
     opened_by: Actor | None = None
     carried: Carried | None = None
+
+
+class MergeNote(Model):
+    """Vigil's note on the incident another was merged into, signed and sent by an activity."""
+
+    merged_id: str
+    target_id: str
 
 
 class TriageResult(Model):

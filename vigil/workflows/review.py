@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from vigil.activities.reviews import ReviewActivities
+    from vigil.temporal.signing import check_signature
     from vigil.workflows import review_rules
     from vigil.workflows.actions import Refusal
     from vigil.workflows.review_state import (
@@ -115,6 +116,12 @@ class ReviewWorkflow:
         info = workflow.current_update_info()
         if info is not None and info.id in self._update_ids:
             return
+        # Only Vigil's API acts on a review: an unsigned or forged change is rejected here, before
+        # anything enters history (so no patch: the command sequence is the same). Recorded reviews
+        # hold no unsigned updates that replay must check, as validators do not run on replay.
+        why = check_signature(workflow.info().workflow_id, request.action, request.actor, request.signature)
+        if why is not None:
+            raise ApplicationError(why, type="forbidden", non_retryable=True)
         try:
             self._apply(request.action, request.actor)
         except Refusal as refusal:

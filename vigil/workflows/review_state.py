@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from vigil.workflows.state import Actor, Model, Printable, ShortText, Text, Username
+from vigil.workflows.state import ActionSignature, Actor, Model, Printable, ShortText, Text, Username
 
 # Free text a section holds; empty clears it.
 SectionText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20_000), Printable]
@@ -204,10 +204,12 @@ AnyReviewAction = Annotated[
 
 
 class ReviewActionRequest(Model):
-    """A person's change to a review, with the actor the API took from their token."""
+    """A person's change to a review, with the actor the API took from their token, signed by the
+    API (vigil/temporal/signing.py; the review's workflow id stands for the incident's)."""
 
     action: ReviewAction
     actor: Actor
+    signature: ActionSignature | None = None
 
 
 class ReviewEntry(Model):

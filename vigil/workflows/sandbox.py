@@ -20,6 +20,8 @@ PURE_MODULES = (
     "vigil.workflows.lifecycle",
     "vigil.workflows.review_state",
     "vigil.workflows.review_rules",
+    # Holds the keys signatures are checked against: one table for the worker and its workflows.
+    "vigil.temporal.signing",
 )
 
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(

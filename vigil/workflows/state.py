@@ -52,6 +52,16 @@ class Actor(Model):
 SYSTEM = Actor(user="vigil", role=Role.SYSTEM)
 
 
+class ActionSignature(Model):
+    """Vigil's signature over an action (vigil/temporal/signing.py): who signed, when, and the MAC."""
+
+    kid: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    issued_at: AwareDatetime
+    nonce: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    internal: bool = False  # signed by Vigil's own worker (the only way to act as `system`)
+    mac: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class ContentRef(Model):
     url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000), Printable]
     graphic: bool = False  # the console blurs it until a person chooses to look
