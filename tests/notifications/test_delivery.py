@@ -4,6 +4,7 @@ permanent refusals failed and alerted; a mail server that is down, then up; and 
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from temporalio.client import Client
@@ -149,6 +150,8 @@ async def test_mail_that_is_down_then_up_is_delivered_after_once(
         await act(stack.client, incident_id, Assign(assignee="bea"), ANA)
         retried = await eventually(lambda: [d for d in stack.deliveries(incident_id) if d.attempts >= 2], timeout=30)
         assert "cannot reach the mail server" in retried[0].last_error and retried[0].status == "pending"
+        # Kept down until every notice is past the policy's alert_after (3 s here) and alerted.
+        await eventually(lambda: _every_notice_alerted(stack.notices(incident_id)), timeout=30)
         down.start()
         try:
             delivered = await stack.all_sent(incident_id, timeout=30)
@@ -219,3 +222,9 @@ person = "lucia"
             pages[incident_id] = (breach.occurred_at, {d.address for d in sent})
     assert pages[before][1] == {"leo@people.example"}, pages
     assert pages[after][1] == {"lucia@people.example"}, pages
+
+
+def _every_notice_alerted(notices: list[Any]) -> bool:
+    alerts = {n.key for n in notices if n.kind == "undelivered"}
+    wanted = {f"undelivered:{n.key}" for n in notices if n.kind != "undelivered"}
+    return bool(wanted) and wanted <= alerts
