@@ -77,6 +77,10 @@ _PROJECT_AFTER_WAKERS = "projector-schedules-after-what-woke-with-it"
 # Resolving a SEV1/SEV2 (policy review.severities) starts its post-incident review (an activity
 # starts its ReviewWorkflow). Histories recorded before this resolved without one and replay so.
 _OPEN_REVIEW = "post-incident-review-on-resolve"
+# Four-eyes by the most severe level the incident has held (Open.four_eyes_by_highest): lowering
+# severity before proposing skips no approval and halves no quorum. Incidents opened before this
+# decide by the severity at proposal, as their recorded histories did.
+_FOUR_EYES_BY_HIGHEST = "four-eyes-by-highest-severity"
 
 
 @workflow.defn
@@ -147,6 +151,7 @@ class IncidentWorkflow:
                 triage_reasons=triage.reasons,
                 policy_version=triage.policy.version,
                 opened_by=start.opened_by,
+                four_eyes_by_highest=workflow.patched(_FOUR_EYES_BY_HIGHEST),
             ),
             SYSTEM,
         )
