@@ -88,7 +88,7 @@ async def test_sign_out_ends_the_session(console: Console) -> None:
 
 async def test_revoking_the_token_signs_the_console_out_at_once(console: Console) -> None:
     with Session(console.engine) as db:
-        token = auth.add_user(db, "temp-analyst", "analyst")
+        token = auth.enrol(db, auth.add_user(db, "temp-analyst", "analyst"))[0]
     console.tokens["temp-analyst"] = token
     browser = await console.signed_in("temp-analyst")
     assert (await browser.get("/")).status_code == 200

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from vigil.api.errors import ApiError, forbidden, not_found, unavailable
-from vigil.auth import Principal, authenticate
+from vigil.auth import ENROLMENT_PREFIX, Principal, authenticate
 from vigil.db.tables import IncidentRow
 from vigil.domain import Role
 from vigil.roles import may_not
@@ -51,9 +51,10 @@ def current_user(
     with Session(engine) as session:
         principal = authenticate(session, credentials.credentials)
     if principal is None:
-        raise ApiError(
-            401, "unauthorized", "unknown, revoked or disabled token", headers={"WWW-Authenticate": "Bearer"}
-        )
+        detail = "unknown, revoked or disabled token"
+        if credentials.credentials.startswith(ENROLMENT_PREFIX):
+            detail = "an enrolment secret acts on nothing: exchange it for your token at POST /api/tokens/exchange"
+        raise ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 

@@ -167,7 +167,8 @@ class Stack:
         with Session(engine()) as session:
             if session.scalars(select(UserRow).where(col(UserRow.role) == Role.ADMIN.value)).first():
                 return None
-            return auth.add_user(session, "admin", Role.ADMIN.value)
+            secret = auth.add_user(session, "admin", Role.ADMIN.value, issued_by=auth.FIRST_RUN)
+            return auth.enrol(session, secret)[0]  # the first admin has no one to receive it from
 
     def _child_env(self, address: str) -> dict[str, str]:
         env = os.environ.copy()
