@@ -20,7 +20,7 @@ from vigil.domain import Role
 from vigil.roles import may_not
 from vigil.workflows.state import INCIDENT_ID_PATTERN
 
-_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` from `vigil users add`")
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` from `POST /api/tokens/exchange`")
 
 
 def get_engine(request: Request) -> Engine:
