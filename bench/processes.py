@@ -226,7 +226,7 @@ class Deployment:
         """name -> role; returns name -> bearer token."""
         engine = self.engine()
         with Session(engine) as session:
-            tokens = {name: auth.add_user(session, name, role) for name, role in people.items()}
+            tokens = {name: auth.enrol(session, auth.add_user(session, name, role))[0] for name, role in people.items()}
         engine.dispose()
         return tokens
 

@@ -100,6 +100,7 @@ class Story:
                 severity=severity,
                 triage_reasons=reasons,
                 policy_version=self.policy.version,
+                four_eyes_by_highest=True,
             ),
             SYSTEM,
             at,

@@ -117,7 +117,7 @@ def intake_body(**changes: Any) -> dict[str, Any]:
 
 def add_people(engine: Engine) -> dict[str, str]:
     with Session(engine) as session:
-        return {name: auth.add_user(session, name, role) for name, role in PEOPLE.items()}
+        return {name: auth.enrol(session, auth.add_user(session, name, role))[0] for name, role in PEOPLE.items()}
 
 
 async def namespace_client(env: WorkflowEnvironment, name: str) -> Client:

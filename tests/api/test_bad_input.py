@@ -208,7 +208,8 @@ async def test_bad_token_is_401_and_changes_nothing(sqlite_stack: Stack, headers
 async def test_revoked_and_disabled_tokens_stop_working(sqlite_stack: Stack) -> None:
     made = await sqlite_stack.post("/api/users", {"name": "temp-analyst", "role": "analyst"}, "adam")
     assert made.status_code == 201
-    token = made.json()["token"]
+    exchanged = await sqlite_stack.http.post("/api/tokens/exchange", json={"secret": made.json()["secret"]})
+    token = exchanged.json()["token"]
     bearer = {"Authorization": f"Bearer {token}"}
     assert (await sqlite_stack.http.get("/api/me", headers=bearer)).json()["name"] == "temp-analyst"
     disabled = await sqlite_stack.http.delete("/api/users/temp-analyst", headers=sqlite_stack.auth("adam"))
@@ -225,6 +226,9 @@ async def test_duplicate_user_is_409(sqlite_stack: Stack) -> None:
     "body",
     [
         {"name": "vigil", "role": "system"},
+        {"name": "vigil", "role": "analyst"},
+        {"name": "System", "role": "lead"},
+        {"name": "temporal", "role": "admin"},
         {"name": "bad name!", "role": "analyst"},
         {"name": "x", "role": "analyst", "password": "hunter2"},
     ],

@@ -183,7 +183,8 @@ def test_vigil_up_runs_the_stack_and_stops_it_cleanly(tmp_path: Path) -> None:
         assert "SEV3  investigating  Slurs against a streamer" in first.stdout and "assignee: sam" in first.stdout
 
         # The CLI, as docs/walkthrough.md uses it.
-        token = cli(env, "users", "add", "bea", "--role", "analyst", "-q").strip()
+        secret = cli(env, "users", "add", "bea", "--role", "analyst", "-q").strip()
+        token = cli(env, "users", "enrol", secret, "-q").strip()
         api = ["--api", base, "--token", token]
         body = intake_body()
         created = cli(

@@ -116,7 +116,10 @@ async def world(dev_env: WorkflowEnvironment, tmp_path_factory, policy: Policy) 
     engine = make_engine(f"sqlite:///{Path(tmp_path_factory.mktemp('audit')) / 'vigil.db'}")
     migrate(engine)
     with Session(engine) as session:
-        tokens = {name: auth.add_user(session, name, role, language) for name, (role, language) in PEOPLE.items()}
+        tokens = {
+            name: auth.enrol(session, auth.add_user(session, name, role, language))[0]
+            for name, (role, language) in PEOPLE.items()
+        }
     client = await namespace_client(dev_env, f"vigil-audit-{uuid.uuid4().hex[:6]}")
     task_queue = "audit"
     app = create_app(temporal=client, engine=engine, task_queue=task_queue)

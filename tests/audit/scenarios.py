@@ -269,6 +269,21 @@ async def severity_raised(d: Driver) -> list[str]:
     return [iid]
 
 
+async def severity_lowered(d: Driver) -> list[str]:
+    """A lead lowers a SEV1 to SEV4, a suspension is proposed: it still needs SEV1's two leads."""
+    iid = await d.open(**SEV1_LATAM)
+    await d.act(iid, Acknowledge(), ANA)
+    await d.act(iid, SetSeverity(severity="SEV4", reason="Looks like a prank."), LEA)
+    state = await d.act(iid, ProposeAction(action="suspend_account", rationale="Prank or not, it breaks rules."), ANA)
+    state = await d.act(iid, Approve(approval_id=_proposal(state), comment="Agreed."), LEA)
+    assert state.status == "pending_approval"  # one lead of two
+    await d.act(iid, Approve(approval_id=_proposal(state), comment="Sí."), LEO)
+    await d.until(iid, lambda s: s.proposals[-1].status == "done")
+    await d.act(iid, Resolve(resolution="actioned", summary="Account suspended."), ANA)
+    await d.until_status(iid, "closed")
+    return [iid]
+
+
 async def enforcement_refused(d: Driver) -> list[str]:
     iid = await d.open(**SEV3)
     await d.act(iid, Acknowledge(), ANA)
@@ -416,6 +431,7 @@ SCENARIOS: dict[str, Callable[[Driver], Awaitable[list[str]]]] = {
     "merged": merged,
     "continued-as-new": continued_as_new,
     "severity-raised": severity_raised,
+    "severity-lowered": severity_lowered,
     "enforcement-refused": enforcement_refused,
     "approval-asks-next-tier": approval_asks_next_tier,
     "signal-before-triage": signal_before_triage,

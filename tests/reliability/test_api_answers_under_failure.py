@@ -24,7 +24,7 @@ async def api_without_worker(temporal_server: TemporalDevServer, tmp_path: Path)
     engine = make_engine(f"sqlite:///{tmp_path / 'vigil.db'}")
     migrate(engine)
     with Session(engine) as session:
-        token = auth.add_user(session, "ana", "analyst")
+        token = auth.enrol(session, auth.add_user(session, "ana", "analyst"))[0]
     # The "default" namespace, which no deployment here uses: ids restart at INC-YYYY-000001 in every
     # database, and a workflow left waiting here must never be found by another deployment's intake.
     client = await Client.connect(temporal_server.address, namespace="default", data_converter=data_converter())

@@ -112,6 +112,7 @@ def open_incident_with(
         severity=severity or triaged,
         triage_reasons=reasons,
         policy_version=policy.version,
+        four_eyes_by_highest=True,  # as every incident opened today (the workflow's patch)
     )
     return apply(None, action, SYSTEM, at, policy)
 

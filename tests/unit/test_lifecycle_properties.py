@@ -269,15 +269,17 @@ class IncidentMachine(RuleBasedStateMachine):
             assert p.proposed_by not in voters
             assert len(voters) == len(set(voters))
             assert all(v.decision == "approve" for v in p.votes[:-1])  # a rejection ends the vote
+            basis = p.approval_severity or p.severity  # the most severe level held when proposed
+            assert basis <= p.severity
             if p.needs_approval:
-                assert p.quorum == POLICY.approval.quorum_for(p.severity) >= 1
+                assert p.quorum == POLICY.approval.quorum_for(basis) >= 1
                 if p.status in {ProposalStatus.APPROVED, ProposalStatus.DONE, ProposalStatus.FAILED}:
                     assert len(p.approvers) >= p.quorum
                 if p.status == ProposalStatus.PENDING:
                     assert len(p.approvers) < p.quorum
             else:
                 assert p.quorum == 0 and not p.votes and p.status != ProposalStatus.PENDING
-            assert p.needs_approval == POLICY.approval.needed(p.action, p.severity)
+            assert p.needs_approval == POLICY.approval.needed(p.action, basis)
             assert (p.decided_at is None) == (p.status == ProposalStatus.PENDING)
             assert (p.enforced_at is not None) == (p.status in {ProposalStatus.DONE, ProposalStatus.FAILED})
             if POLICY.statement_of_reasons.required(self.state.intake.region, p.action):

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from vigil.domain import EnforcementAction, Severity, Status, Team
-from vigil.workflows.actions import ClockFired, Escalate, RefusalCode, SetSeverity
+from vigil.workflows.actions import Approve, ClockFired, Escalate, RefusalCode, SetSeverity
 from vigil.workflows.state import SYSTEM, Actor, ProposalStatus
 
 from .conftest import NOW
@@ -95,3 +95,43 @@ def test_raising_severity_on_a_late_clock_brings_the_next_reminder_forward(story
     assert told.state.clock("sla.acknowledge").next_fire_at == told.at + timedelta(hours=24)
     state = told.do(SetSeverity(severity=Severity.SEV1, reason="it is spreading"), lead)
     assert state.clock("sla.acknowledge").next_fire_at == told.at + timedelta(minutes=15)  # SEV1 pace
+
+
+# Four-eyes by the most severe level held: lowering severity skips no approval (issue 9, item 2).
+
+
+def test_lowering_sev1_to_sev4_still_needs_two_leads_to_approve_a_suspension(
+    story: StoryFactory, lead: Actor, lead2: Actor, lead3: Actor
+) -> None:
+    told = story(**SEV1_CSAM)
+    told.do(SetSeverity(severity=Severity.SEV4, reason="looks minor"), lead)
+    proposal_id = told.propose(EnforcementAction.SUSPEND_ACCOUNT, lead)
+    proposal = told.state.proposal(proposal_id)
+    assert told.state.status == Status.PENDING_APPROVAL
+    assert proposal.needs_approval and proposal.quorum == 2
+    assert (proposal.severity, proposal.approval_severity) == (Severity.SEV4, Severity.SEV1)
+    told.refuse(Approve(approval_id=proposal_id, comment="mine"), lead, RefusalCode.FORBIDDEN)
+    assert told.do(Approve(approval_id=proposal_id, comment="ok"), lead2).status == Status.PENDING_APPROVAL
+    assert told.do(Approve(approval_id=proposal_id, comment="ok"), lead3).status == Status.ACTIONING
+    assert told.do(SetSeverity(severity=Severity.SEV1, reason="back"), lead).highest_severity == Severity.SEV1
+
+
+def test_lowering_sev1_to_sev2_keeps_the_sev1_quorum(
+    story: StoryFactory, analyst: Actor, lead: Actor, lead2: Actor
+) -> None:
+    told = story(**SEV1_CSAM)
+    told.do(SetSeverity(severity=Severity.SEV2, reason="contained"), lead)
+    proposal_id = told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
+    assert told.state.proposal(proposal_id).quorum == 2
+    assert told.do(Approve(approval_id=proposal_id, comment="ok"), lead2).status == Status.PENDING_APPROVAL
+
+
+def test_raising_severity_raises_the_level_approvals_are_decided_by(
+    story: StoryFactory, analyst: Actor, lead: Actor
+) -> None:
+    told = story(**SEV4_SPAM)
+    told.do(SetSeverity(severity=Severity.SEV1, reason="coordinated campaign"), lead)
+    told.do(SetSeverity(severity=Severity.SEV3, reason="smaller than thought"), lead)
+    assert told.state.highest_severity == Severity.SEV1
+    proposal_id = told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
+    assert told.state.proposal(proposal_id).quorum == 2

@@ -58,8 +58,10 @@ ROUTERS = [
 DESCRIPTION = """
 Vigil runs the incident lifecycle of a Trust & Safety team on Temporal.
 
-Authenticate with `Authorization: Bearer <token>` (`vigil users add NAME --role ROLE` prints
-one). Roles: **analyst** (intake and every action except severity changes and approvals),
+Authenticate with `Authorization: Bearer <token>`: an admin's `POST /api/users` (or `vigil users
+add NAME --role ROLE`) gives an enrolment secret, which acts on nothing; its person exchanges it
+once at `POST /api/tokens/exchange` (or `vigil users enrol`) for their token. Roles: **analyst**
+(intake and every action except severity changes and approvals),
 **lead** (all an analyst can, plus `set_severity`, `approve`, `reject`), **auditor** and
 **admin** (read everything, act on nothing; admins manage users).
 

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from vigil.api.errors import ApiError, forbidden, not_found, unavailable
-from vigil.auth import Principal, authenticate
+from vigil.auth import ENROLMENT_PREFIX, Principal, authenticate
 from vigil.db.tables import IncidentRow
 from vigil.domain import Role
 from vigil.roles import may_not
 from vigil.workflows.state import INCIDENT_ID_PATTERN
 
-_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` from `vigil users add`")
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` from `POST /api/tokens/exchange`")
 
 
 def get_engine(request: Request) -> Engine:
@@ -73,9 +73,10 @@ def current_user(
         principal = authenticate(session, credentials.credentials)
     if principal is None:
         request.app.state.failed_attempts.failed(client_address(request), credentials.credentials)
-        raise ApiError(
-            401, "unauthorized", "unknown, revoked or disabled token", headers={"WWW-Authenticate": "Bearer"}
-        )
+        detail = "unknown, revoked or disabled token"
+        if credentials.credentials.startswith(ENROLMENT_PREFIX):
+            detail = "an enrolment secret acts on nothing: exchange it for your token at POST /api/tokens/exchange"
+        raise ApiError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 

@@ -108,6 +108,16 @@ class NewToken(BaseModel):
     token: str = Field(description="Shown once: Vigil stores only its hash")
 
 
+class Enrolment(BaseModel):
+    """A secret for someone else: it acts on nothing; its person exchanges it for their token."""
+
+    user: str
+    role: Role
+    secret: str = Field(description="Shown once; give it to the person. Exchanged once, before expires_at")
+    expires_at: UtcDatetime
+    exchange: str = Field("POST /api/tokens/exchange", description="Where the person exchanges it")
+
+
 class Me(BaseModel):
     name: str
     role: Role

@@ -310,9 +310,21 @@ def _proposed(action: ProposeAction, s: _Applied) -> str:
     )
     if not proposal.needs_approval:
         return _sentences(text, w(N_("no approval needed by policy")))
-    if proposal.quorum == 1:
-        return _sentences(text, w(N_("needs a lead's approval")))
-    return _sentences(text, w(N_("needs the approval of %(quorum)s leads"), quorum=proposal.quorum))
+    needs = (
+        w(N_("needs a lead's approval"))
+        if proposal.quorum == 1
+        else w(N_("needs the approval of %(quorum)s leads"), quorum=proposal.quorum)
+    )
+    if proposal.approval_severity and proposal.approval_severity != proposal.severity:  # lowered since
+        return _sentences(
+            text,
+            needs,
+            w(
+                N_("approval as at %(severity)s, the most severe level it has held"),
+                severity=proposal.approval_severity,
+            ),
+        )
+    return _sentences(text, needs)
 
 
 @_applied.register

@@ -3,7 +3,7 @@
 vigil up                      the whole system on this machine (Temporal, worker, API)
 vigil worker | vigil api      one process of it, for running many
 vigil db upgrade              bring the database schema up to date
-vigil users add NAME --role   people and their tokens (straight to the database)
+vigil users add NAME --role   people, enrolment secrets and tokens (straight to the database)
 vigil incidents ...           create, list, show and act, through the API with your token
 vigil audit ...               export, read, reconstruct, replay and verify histories
 vigil demo --incidents N      realistic incidents in a mix of states, to explore (--weeks N: a past too)

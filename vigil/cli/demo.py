@@ -322,17 +322,19 @@ def _write_past(weeks: int, per_week: int, seed: int) -> None:
 
 
 def _demo_tokens(session: Session) -> dict[str, list[str]]:
-    """Demo people (created once), each with a fresh token for this run."""
+    """Demo people (created once), each with a fresh token for this run. The demo plays every
+    person, so it enrols each one itself, the path a person takes with their secret."""
     people = {"analyst": ["demo-ana", "demo-bruno", "demo-chen"], "lead": ["demo-lena", "demo-leo", "demo-lucia"]}
     tokens: dict[str, list[str]] = {}
     for role, names in people.items():
         for name in names:
             try:
-                token = auth.issue_token(session, name)
+                secret = auth.issue_token(session, name, issued_by=auth.OPERATOR)
             except auth.UserError:
                 try:
-                    token = auth.add_user(session, name, role, "es" if name in ("demo-bruno", "demo-lucia") else "en")
+                    language = "es" if name in ("demo-bruno", "demo-lucia") else "en"
+                    secret = auth.add_user(session, name, role, language)
                 except auth.UserError as error:  # exists but disabled
                     raise fail(f"{error}: the demo needs it enabled") from None
-            tokens.setdefault(role, []).append(token)
+            tokens.setdefault(role, []).append(auth.enrol(session, secret)[0])
     return tokens

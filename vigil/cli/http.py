@@ -48,7 +48,7 @@ def api_error_message(response: httpx.Response) -> str:
 
 def headers(token: str, language: str | None = None) -> dict[str, str]:
     if not token:
-        raise fail("no token: set VIGIL_TOKEN or pass --token (vigil users add prints one)")
+        raise fail("no token: set VIGIL_TOKEN or pass --token (vigil users enrol SECRET prints yours)")
     sent = {"Authorization": f"Bearer {token}"}
     if language:
         sent["Accept-Language"] = language

@@ -172,7 +172,8 @@ class Stack:
         with Session(engine()) as session:
             if session.scalars(select(UserRow).where(col(UserRow.role) == Role.ADMIN.value)).first():
                 return None
-            token = auth.add_user(session, "admin", Role.ADMIN.value)
+            secret = auth.add_user(session, "admin", Role.ADMIN.value, issued_by=auth.FIRST_RUN)
+            token = auth.enrol(session, secret)[0]  # the first admin has no one to receive it from
         path = settings().admin_token_file
         write_private(path, token + "\n")
         return path

@@ -25,31 +25,47 @@ def users_add(
     role: Annotated[str, typer.Option(help="analyst, lead, auditor or admin")],
     language: Annotated[str, typer.Option(help="en or es: notifications and timelines")] = "en",
     email: Annotated[str | None, typer.Option(help="Where notices to this person go")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the token")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the secret")] = False,
 ) -> None:
-    """Add a person and print their first token (shown once)."""
+    """Add a person and print their enrolment secret (shown once; they run `vigil users enrol`)."""
     with database_session() as session:
         try:
-            token = auth.add_user(session, name, role, language, email)
+            secret = auth.add_user(session, name, role, language, email)
         except auth.UserError as error:
             raise fail(str(error)) from None
-    if quiet:
-        print(token)
-    else:
-        console.print(f"added {name} ({role}). Token (shown once):")
-        print(token)
+    if not quiet:
+        console.print(f"added {name.lower()} ({role}). Their enrolment secret (shown once, valid 3 days):")
+    print(secret)
+    if not quiet:
+        console.print("They exchange it for their own token: vigil users enrol SECRET (or POST /api/tokens/exchange)")
 
 
 @users_app.command("token")
 def users_token(name: str, quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
-    """Issue another token for a person (their other tokens keep working)."""
+    """Issue another enrolment secret for a person (their tokens keep working)."""
     with database_session() as session:
         try:
-            token = auth.issue_token(session, name)
+            secret = auth.issue_token(session, name, issued_by=auth.OPERATOR)
         except auth.UserError as error:
             raise fail(str(error)) from None
     if not quiet:
-        console.print(f"new token for {name} (shown once):")
+        console.print(f"new enrolment secret for {name} (shown once, valid 3 days; `vigil users enrol` it):")
+    print(secret)
+
+
+@users_app.command("enrol")
+def users_enrol(
+    secret: Annotated[str, typer.Argument(help="The enrolment secret (vge_...) you were given")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the token")] = False,
+) -> None:
+    """Exchange your enrolment secret, once, for your own token."""
+    with database_session() as session:
+        try:
+            token, person = auth.enrol(session, secret)
+        except auth.UserError as error:
+            raise fail(str(error)) from None
+    if not quiet:
+        console.print(f"token for {person.name} ({person.role}), shown once:")
     print(token)
 
 

@@ -9,7 +9,7 @@ never duplicates.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Table, Text, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 
@@ -253,7 +253,11 @@ class IdCounterRow(SQLModel, table=True):
 
 
 class UserRow(SQLModel, table=True):
+    """A person. Names are stored lower-case and unique whatever their case (one index on
+    lower(name), so names stored before that rule still collide with their case variants)."""
+
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_name_lower", func.lower(text("name")), unique=True),)
 
     name: str = Field(primary_key=True, max_length=64)
     role: str = Field(max_length=16)
@@ -272,6 +276,13 @@ class TokenRow(SQLModel, table=True):
     user: str = Field(index=True, max_length=64)
     created_at: datetime = _utc(nullable=False)
     revoked_at: datetime | None = _utc(nullable=True)
+    # "access": acts as `user`. "enrolment": issued by someone else (an admin, the CLI), it acts
+    # on nothing; `user` exchanges it once, before `expires_at`, for an access token of their own.
+    kind: str = Field(default="access", max_length=16, sa_column_kwargs={"server_default": "access"})
+    issued_by: str | None = Field(default=None, max_length=100)  # a user, or "vigil:..."; None: before 0006
+    expires_at: datetime | None = _utc(nullable=True)
+    used_at: datetime | None = _utc(nullable=True)  # an enrolment secret: when it was exchanged
+    enrolled_from: str | None = Field(default=None, max_length=64)  # access: the secret's hash
 
 
 class HistorySealRow(SQLModel, table=True):

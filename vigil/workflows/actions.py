@@ -109,6 +109,10 @@ class Open(_Action):
     triage_reasons: list[str]
     policy_version: str
     opened_by: Actor | None = None
+    # Approval by the most severe level the incident has held (lowering severity skips nothing).
+    # Incidents opened before this rule (their `open` has no such key) keep the old one: approval
+    # by the severity at the time of proposal, so their recorded histories replay unchanged.
+    four_eyes_by_highest: bool = False
 
 
 class ClockFired(_Action):

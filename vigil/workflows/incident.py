@@ -88,6 +88,10 @@ _OPEN_REVIEW = "post-incident-review-on-resolve"
 _VERIFY_ACTORS = "actors-are-verified"
 # Signatures already used, kept to refuse a captured one sent again.
 _NONCES_KEPT = 1000
+# Four-eyes by the most severe level the incident has held (Open.four_eyes_by_highest): lowering
+# severity before proposing skips no approval and halves no quorum. Incidents opened before this
+# decide by the severity at proposal, as their recorded histories did.
+_FOUR_EYES_BY_HIGHEST = "four-eyes-by-highest-severity"
 
 
 @workflow.defn
@@ -160,6 +164,7 @@ class IncidentWorkflow:
                 triage_reasons=triage.reasons,
                 policy_version=triage.policy.version,
                 opened_by=start.opened_by,
+                four_eyes_by_highest=workflow.patched(_FOUR_EYES_BY_HIGHEST),
             ),
             SYSTEM,
         )

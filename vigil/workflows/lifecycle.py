@@ -202,6 +202,7 @@ def _open(action: Open, now: datetime, policy: Policy) -> Incident:
         intake=intake,
         policy_version=action.policy_version,
         severity=action.severity,
+        highest_severity=action.severity if action.four_eyes_by_highest else None,
         triage_reasons=action.triage_reasons,
         status=Status.TRIAGE,
         opened_at=now,
@@ -234,6 +235,8 @@ def _set_severity(state: Incident, action: SetSeverity, actor: Actor, now: datet
     if action.severity == state.severity:
         raise Refusal(RefusalCode.CONFLICT, f"severity is already {action.severity}")
     previous, state.severity = state.severity, action.severity
+    if state.highest_severity is not None:  # SEV1 sorts first: the most severe is the least
+        state.highest_severity = min(state.highest_severity, action.severity)
     state.notes.append(Note(text=f"severity {previous} -> {action.severity}: {action.reason}", by=actor.user, at=now))
     for clock in state.clocks:  # re-arm the running SLA clocks; breaches already recorded stay
         if clock.kind == ClockKind.SLA and clock.running:
@@ -282,7 +285,9 @@ def _propose(state: Incident, action: ProposeAction, actor: Actor, now: datetime
             RefusalCode.INVALID,
             f"{action.action} in {region} needs a statement of reasons for the user (EU DSA art. 17)",
         )
-    needs_approval = policy.approval.needed(action.action, state.severity)
+    # By the most severe level held, not the current one: lowering severity skips no approval.
+    severity = state.approval_severity
+    needs_approval = policy.approval.needed(action.action, severity)
     state.proposals.append(
         Proposal(
             id=f"{state.id}-A{len(state.proposals) + 1}",
@@ -293,8 +298,9 @@ def _propose(state: Incident, action: ProposeAction, actor: Actor, now: datetime
             proposed_by=actor.user,
             proposed_at=now,
             severity=state.severity,
+            approval_severity=state.highest_severity,
             needs_approval=needs_approval,
-            quorum=policy.approval.quorum_for(state.severity) if needs_approval else 0,
+            quorum=policy.approval.quorum_for(severity) if needs_approval else 0,
             status=ProposalStatus.PENDING if needs_approval else ProposalStatus.APPROVED,
             decided_at=None if needs_approval else now,
             decision_reason=None if needs_approval else "no approval needed by policy",

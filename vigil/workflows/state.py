@@ -207,6 +207,9 @@ class Proposal(Model):
     proposed_by: str
     proposed_at: datetime
     severity: Severity  # at the time of proposal
+    # The most severe level the incident had held by then, whose rules and quorum it must meet
+    # (None: proposed under the old rule, by `severity`).
+    approval_severity: Severity | None = None
     needs_approval: bool
     quorum: int
     status: ProposalStatus
@@ -226,6 +229,9 @@ class Incident(Model):
     intake: Intake
     policy_version: str
     severity: Severity
+    # The most severe level held so far; approval and quorum are decided by it. None: opened
+    # before that rule (Open.four_eyes_by_highest), approval by the severity at proposal.
+    highest_severity: Severity | None = None
     triage_reasons: list[str]
     status: Status
     assignee: str | None = None
@@ -248,6 +254,11 @@ class Incident(Model):
     evidence_hold_until: datetime | None = None
     seq: int = 0  # number of actions applied; the projection's idempotency key
     updated_at: datetime
+
+    @property
+    def approval_severity(self) -> Severity:
+        """The severity whose approval rules and quorum a proposal must meet."""
+        return self.highest_severity or self.severity
 
     def clock(self, clock_id: str) -> Clock | None:
         return next((c for c in self.clocks if c.id == clock_id), None)
