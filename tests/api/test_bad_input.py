@@ -323,3 +323,17 @@ async def test_failed_token_attempts_are_limited_per_client_with_retry_after(sql
         assert signed.status_code == 429 and int(signed.headers["Retry-After"]) >= 1
         assert "vigil_session" not in guesser.cookies
         assert (await neighbour.get("/api/me", headers=sqlite_stack.auth("ana"))).status_code == 200
+
+
+async def test_guessing_enrolment_secrets_is_limited_like_guessing_tokens(sqlite_stack: Stack) -> None:
+    """POST /api/tokens/exchange takes no bearer token, the secret is the credential: unknown
+    secrets count as failed attempts, and past the limit the client gets 429 with Retry-After."""
+    limit = sqlite_stack.app.state.failed_attempts.limit
+    transport = httpx.ASGITransport(app=sqlite_stack.app, client=("203.0.113.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test") as guesser:
+        for attempt in range(limit):
+            guess = {"secret": f"vge_guess{attempt}"}
+            _assert_error(await guesser.post("/api/tokens/exchange", json=guess), 401, "unauthorized")
+        limited = await guesser.post("/api/tokens/exchange", json={"secret": "vge_guess-more"})
+        _assert_error(limited, 429, "too_many_requests")
+        assert int(limited.headers["Retry-After"]) >= 1
