@@ -42,6 +42,8 @@ from vigil.db.tables import (
     IncidentRow,
     OutboxRow,
 )
+from vigil.domain import Role
+from vigil.need_to_know import read_stored
 from vigil.workflows.state import Incident
 
 # The notifications each kind of incident gets, by template: who is told what, once.
@@ -168,7 +170,7 @@ async def assert_all_consistent(client: Client, engine: Engine, kinds: dict[str,
         for i in troubled:
             mine = [p for p in problems if p.startswith(f"{i} ")]
             if len(mine) == 1 and "projection state differs" in mine[0]:
-                only_differ[i] = (Incident.model_validate(rows[i].state), replayed[i])
+                only_differ[i] = (_projected(rows[i]), replayed[i])
         await _fail(client, troubled, f"{len(problems)} problems, first 20:\n" + "\n".join(problems[:20]), only_differ)
 
 
@@ -224,7 +226,7 @@ def _check_one(
     expect([p.status for p in state.proposals] == ["done"], f"proposals {[p.status for p in state.proposals]}")
     if row is None:
         return [*found, f"{incident_id}: no projection row"]
-    projected = Incident.model_validate(row.state)
+    projected = _projected(row)
     expect(projected == state, f"projection state differs from the workflow's in {_fields_differing(projected, state)}")
     expect(
         (row.status, row.seq) == (state.status, state.seq),
@@ -303,4 +305,9 @@ async def assert_projected(engine: Engine, state: Incident, timeout: float = 15)
         assert time.monotonic() < deadline, f"{state.id}: projection at seq {row.seq if row else None}, not {state.seq}"
         await asyncio.sleep(0.2)
     assert (row.status, row.seq) == (state.status, state.seq), (state.id, row.status, row.seq)
-    assert Incident.model_validate(row.state) == state, f"{state.id}: projected state differs from the workflow's"
+    assert _projected(row) == state, f"{state.id}: projected state differs from the workflow's"
+
+
+def _projected(row: IncidentRow) -> Incident:
+    """The projected state as an auditor reads it: the sealed reporter opened (vigil/need_to_know.py)."""
+    return read_stored(row.state, row.reporter_sealed, Role.AUDITOR)
