@@ -16,6 +16,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -74,6 +75,11 @@ def negotiate(accept_language: str | None) -> str:
 def when(moment: datetime, language: str) -> str:
     """A timestamp as a reader of `language` writes it, always in UTC (teams span time zones)."""
     return format_datetime(moment, "medium", tzinfo=None, locale=supported(language)) + " UTC"
+
+
+def number(value: float, language: str) -> str:
+    """12,000 / 12.000: a number as a reader of `language` writes it (Babel)."""
+    return format_decimal(value, locale=supported(language))
 
 
 def how_long(seconds: float, language: str) -> str:
@@ -150,6 +156,10 @@ LABELS: dict[str, str] = {
     "leadership": _("leadership"),
     "stakeholders": _("stakeholders"),
     "status update": _("status update"),
+    # tiers: who is asked to approve, who is told of a breach
+    "leads": _("leads"),
+    "regional_on_call_lead": _("the region's on-call lead"),
+    "head_of_incident_management": _("head of incident management"),
     # roles
     "analyst": _("analyst"),
     "lead": _("lead"),

@@ -99,6 +99,16 @@ def available(viewer: Viewer, incident: Incident) -> list[str]:
     return [t for t in INCIDENT_FORMS if viewer.may(t) and legal_now(t, incident)]
 
 
+def take(viewer: Viewer, status: str, assignee: str | None) -> str | None:
+    """The one-click "take it": acknowledge while in triage (it assigns to whoever acknowledges),
+    else assign to oneself; None when the state machine's table allows neither, or it is theirs."""
+    if viewer.may("acknowledge") and status in lifecycle.RULES["acknowledge"][1]:
+        return "acknowledge"
+    if assignee != viewer.name and viewer.may("assign") and status in lifecycle.RULES["assign"][1]:
+        return "assign"
+    return None
+
+
 def may_decide(viewer: Viewer, incident: Incident) -> bool:
     """Whether approve / reject forms appear beside pending proposals."""
     return viewer.may("approve") and legal_now("approve", incident)

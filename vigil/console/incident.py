@@ -11,12 +11,13 @@ incident_client.act with the viewer as actor), so a refusal here is the state ma
 for word, with the API's status code.
 """
 
+import re
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session as DbSession
 
@@ -26,7 +27,7 @@ from vigil.api.routers import incidents as incidents_api
 from vigil.api.routers.notifications import NotificationItem, incident_notifications
 from vigil.audit import watchdog
 from vigil.config import settings
-from vigil.console import forms
+from vigil.console import flash, forms
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
 from vigil.domain import Category, EnforcementAction, Resolution, Severity, Team
@@ -106,7 +107,7 @@ async def _incident_page(
     check = await run_in_threadpool(watchdog.replay_check, request.app.state.engine, incident_id)
     people = await run_in_threadpool(_people, request)
     notifications = await run_in_threadpool(_notifications, request, incident_id)
-    done = request.query_params.get("done")
+    done = flash.take(request)
     guarded = incident.intake.category in ALWAYS_GUARDED
     return page(
         request,
@@ -197,6 +198,8 @@ async def act(request: Request, incident_id: str, viewer: Viewer = Depends(signe
         return await _incident_page(
             request, viewer, incident_id, status=refused.status, error=message, failed_form=action_type, values=values
         )
+    # `seen`: the page after the redirect shows at least the state this action answered with;
+    # what was done is said once, by the flash cookie (a reload does not say it again).
+    next_url = re.sub(r"([?&])seen=\d+&?", r"\1", next_url).rstrip("?&")
     separator = "&" if "?" in next_url else "?"
-    # `seen`: the page after the redirect shows at least the state this action answered with.
-    return RedirectResponse(f"{next_url}{separator}done={action.type}&seen={answer.seq}", status_code=303)
+    return flash.redirect(request, f"{next_url}{separator}seen={answer.seq}", action.type)
