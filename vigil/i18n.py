@@ -158,7 +158,7 @@ LABELS: dict[str, str] = {
     "status update": _("status update"),
     # tiers: who is asked to approve, who is told of a breach
     "leads": _("leads"),
-    "regional_on_call_lead": _("the region's on-call lead"),
+    "regional_on_call_lead": _("regional on-call lead"),
     "head_of_incident_management": _("head of incident management"),
     # roles
     "analyst": _("analyst"),

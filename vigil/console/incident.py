@@ -12,6 +12,7 @@ for word, with the API's status code.
 """
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -27,8 +28,8 @@ from vigil.api.routers import incidents as incidents_api
 from vigil.api.routers.notifications import NotificationItem, incident_notifications
 from vigil.audit import watchdog
 from vigil.config import settings
-from vigil.console import flash, forms
-from vigil.console.render import page
+from vigil.console import flash, forms, refusals, urgency
+from vigil.console.render import current_policy, page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
 from vigil.domain import Category, EnforcementAction, Resolution, Severity, Team
 from vigil.i18n import _, gettext_for
@@ -109,6 +110,10 @@ async def _incident_page(
     notifications = await run_in_threadpool(_notifications, request, incident_id)
     done = flash.take(request)
     guarded = incident.intake.category in ALWAYS_GUARDED
+    policy = current_policy()
+    now = datetime.now(UTC)
+    offer = forms.offer(viewer, incident, policy, people, now)
+    taking = forms.take(viewer, incident.status, incident.assignee)
     return page(
         request,
         "incident.html",
@@ -118,7 +123,14 @@ async def _incident_page(
         incident=incident,
         timeline=timeline,
         people=people,
-        forms=forms.available(viewer, incident),
+        forms=offer.forms,
+        allowed=lambda kind, values: [v for v in values if kind not in offer.choices or str(v) in offer.choices[kind]],
+        choices=offer.choices,
+        withheld={kind: refusals.in_words(reason, viewer.language) for kind, reason in offer.withheld.items()},
+        taking=taking if taking in offer.forms else None,
+        not_actioned=refusals.in_words(offer.refused_choices.get("resolve", {}).get("actioned", ""), viewer.language),
+        clocks=urgency.by_urgency(incident.clocks, now),
+        sor_required=forms.statement_required_for(incident, policy),
         may_decide=forms.may_decide(viewer, incident),
         titles=forms.TITLES,
         done=forms.DONE.get(done) if done and not error else None,
@@ -194,7 +206,7 @@ async def act(request: Request, incident_id: str, viewer: Viewer = Depends(signe
     except ApiError as refused:
         values = {k: v for k, v in form.items() if k not in ("csrf", "type", "next")}
         gettext = gettext_for(viewer.language)
-        message = gettext("Not done: %(reason)s") % {"reason": refused.detail}
+        message = gettext("Not done: %(reason)s") % {"reason": refusals.in_words(refused.detail, viewer.language)}
         return await _incident_page(
             request, viewer, incident_id, status=refused.status, error=message, failed_form=action_type, values=values
         )

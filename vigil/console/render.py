@@ -67,6 +67,10 @@ class Formats:
     def label(self, value: object) -> str:
         return label(value, self.language)
 
+    def labels(self, values: "list[object] | tuple[object, ...]") -> str:
+        """'remove content, geo-block': a list in words."""
+        return ", ".join(self.label(v) for v in values)
+
     def labelled(self, values: list[object]) -> list[tuple[str, str]]:
         """(value, words) pairs for a <select>."""
         return [(str(v), self.label(v)) for v in values]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session as DbSession
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.routers import reviews as reviews_api
-from vigil.console import flash
+from vigil.console import flash, refusals
 from vigil.console.render import SECURITY_HEADERS, page
 from vigil.console.viewer import Viewer, check_csrf, signed_in
 from vigil.db.tables import ReviewEventRow
@@ -123,7 +123,7 @@ async def review_act(request: Request, incident_id: str, viewer: Viewer = Depend
             raise ApiError(503, "temporal_unavailable", "not connected to Temporal yet; retry shortly")
         await reviews_api.act_on_review(temporal, request.app.state.engine, incident_id, action, viewer.principal, None)
     except ApiError as refused:
-        message = gettext("Not done: %(reason)s") % {"reason": refused.detail}
+        message = gettext("Not done: %(reason)s") % {"reason": refusals.in_words(refused.detail, viewer.language)}
         return await _review_page(request, viewer, incident_id, refused.status, message)
     return flash.redirect(request, f"/incidents/{incident_id}/review", action.type)
 
