@@ -10,13 +10,12 @@ from functools import cache
 from typing import Any, overload
 from urllib.parse import urlencode
 
-from babel.dates import format_skeleton
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from vigil.console import flash, urgency
 from vigil.console.viewer import Viewer, here
-from vigil.i18n import gettext_for, how_long, label, number, render
+from vigil.i18n import gettext_for, how_long, label, number, render, when
 from vigil.policy import Policy, PolicyError, load_policy
 from vigil.workflows.state import Clock, ClockKind
 
@@ -60,9 +59,7 @@ class Formats:
 
     def when(self, moment: datetime, short: bool = False) -> str:
         """'Nov 25, 2026, 10:38 UTC' / '25 nov 2026, 10:38 UTC'; short leaves out the year."""
-        moment = aware(moment).astimezone(UTC)
-        day = format_skeleton("MMMd" if short else "yMMMd", moment, tzinfo=UTC, locale=self.language)
-        return f"{day}, {format_skeleton('Hm', moment, tzinfo=UTC, locale=self.language)} UTC"
+        return when(aware(moment), self.language, short)
 
     def label(self, value: object) -> str:
         return label(value, self.language)
