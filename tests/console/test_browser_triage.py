@@ -73,3 +73,27 @@ async def test_the_queue_shows_fifteen_rows_and_walks_by_keyboard(
 
 async def _rows_at_least(page: Page, count: int) -> bool:
     return await page.locator("table.queue tbody tr").count() >= count
+
+
+async def test_a_phone_has_no_sideways_scroll_and_the_next_action_in_the_first_screen(
+    console: Console, browser: Any, screenshots: Path
+) -> None:
+    incident = await console.open(category="child_safety", channel="user_report", region="NA", title="Phone check")
+    iid = incident["id"]
+    page = await new_page(browser, PHONE)
+    await sign_in(page, console, "ana")
+    await until(page, f"{console.base_url}/", lambda: page.locator(f"tr[data-incident='{iid}']").is_visible())
+    await page.screenshot(path=screenshots / "20-queue-390.png", full_page=True)
+    assert await page.evaluate(OVERFLOW) <= 0
+    await page.goto(f"{console.base_url}/incidents/{iid}")
+    await page.screenshot(path=screenshots / "21-incident-390.png")
+    assert await page.evaluate(OVERFLOW) <= 0
+    take = page.locator(".next-steps").get_by_role("button", name="Take it")
+    box = await take.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"]  # the next action, in the first screen
+    await take.click()
+    await expect(page.get_by_role("status")).to_have_text("Acknowledged.")
+    assert await page.evaluate(OVERFLOW) <= 0
+    actions = await page.locator("aside.actions").bounding_box()
+    assert actions is not None and actions["y"] < PHONE["height"]  # the actions start within the first screen
+    await page.screenshot(path=screenshots / "22-incident-390-acknowledged.png")
