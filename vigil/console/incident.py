@@ -14,6 +14,7 @@ for word, with the API's status code.
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Depends, Request
@@ -33,7 +34,7 @@ from vigil.console.render import current_policy, page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
 from vigil.domain import Category, EnforcementAction, Resolution, Severity, Team
 from vigil.i18n import _, gettext_for
-from vigil.roles import RESPONDERS
+from vigil.roles import AUDITORS, RESPONDERS
 from vigil.workflows.state import Incident, IncidentId, ProposalStatus
 
 router = APIRouter()
@@ -148,7 +149,17 @@ async def _incident_page(
         proposal_status=PROPOSAL_STATUS,
         notifications=notifications,
         mail_configured=bool(settings().smtp_url),
+        temporal_link=_temporal_link(viewer, incident_id),
     )
+
+
+def _temporal_link(viewer: Viewer, incident_id: str) -> str | None:
+    """The incident's workflow in the Temporal Web UI (VIGIL_TEMPORAL_UI_URL), for those who read
+    raw histories (vigil.roles.AUDITORS); None when unset."""
+    config = settings()
+    if not config.temporal_ui_url or viewer.role not in AUDITORS:
+        return None
+    return f"{config.temporal_ui_url}/namespaces/{quote(config.temporal_namespace)}/workflows/{quote(incident_id)}"
 
 
 def _seen(request: Request) -> int:
