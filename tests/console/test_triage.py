@@ -1,6 +1,8 @@
 """The queue and the inbox under pressure: the clock that is due named and graded, several values
 per filter, the one-click take, approvals by urgency with their countdown and the tier asked."""
 
+import csv
+import io
 import re
 import uuid
 
@@ -84,3 +86,20 @@ async def test_the_inbox_puts_the_most_severe_first_with_its_countdown_and_tier(
 async def _page_with(browser, params: dict[str, str], expected: list[str]) -> str | None:
     page = (await browser.get("/", params=params)).text
     return page if sorted(listed(page)) == sorted(expected) else None
+
+
+async def test_the_queue_downloads_as_csv_with_its_filters(console: Console) -> None:
+    tag = uuid.uuid4().hex[:8]
+    sev1 = await console.open(title=f"=HYPERLINK(evil) {tag}")
+    await console.open(category="hate_speech", channel="user_report", region="NA", title=f"Slurs {tag}")
+    browser = await console.signed_in("ana")
+    await eventually(lambda: _page_with(browser, {"text": tag, "severity": "SEV1"}, [sev1["id"]]))
+    page = (await browser.get("/", params={"text": tag, "severity": "SEV1"})).text
+    assert f'href="/queue.csv?status=open&amp;severity=SEV1&amp;text={tag}' in page
+    response = await browser.get("/queue.csv", params={"text": tag, "severity": "SEV1"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(response.text)))
+    assert lines[0][:5] == ["id", "severity", "status", "title", "due_clock"]
+    assert [line[0] for line in lines[1:]] == [sev1["id"]]
+    assert lines[1][3] == f"'=HYPERLINK(evil) {tag}"  # never a formula in a spreadsheet
+    assert lines[1][4] == "sla.acknowledge"
