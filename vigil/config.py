@@ -38,6 +38,8 @@ class Settings:
     watchdog_budget: int = field(default_factory=lambda: int(_env("VIGIL_WATCHDOG_BUDGET", "200")))
     # Web UI origin allowed to call the codec endpoint.
     temporal_ui_origin: str = field(default_factory=lambda: _env("VIGIL_TEMPORAL_UI_ORIGIN", "http://localhost:8233"))
+    # The Temporal Web UI the console links each incident's workflow to; empty: no link.
+    temporal_ui_url: str = field(default_factory=lambda: _env("VIGIL_TEMPORAL_UI_URL").rstrip("/"))
 
     # Where email notices go: smtp://host:1025 (STARTTLS when offered), smtp://...?starttls=require,
     # smtps://user:pass@host:465. Empty: email notices wait in the outbox ("mail is not configured").

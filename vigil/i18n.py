@@ -7,15 +7,16 @@ first use, so there is no build step and a translator edits one text file.
 
 import gettext
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_skeleton, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -71,9 +72,18 @@ def negotiate(accept_language: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
-def when(moment: datetime, language: str) -> str:
-    """A timestamp as a reader of `language` writes it, always in UTC (teams span time zones)."""
-    return format_datetime(moment, "medium", tzinfo=None, locale=supported(language)) + " UTC"
+def when(moment: datetime, language: str, short: bool = False) -> str:
+    """'Nov 25, 2026, 10:38 UTC' / '25 nov 2026, 10:38 UTC': the one format of every page, notice
+    and timeline, as a reader of `language` writes it, always in UTC (teams span time zones)."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    locale = supported(language)
+    day = format_skeleton("MMMd" if short else "yMMMd", moment, tzinfo=UTC, locale=locale)
+    return f"{day}, {format_skeleton('Hm', moment, tzinfo=UTC, locale=locale)} UTC"
+
+
+def number(value: float, language: str) -> str:
+    """12,000 / 12.000: a number as a reader of `language` writes it (Babel)."""
+    return format_decimal(value, locale=supported(language))
 
 
 def how_long(seconds: float, language: str) -> str:
@@ -150,6 +160,10 @@ LABELS: dict[str, str] = {
     "leadership": _("leadership"),
     "stakeholders": _("stakeholders"),
     "status update": _("status update"),
+    # tiers: who is asked to approve, who is told of a breach
+    "leads": _("leads"),
+    "regional_on_call_lead": _("regional on-call lead"),
+    "head_of_incident_management": _("head of incident management"),
     # roles
     "analyst": _("analyst"),
     "lead": _("lead"),

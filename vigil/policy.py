@@ -85,6 +85,7 @@ class TriageRule(_Strict):
     min_reach: int = Field(0, ge=0)
     severity: Severity
     why: str = ""
+    why_es: str = ""  # the reason in Spanish, for the console (else `why` is shown)
 
     def matches(self, category: Category, channel: Channel, region: Region, reach: int) -> bool:
         return (
@@ -139,6 +140,7 @@ class RegulatoryClock(_Strict):
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     name: str
+    name_es: str = ""  # the name in Spanish, for the console (else `name` is shown)
     categories: list[Category] = []
     channels: list[Channel] = []
     regions: list[Region] = []
@@ -294,6 +296,19 @@ class Policy(_Strict):
         VIGIL_WORKER_CACHE incidents in memory: one copy each was about 20 KB an incident. Policies
         are frozen and compared by content, so sharing changes nothing but memory."""
         return _SHARED.setdefault(self.model_dump_json(), self)
+
+    def text_in(self, english: str, language: str) -> str:
+        """A triage reason or a legal clock's name in `language` (`why_es`, `name_es`), when this
+        policy gives one for the English text an incident recorded; else the English text."""
+        if language != "es":
+            return english
+        for rule in self.triage.rules:
+            if rule.why == english and rule.why_es:
+                return rule.why_es
+        for clock in self.regulatory:
+            if clock.name == english and clock.name_es:
+                return clock.name_es
+        return english
 
     def triage_severity(
         self, category: Category, channel: Channel, region: Region, reach: int

@@ -101,7 +101,7 @@ async def test_clocks_show_due_times_countdowns_and_breaches(console: Console) -
     assert re.search(r'<time class="ts" datetime="\d{4}-\d\d-\d\dT[\d:.]+Z">', clocks)
     assert "UTC</time>" in clocks
     assert 'class="countdown overdue"' in clocks and "overdue by" in clocks
-    assert "breached" in clocks and "notice to regional_on_call_lead queued" in clocks
+    assert "breached" in clocks and "notice to regional on-call lead queued" in clocks  # the tier in words
 
 
 async def test_teams_notes_proposals_and_timeline_are_on_the_page(console: Console) -> None:

@@ -51,10 +51,10 @@ def test_every_console_string_has_a_spanish_translation() -> None:
     method_map = [("console/**.py", "python"), ("templates/console/**.html", "jinja2")]
     options = {"templates/console/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
     found, untranslated = 0, []
-    for filename, _line, message, _comments, _context in extract_from_dir(str(VIGIL), method_map, options):
+    for filename, _line, message, _comments, context in extract_from_dir(str(VIGIL), method_map, options):
         found += 1
         msgid = message if isinstance(message, str) else message[0]
-        entry = catalog.get(msgid)
+        entry = catalog.get(msgid, context=context)
         translated = entry is not None and all(entry.string if isinstance(entry.string, tuple) else [entry.string])
         if not translated:
             untranslated.append(f"{filename}: {msgid}")

@@ -3,7 +3,11 @@
 A lead sees the approvals they may still decide (not their own proposals, not yet voted on),
 with approve and reject forms that post to the incident's actions and come back here. An
 analyst sees the proposals they are waiting on; auditors and admins see every pending one.
+Most urgent first: by severity, then by the approval's own deadline (when the tier asked now
+times out and the next is asked), with that countdown and the tier asked.
 """
+
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,28 +18,43 @@ from sqlmodel import col
 
 from vigil.api.routers.approvals import inbox
 from vigil.api.schemas import ApprovalItem
-from vigil.console import forms
-from vigil.console.render import page
+from vigil.console import flash, forms
+from vigil.console.render import aware, current_policy, page
 from vigil.console.viewer import Viewer, signed_in
-from vigil.db.tables import IncidentRow
+from vigil.db.tables import ApprovalRow, IncidentRow
 
 router = APIRouter()
 
 
-def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict[str, str]]:
-    """The inbox, and the titles of its incidents (a lead decides knowing what it is about)."""
+def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict[str, str], dict[str, datetime]]:
+    """The inbox by urgency, the titles of its incidents (a lead decides knowing what it is
+    about) and when each approval times out to the next tier."""
     with DbSession(request.app.state.engine) as db:
         items = inbox(user=viewer.principal, session=db, status="pending", scope="inbox", limit=200).items
         ids = {item.incident_id for item in items}
         known = select(col(IncidentRow.id), col(IncidentRow.title)).where(col(IncidentRow.id).in_(ids))
         titles = dict(db.execute(known).tuples().all())
-    return items, titles
+        rounds_of = select(col(ApprovalRow.id), col(ApprovalRow.asked_round)).where(
+            col(ApprovalRow.id).in_([item.id for item in items])
+        )
+        rounds = dict(db.execute(rounds_of).tuples().all())
+    deadlines = {item.id: timeout_at(item.requested_at, rounds.get(item.id, 0)) for item in items}
+    items.sort(key=lambda item: (item.severity, deadlines[item.id], item.id))
+    return items, titles, deadlines
+
+
+def timeout_at(requested_at: datetime, asked_round: int) -> datetime:
+    """When the tier asked now has waited the policy's approval timeout, and the next is asked
+    (vigil.workflows.approval: one timeout per round, from the request)."""
+    policy = current_policy()
+    timeout = policy.approval.timeout if policy is not None else timedelta(minutes=30)
+    return aware(requested_at) + timeout * max(asked_round, 1)
 
 
 @router.get("/approvals")
 async def approvals(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
-    items, titles = await run_in_threadpool(_pending, request, viewer)
-    done = forms.DONE.get(request.query_params.get("done", ""))
+    items, titles, deadlines = await run_in_threadpool(_pending, request, viewer)
+    done = forms.DONE.get(flash.take(request) or "")
     return page(
         request,
         "approvals.html",
@@ -43,6 +62,7 @@ async def approvals(request: Request, viewer: Viewer = Depends(signed_in)) -> Re
         viewer,
         items=items,
         titles=titles,
+        deadlines=deadlines,
         done=done,
         may_decide=viewer.may("approve"),
     )

@@ -11,12 +11,15 @@ incident_client.act with the viewer as actor), so a refusal here is the state ma
 for word, with the API's status code.
 """
 
+import re
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session as DbSession
 
@@ -27,12 +30,12 @@ from vigil.api.routers.notifications import NotificationItem, incident_notificat
 from vigil.api.schemas import web_url
 from vigil.audit import watchdog
 from vigil.config import settings
-from vigil.console import forms
-from vigil.console.render import page
+from vigil.console import flash, forms, refusals, urgency
+from vigil.console.render import current_policy, page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
 from vigil.domain import Category, EnforcementAction, Resolution, Severity, Team
 from vigil.i18n import _, gettext_for
-from vigil.roles import RESPONDERS
+from vigil.roles import AUDITORS, RESPONDERS
 from vigil.workflows.state import Incident, IncidentId, ProposalStatus
 
 router = APIRouter()
@@ -109,8 +112,12 @@ async def _incident_page(
     check = await run_in_threadpool(watchdog.replay_check, request.app.state.engine, incident_id)
     people = await run_in_threadpool(_people, request)
     notifications = await run_in_threadpool(_notifications, request, incident_id)
-    done = request.query_params.get("done")
+    done = flash.take(request)
     guarded = incident.intake.category in ALWAYS_GUARDED
+    policy = current_policy()
+    now = datetime.now(UTC)
+    offer = forms.offer(viewer, incident, policy, people, now)
+    taking = forms.take(viewer, incident.status, incident.assignee)
     return page(
         request,
         "incident.html",
@@ -120,7 +127,14 @@ async def _incident_page(
         incident=incident,
         timeline=timeline,
         people=people,
-        forms=forms.available(viewer, incident),
+        forms=offer.forms,
+        allowed=lambda kind, values: [v for v in values if kind not in offer.choices or str(v) in offer.choices[kind]],
+        choices=offer.choices,
+        withheld={kind: refusals.in_words(reason, viewer.language) for kind, reason in offer.withheld.items()},
+        taking=taking if taking in offer.forms else None,
+        not_actioned=refusals.in_words(offer.refused_choices.get("resolve", {}).get("actioned", ""), viewer.language),
+        clocks=urgency.by_urgency(incident.clocks, now),
+        sor_required=forms.statement_required_for(incident, policy),
         may_decide=forms.may_decide(viewer, incident),
         titles=forms.TITLES,
         done=forms.DONE.get(done) if done and not error else None,
@@ -139,7 +153,17 @@ async def _incident_page(
         proposal_status=PROPOSAL_STATUS,
         notifications=notifications,
         mail_configured=bool(settings().smtp_url),
+        temporal_link=_temporal_link(viewer, incident_id),
     )
+
+
+def _temporal_link(viewer: Viewer, incident_id: str) -> str | None:
+    """The incident's workflow in the Temporal Web UI (VIGIL_TEMPORAL_UI_URL), for those who read
+    raw histories (vigil.roles.AUDITORS); None when unset."""
+    config = settings()
+    if not config.temporal_ui_url or viewer.role not in AUDITORS:
+        return None
+    return f"{config.temporal_ui_url}/namespaces/{quote(config.temporal_namespace)}/workflows/{quote(incident_id)}"
 
 
 def _seen(request: Request) -> int:
@@ -197,10 +221,12 @@ async def act(request: Request, incident_id: str, viewer: Viewer = Depends(signe
     except ApiError as refused:
         values = {k: v for k, v in form.items() if k not in ("csrf", "type", "next")}
         gettext = gettext_for(viewer.language)
-        message = gettext("Not done: %(reason)s") % {"reason": refused.detail}
+        message = gettext("Not done: %(reason)s") % {"reason": refusals.in_words(refused.detail, viewer.language)}
         return await _incident_page(
             request, viewer, incident_id, status=refused.status, error=message, failed_form=action_type, values=values
         )
+    # `seen`: the page after the redirect shows at least the state this action answered with;
+    # what was done is said once, by the flash cookie (a reload does not say it again).
+    next_url = re.sub(r"([?&])seen=\d+&?", r"\1", next_url).rstrip("?&")
     separator = "&" if "?" in next_url else "?"
-    # `seen`: the page after the redirect shows at least the state this action answered with.
-    return RedirectResponse(f"{next_url}{separator}done={action.type}&seen={answer.seq}", status_code=303)
+    return flash.redirect(request, f"{next_url}{separator}seen={answer.seq}", action.type)

@@ -5,26 +5,32 @@ about to breach is on top. The listing itself is the API's (vigil.api.listing); 
 reads its query from a form, leniently: a value that is not one of ours is ignored, not a 422.
 """
 
+import csv
+import io
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypedDict, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import Row
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session as DbSession
+from sqlmodel import col
 
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import open_follow_ups, owned_reviews
 from vigil.audit import watchdog
-from vigil.console.render import page
+from vigil.console import flash, forms, urgency
+from vigil.console.render import SECURITY_HEADERS, aware, page
 from vigil.console.viewer import Viewer, signed_in
+from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
-from vigil.workflows.state import INCIDENT_ID_PATTERN
+from vigil.workflows.state import INCIDENT_ID_PATTERN, Clock
 
 router = APIRouter()
 
@@ -107,11 +113,29 @@ def _query(filters: Filters, cursor: str | None) -> IncidentQuery:
     )
 
 
-def _load(request: Request, query: IncidentQuery) -> tuple[list[Row[Any]], str | None, list[str]]:
+Loaded = tuple[list[Row[Any]], str | None, list[str], dict[str, Clock]]
+
+
+def _load(request: Request, query: IncidentQuery) -> Loaded:
     with DbSession(request.app.state.engine) as db:
         rows, next_cursor = list_incidents(db, query)
         people = [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
-    return rows, next_cursor, people
+        due = _due_clocks(db, rows)
+    return rows, next_cursor, people, due
+
+
+def _due_clocks(db: DbSession, rows: list[Row[Any]]) -> dict[str, Clock]:
+    """Each listed incident's clock that is due next (the one its next_deadline is): named in the queue."""
+    dated = {row.id: row.next_deadline for row in rows if row.next_deadline is not None}
+    if not dated:
+        return {}
+    states = db.execute(select(col(IncidentRow.id), col(IncidentRow.state)).where(col(IncidentRow.id).in_(dated)))
+    found = {}
+    for incident_id, state in states.tuples():
+        clock = urgency.due_clock(state, dated[incident_id])
+        if clock is not None:
+            found[incident_id] = clock
+    return found
 
 
 def _waiting_for(request: Request, name: str) -> tuple[list, list]:
@@ -125,16 +149,22 @@ def _diverged(request: Request) -> set[str]:
     return {check.incident_id for check in watchdog.diverged_incidents(request.app.state.engine)}
 
 
+def _filtered(filters: Filters) -> int:
+    """How many filters the panel holds (shown on its closed summary), the search box aside."""
+    lists = (filters["severity"], filters["category"], filters["channel"], filters["region"], filters["assignee"])
+    return sum(len(values) for values in lists) + int(filters["status"] != OPEN)
+
+
 @router.get("/")
 async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     filters = _filters(request)
     cursor = (request.query_params.get("cursor") or "")[:1000] or None
     error = None
     try:
-        rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, cursor))
+        rows, next_cursor, people, due = await run_in_threadpool(_load, request, _query(filters, cursor))
     except ApiError:  # a cursor from another sort, or not ours: start from the first page
         error = _("That page link no longer fits these filters: showing the first page.")
-        rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, None))
+        rows, next_cursor, people, due = await run_in_threadpool(_load, request, _query(filters, None))
         cursor = None
     reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
     return page(
@@ -143,6 +173,10 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         viewer.language,
         viewer,
         rows=rows,
+        due_clocks=due,
+        done=forms.DONE.get(flash.take(request) or ""),
+        take=lambda status, assignee: forms.take(viewer, status, assignee),
+        filtered=_filtered(filters),
         reviews=reviews,
         follow_ups=follow_ups,
         diverged=await run_in_threadpool(_diverged, request),
@@ -161,3 +195,33 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         OPEN=OPEN,
         ANY=ANY,
     )
+
+
+CSV_COLUMNS = ["id", "severity", "status", "title", "due_clock", "next_deadline", "category", "region", "channel"]
+CSV_COLUMNS += ["assignee", "breaches", "opened_at", "external_ref"]
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet never runs: text starting = + - @ (or a tab, CR) gets a leading '."""
+    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/queue.csv")
+async def queue_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
+    """The queue's page as CSV, with the same filters and sort (at most 200 rows, as a page)."""
+    filters = _filters(request)
+    try:
+        rows, _next, _people, due = await run_in_threadpool(_load, request, _query(filters, None))
+    except ApiError as refused:
+        return Response(refused.detail, status_code=refused.status, media_type="text/plain")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        clock = due.get(row.id)
+        values = [row.id, row.severity, row.status, row.title, clock.id if clock else None, aware(row.next_deadline)]
+        values += [row.category, row.region, row.channel, row.assignee, row.breaches, aware(row.opened_at)]
+        writer.writerow([_cell(v) for v in [*values, row.external_ref]])
+    headers = {**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="vigil-queue.csv"'}
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)

@@ -6,15 +6,18 @@ reader's local time beside them, and keeps SLA countdowns current, when JavaScri
 """
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, overload
 from urllib.parse import urlencode
 
-from babel.dates import format_skeleton
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from vigil.console import flash, urgency
 from vigil.console.viewer import Viewer, here
-from vigil.i18n import gettext_for, how_long, label, render
+from vigil.i18n import gettext_for, how_long, label, number, render, when
+from vigil.policy import Policy, PolicyError, load_policy
+from vigil.workflows.state import Clock, ClockKind
 
 # Console pages hold sensitive material: never cached, never framed, never leak the page address
 # to a content link's site, and load nothing from anywhere but Vigil itself (no images at all
@@ -56,12 +59,14 @@ class Formats:
 
     def when(self, moment: datetime, short: bool = False) -> str:
         """'Nov 25, 2026, 10:38 UTC' / '25 nov 2026, 10:38 UTC'; short leaves out the year."""
-        moment = aware(moment).astimezone(UTC)
-        day = format_skeleton("MMMd" if short else "yMMMd", moment, tzinfo=UTC, locale=self.language)
-        return f"{day}, {format_skeleton('Hm', moment, tzinfo=UTC, locale=self.language)} UTC"
+        return when(aware(moment), self.language, short)
 
     def label(self, value: object) -> str:
         return label(value, self.language)
+
+    def labels(self, values: "list[object] | tuple[object, ...]") -> str:
+        """'remove content, geo-block': a list in words."""
+        return ", ".join(self.label(v) for v in values)
 
     def labelled(self, values: list[object]) -> list[tuple[str, str]]:
         """(value, words) pairs for a <select>."""
@@ -72,6 +77,35 @@ class Formats:
 
     def parse(self, text: str) -> datetime:
         return datetime.fromisoformat(text)
+
+    def policy(self, english: str) -> str:
+        return policy_text(english, self.language)
+
+    def number(self, value: float) -> str:
+        """12,000 / 12.000: Babel's decimal format for the page's language."""
+        return number(value, self.language)
+
+    def level(self, due: datetime, started: datetime | None = None) -> str:
+        """How pressing a deadline is (vigil.console.urgency): overdue, urgent, soon or later."""
+        return urgency.grade(aware(due), self.now, aware(started))
+
+    def icon(self, level: str) -> str:
+        return urgency.LEVELS[level][0]
+
+    def level_words(self, level: str) -> str:
+        return self._(urgency.LEVELS[level][1])
+
+    def clock(self, clock: Clock) -> str:
+        """A clock's name in the reader's language: 'acknowledge', 'first response (Legal)', a legal
+        clock's name as the policy gives it in this language."""
+        if clock.kind == ClockKind.REGULATORY:
+            return policy_text(clock.name, self.language)
+        if clock.id.startswith("sla.first_response."):
+            return f"{self.label(clock.name)} ({self.label(clock.id.split('.')[-1])})"
+        return self.label(clock.name)
+
+    def meets(self, clock: Clock) -> urgency.Meets:
+        return urgency.meets(clock)
 
     def duration(self, seconds: float) -> str:
         return how_long(abs(seconds), self.language)
@@ -85,6 +119,22 @@ class Formats:
         if seconds > 0:
             return self._("due in %(time)s") % {"time": self.duration(seconds)}
         return self._("overdue by %(time)s") % {"time": self.duration(seconds)}
+
+
+@cache
+def current_policy() -> Policy | None:
+    """The policy file as the worker reads it (None if it cannot be read)."""
+    try:
+        return load_policy()
+    except PolicyError:  # the worker refuses to start on it; pages still show the English text
+        return None
+
+
+def policy_text(english: str, language: str) -> str:
+    """A policy text (a triage rule's `why`, a legal clock's `name`) in the reader's language:
+    the policy's `why_es` / `name_es` when it gives one, else the text as recorded."""
+    policy = current_policy()
+    return policy.text_in(english, language) if policy is not None else english
 
 
 def url(path: str, params: dict[str, Any]) -> str:
@@ -118,4 +168,7 @@ def page(
         url=url,
         **context,
     )
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    if request.headers.get("x-vigil-live") != "1":  # a live refresh is not the page the person loaded
+        flash.clear(request, response)
+    return response

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -19,6 +19,7 @@ from sqlmodel import col
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.routers import reviews as reviews_api
+from vigil.console import flash, refusals
 from vigil.console.render import SECURITY_HEADERS, page
 from vigil.console.viewer import Viewer, check_csrf, signed_in
 from vigil.db.tables import ReviewEventRow
@@ -80,7 +81,7 @@ async def _review_page(
         review, source = await reviews_api.read_review(request.app.state.engine, incident_id)
     except ApiError as failure:
         return page(request, "error.html", viewer.language, viewer, status=failure.status, message=failure.detail)
-    done = request.query_params.get("done")
+    done = flash.take(request)
     return page(
         request,
         "review.html",
@@ -124,9 +125,9 @@ async def review_act(request: Request, incident_id: str, viewer: Viewer = Depend
             raise ApiError(503, "temporal_unavailable", "not connected to Temporal yet; retry shortly")
         await reviews_api.act_on_review(temporal, request.app.state.engine, incident_id, action, viewer.principal, None)
     except ApiError as refused:
-        message = gettext("Not done: %(reason)s") % {"reason": refused.detail}
+        message = gettext("Not done: %(reason)s") % {"reason": refusals.in_words(refused.detail, viewer.language)}
         return await _review_page(request, viewer, incident_id, refused.status, message)
-    return RedirectResponse(f"/incidents/{incident_id}/review?done={action.type}", status_code=303)
+    return flash.redirect(request, f"/incidents/{incident_id}/review", action.type)
 
 
 @router.get("/incidents/{incident_id}/review.{kind}")
