@@ -20,12 +20,13 @@ from temporalio.client import Client
 import vigil
 from vigil import console
 from vigil.api import errors
-from vigil.api.middleware import BodyLimit, Metrics
+from vigil.api.middleware import UPLOAD_OVERHEAD, BodyLimit, Metrics
 from vigil.api.routers import (
     approvals,
     audit,
     codec,
     events,
+    evidence,
     health,
     incidents,
     notifications,
@@ -36,6 +37,7 @@ from vigil.api.routers import (
 )
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
+from vigil.evidence.vault import Vault
 from vigil.temporal import connect
 
 log = logging.getLogger("vigil.api")
@@ -43,6 +45,7 @@ log = logging.getLogger("vigil.api")
 ROUTERS = [
     incidents.router,
     notifications.router,
+    evidence.router,
     events.router,
     reviews.router,
     audit.router,
@@ -110,6 +113,7 @@ def create_app(
     app.state.engine = engine or default_engine()
     app.state.task_queue = task_queue or config.task_queue
     app.state.max_body_bytes = config.max_body_bytes
+    app.state.vault = Vault.from_settings(app.state.engine, config)
     app.state.metrics_registry = CollectorRegistry()  # per app, so several apps can live in one process
     app.state.diverged_gauge = Gauge(
         "vigil_incidents_diverged",
@@ -123,6 +127,8 @@ def create_app(
     console.install(app, config)  # the web console's pages at /, and /static
 
     app.add_middleware(codec.CodecCors, origin=config.temporal_ui_origin)
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=config.max_body_bytes, upload_bytes=config.evidence_max_bytes + UPLOAD_OVERHEAD
+    )
     app.add_middleware(Metrics, registry=app.state.metrics_registry)
     return app
