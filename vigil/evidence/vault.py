@@ -151,22 +151,24 @@ class Vault:
             found[row.id] = sorted(matches)
         return found
 
-    def content(self, row: EvidenceRow, who: Who, sensitive: bool, download: bool) -> bytes:
-        """The bytes; a custody event (view or download) and an exposure are recorded first."""
+    def content(self, row: EvidenceRow, who: Who, sensitive: bool, download: bool, counted: bool = False) -> bytes:
+        """The bytes; a custody event (view or download) and an exposure are recorded first
+        (`counted`: the console's reveal just before this fetch was the exposure)."""
         now = _now()
         with Session(self.engine) as session:
             session.add(self._custody(row, "download" if download else "view", who, now, None))
-            session.add(
-                ExposureRow(
-                    person=who.name,
-                    incident_id=row.incident_id,
-                    evidence_id=row.id,
-                    category=row.category,
-                    sensitive=sensitive,
-                    kind="fetch",
-                    at=now,
+            if not counted:
+                session.add(
+                    ExposureRow(
+                        person=who.name,
+                        incident_id=row.incident_id,
+                        evidence_id=row.id,
+                        category=row.category,
+                        sensitive=sensitive,
+                        kind="fetch",
+                        at=now,
+                    )
                 )
-            )
             session.commit()
         return self.store.get(row.blob_key)
 

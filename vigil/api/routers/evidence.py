@@ -21,6 +21,7 @@ from vigil.api.errors import ApiError, conflict, invalid, not_found, responses
 from vigil.api.schemas import UtcDatetime
 from vigil.auth import Principal
 from vigil.db.tables import CustodyRow, EvidenceRow
+from vigil.evidence import exposure as exposures
 from vigil.evidence.media import MediaRefused
 from vigil.evidence.vault import Preserved, Vault, Who
 from vigil.policy import load_policy
@@ -212,13 +213,20 @@ async def get_evidence(
 async def get_content(
     evidence_id: str,
     download: Annotated[bool, Query(description="as an attachment (custody: download)")] = False,
+    exposure: Annotated[
+        int | None, Query(description="the caller's reveal (POST /api/exposure) this fetch follows")
+    ] = None,
     user: Principal = Depends(allow(EVIDENCE_CONTENT_READERS, "open evidence")),
     vault: Vault = Depends(get_vault),
 ) -> Response:
-    """The file as uploaded; each fetch is a custody event and an exposure of the caller."""
+    """The file as uploaded; each fetch is a custody event and an exposure of the caller (one
+    exposure with the reveal it follows, when `exposure` names the caller's own reveal of it)."""
     row = await live_item(vault, evidence_id)
     sensitive = load_policy().wellbeing.sensitive(row.category, row.graphic)
-    data = await run_in_threadpool(vault.content, row, _who(user), sensitive, download)
+    counted = exposure is not None and await run_in_threadpool(
+        exposures.recent_reveal, vault.engine, exposure, user.name, row.id
+    )
+    data = await run_in_threadpool(vault.content, row, _who(user), sensitive, download, counted)
     headers = {
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
