@@ -26,10 +26,10 @@ from vigil.api.routers import incidents as incidents_api
 from vigil.api.routers.notifications import NotificationItem, incident_notifications
 from vigil.audit import watchdog
 from vigil.config import settings
-from vigil.console import forms
+from vigil.console import forms, wellbeing
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
-from vigil.domain import Category, EnforcementAction, Resolution, Severity, Team
+from vigil.domain import EnforcementAction, Resolution, Severity, Team
 from vigil.i18n import _, gettext_for
 from vigil.roles import RESPONDERS
 from vigil.workflows.state import Incident, IncidentId, ProposalStatus
@@ -37,10 +37,6 @@ from vigil.workflows.state import Incident, IncidentId, ProposalStatus
 router = APIRouter()
 
 _INCIDENT_ID: TypeAdapter[str] = TypeAdapter(IncidentId)
-
-# Content in these categories is guarded even when intake did not flag it as graphic: a link
-# that may be child abuse or a killing is never one click away.
-ALWAYS_GUARDED = frozenset({Category.CHILD_SAFETY, Category.GRAPHIC_VIOLENCE, Category.SEXUAL_VIOLENCE})
 
 PROPOSAL_STATUS = {
     ProposalStatus.PENDING: _("waiting for approval"),
@@ -107,7 +103,8 @@ async def _incident_page(
     people = await run_in_threadpool(_people, request)
     notifications = await run_in_threadpool(_notifications, request, incident_id)
     done = request.query_params.get("done")
-    guarded = incident.intake.category in ALWAYS_GUARDED
+    # Evidence and content links, veiled where the policy says they are sensitive (console/wellbeing.py).
+    care = await wellbeing.evidence_context(request, viewer, incident)
     return page(
         request,
         "incident.html",
@@ -125,8 +122,6 @@ async def _incident_page(
         diverged=check if check is not None and check.result != "ok" else None,
         failed_form=failed_form,
         values=values or {},
-        graphic=[c for c in incident.intake.content if c.graphic or guarded],
-        plain=[c for c in incident.intake.content if not (c.graphic or guarded)],
         teams=list(Team),
         severities=list(Severity),
         resolutions=list(Resolution),
@@ -135,6 +130,7 @@ async def _incident_page(
         proposal_status=PROPOSAL_STATUS,
         notifications=notifications,
         mail_configured=bool(settings().smtp_url),
+        **care,
     )
 
 

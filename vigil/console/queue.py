@@ -20,6 +20,7 @@ from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import open_follow_ups, owned_reviews
 from vigil.audit import watchdog
+from vigil.console import wellbeing
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
@@ -137,12 +138,13 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         rows, next_cursor, people = await run_in_threadpool(_load, request, _query(filters, None))
         cursor = None
     reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
+    listed = wellbeing.mask_rows(rows, viewer.language)  # sensitive titles are read on the incident's page
     return page(
         request,
         "queue.html",
         viewer.language,
         viewer,
-        rows=rows,
+        rows=listed,
         reviews=reviews,
         follow_ups=follow_ups,
         diverged=await run_in_threadpool(_diverged, request),

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from vigil import roles
+from vigil.api.routers.exposure import Today, today_of
 from vigil.api.waiting import Waiting, waiting_for
 from vigil.auth import Principal, authenticate
 from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, same_token, unseal
@@ -43,6 +44,8 @@ class Viewer:
     language: str
     # The navigation's counts; console.js keeps them current.
     waiting: Waiting = field(default_factory=lambda: Waiting(approvals=0, assigned=0))
+    # Sensitive content seen today, against the policy's soft limit (the break prompt).
+    today: Today | None = None
 
     @property
     def name(self) -> str:
@@ -102,10 +105,13 @@ def sign_in_url(next_url: str) -> str:
     return "/sign-in" if next_url == "/" else f"/sign-in?next={quote(next_url, safe='/')}"
 
 
-def _principal(engine: Engine, token: str) -> tuple[Principal, Waiting] | None:
+def _principal(engine: Engine, token: str) -> tuple[Principal, Waiting, Today] | None:
     with DbSession(engine) as db:
         principal = authenticate(db, token)
-        return (principal, waiting_for(db, principal)) if principal else None
+        if principal is None:
+            return None
+        waiting = waiting_for(db, principal)
+    return principal, waiting, today_of(engine, principal.name)
 
 
 async def current_viewer(request: Request) -> Viewer | None:
@@ -115,8 +121,8 @@ async def current_viewer(request: Request) -> Viewer | None:
     found = await run_in_threadpool(_principal, request.app.state.engine, session.token)
     if found is None:
         return None
-    principal, waiting = found
-    return Viewer(principal=principal, session=session, language=language_of(request), waiting=waiting)
+    principal, waiting, today = found
+    return Viewer(principal=principal, session=session, language=language_of(request), waiting=waiting, today=today)
 
 
 async def signed_in(request: Request) -> Viewer:
