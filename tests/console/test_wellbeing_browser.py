@@ -79,9 +79,9 @@ async def test_sensitive_evidence_is_blurred_and_greyscale_until_clicked_and_the
     await expect(item).to_have_class(re.compile(r"\brevealed\b"))
     await expect(item.locator("img")).to_have_attribute("src", re.compile(r"/content\?exposure=\d+$"))
     await expect(item.locator("img")).to_have_css("filter", "none")
-    await page.wait_for_function(  # the full file (480 pixels wide; the thumbnail is 320) has loaded
-        f"() => {{ const i = document.querySelector('#{evidence_id} img'); return i.complete && i.naturalWidth === 480; }}"
-    )
+    # The full file (480 pixels wide; the thumbnail is 320) has loaded.
+    loaded = f"document.querySelector('#{evidence_id} img')"
+    await page.wait_for_function(f"() => {loaded}.complete && {loaded}.naturalWidth === 480")
     await page.screenshot(path=screenshots / "wellbeing-02-revealed.png", full_page=True)
     assert exposures_of(console, person, "reveal") == 1
     with Session(console.engine) as session:
