@@ -48,6 +48,15 @@ class Settings:
     # Signs webhook bodies (X-Vigil-Signature: sha256=HMAC). Empty: webhook notices wait.
     webhook_secret: str = field(default_factory=lambda: _env("VIGIL_WEBHOOK_SECRET"))
 
+    # The evidence vault (docs/wellbeing.md): where sealed files are kept (default VIGIL_HOME/evidence)
+    # and the largest file an upload may be, in bytes (larger: 413).
+    evidence_dir_env: str = field(default_factory=lambda: _env("VIGIL_EVIDENCE_DIR"))
+    evidence_max_bytes: int = field(default_factory=lambda: int(_env("VIGIL_EVIDENCE_MAX_BYTES", "26214400")))
+
+    @property
+    def evidence_dir(self) -> Path:
+        return Path(self.evidence_dir_env).resolve() if self.evidence_dir_env else self.home / "evidence"
+
     @property
     def database_url(self) -> str:
         return self.database_url_env or f"sqlite:///{self.home / 'vigil.db'}"

@@ -259,6 +259,24 @@ class WeeklyReport(_Strict):
         return self
 
 
+_NOT_SENSITIVE = (Category.SPAM_SCAM, Category.MISINFORMATION, Category.OTHER)
+
+
+class Wellbeing(_Strict):
+    """What the console hides until a person chooses to see it, and when it suggests a break
+    (docs/wellbeing.md). Read from the file in force by the API and console, never by workflows."""
+
+    # Content and evidence of these categories (and anything marked graphic) is blurred,
+    # greyscale and muted until clicked; incident titles in these categories are masked in lists.
+    sensitive_categories: list[Category] = [c for c in Category if c not in _NOT_SENSITIVE]
+    # A person's daily soft limit: past either, the console asks for a break and offers a handover.
+    daily_reveals: int = Field(40, ge=1, le=10_000)
+    daily_minutes: int = Field(60, ge=1, le=1440)
+
+    def sensitive(self, category: str, graphic: bool = False) -> bool:
+        return graphic or category in self.sensitive_categories
+
+
 class Policy(_Strict):
     version: str = Field(min_length=1)
     triage: Triage
@@ -278,6 +296,8 @@ class Policy(_Strict):
     review: PostIncidentReview = PostIncidentReview()
     recommendations: Recommendations = Recommendations()
     weekly_report: WeeklyReport = WeeklyReport()
+    # Wellbeing and evidence (docs/wellbeing.md). A default, so policies recorded before it still read.
+    wellbeing: Wellbeing = Wellbeing()
 
     @model_validator(mode="after")
     def _every_severity_has_slas(self) -> "Policy":

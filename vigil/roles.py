@@ -33,6 +33,31 @@ REVIEWERS = RESPONDERS  # write post-incident reviews and their follow-ups (the 
 REPORTER_READERS = frozenset({Role.LEAD, Role.AUDITOR})
 
 
+# Evidence (vigil.evidence). Anyone who reads incidents sees an item's metadata; its bytes go to
+# those who work or check the case (responders, auditors), never to admins, who manage accounts,
+# not cases. Leads place and lift legal holds and delete items (never one under preservation);
+# the chain of custody is read by leads and auditors.
+EVIDENCE_UPLOADERS = RESPONDERS
+EVIDENCE_METADATA_READERS = READERS
+EVIDENCE_CONTENT_READERS = frozenset({Role.ANALYST, Role.LEAD, Role.AUDITOR})
+EVIDENCE_HOLDERS = LEADS
+EVIDENCE_DELETERS = LEADS
+CUSTODY_READERS = frozenset({Role.LEAD, Role.AUDITOR})
+VIEWING_TEAM_DEFAULTS = LEADS  # set the team's default blur, greyscale and autoplay
+
+# Exposure to sensitive content is health data: a person reads their own, leads their team's
+# (every analyst and lead while the directory has no teams of people), auditors everyone's.
+EXPOSURE_TEAM_READERS = LEADS
+EXPOSURE_ALL_READERS = frozenset({Role.AUDITOR})
+
+
+def exposure_scope(role: Role) -> str:
+    """Whose exposure a person may read: 'all', 'team' or 'own'."""
+    if role in EXPOSURE_ALL_READERS:
+        return "all"
+    return "team" if role in EXPOSURE_TEAM_READERS else "own"
+
+
 def sees_reporters(role: Role) -> bool:
     return role in REPORTER_READERS
 

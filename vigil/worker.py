@@ -32,6 +32,7 @@ from vigil.activities.audit import AuditActivities
 from vigil.activities.delivery import Channels, DeliveryActivities
 from vigil.activities.digest import DigestActivities
 from vigil.activities.enforcement import EnforcementActivities, EnforcementAdapter, RecordingAdapter
+from vigil.activities.evidence import EvidenceActivities
 from vigil.activities.projection import ProjectionActivities
 from vigil.activities.reports import ReportActivities
 from vigil.activities.reviews import ReviewActivities
@@ -40,6 +41,7 @@ from vigil.activities.watchdog import WatchdogActivities
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
+from vigil.evidence.vault import Vault
 from vigil.notifications.directory import DirectoryFile
 from vigil.notifications.dispatching import DispatcherWaker, start_dispatcher
 from vigil.notifications.schedules import keep_digest_schedule
@@ -50,6 +52,7 @@ from vigil.temporal import connect, register_search_attributes
 from vigil.workflows.approval import ApprovalWorkflow
 from vigil.workflows.digest import DigestWorkflow
 from vigil.workflows.dispatcher import DispatcherWorkflow
+from vigil.workflows.evidence_purge import EvidencePurgeWorkflow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.review import ReviewWorkflow
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
@@ -66,6 +69,7 @@ WORKFLOWS = [
     WatchdogWorkflow,
     DispatcherWorkflow,
     DigestWorkflow,
+    EvidencePurgeWorkflow,
 ]
 
 
@@ -115,6 +119,7 @@ def build_worker(
     reviews = ReviewActivities(client, engine, public_url)
     reports = ReportActivities(engine, policy, public_url)
     watch = WatchdogActivities(client, engine, public_url)
+    evidence = EvidenceActivities(Vault.from_settings(engine, settings()))
     return Worker(
         client,
         task_queue=task_queue,
@@ -135,6 +140,7 @@ def build_worker(
             reviews.key_moments,
             reviews.project_review,
             reports.send_weekly_report,
+            evidence.purge_evidence,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,

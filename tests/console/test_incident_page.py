@@ -17,7 +17,7 @@ PLAIN = "https://social.example/post/2231"
 
 
 def guarded_part(html: str) -> str:
-    match = re.search(r'<details class="graphic-guard">(.*?)</details>', html, re.S)
+    match = re.search(r'<details class="graphic-guard"[^>]*>(.*?)</details>', html, re.S)
     assert match, "no graphic-content guard on the page"
     return match.group(1)
 
@@ -52,7 +52,13 @@ async def _page_with(browser: Any, incident_id: str, text: str) -> str | None:
 
 
 async def test_graphic_content_sits_behind_a_closed_warning_and_is_never_an_image(console: Console) -> None:
-    incident = await console.open(content=[{"url": GRAPHIC, "graphic": True}, {"url": PLAIN, "graphic": False}])
+    # Misinformation is not a sensitive category (policy wellbeing): only the graphic link is guarded.
+    incident = await console.open(
+        category="misinformation",
+        channel="user_report",
+        region="NA",
+        content=[{"url": GRAPHIC, "graphic": True}, {"url": PLAIN, "graphic": False}],
+    )
     page = (await (await console.signed_in("ana")).get(f"/incidents/{incident['id']}")).text
     assert "<img" not in page
     guarded = guarded_part(page)
@@ -68,6 +74,16 @@ async def test_every_link_of_a_child_safety_incident_is_guarded_even_unflagged(c
     page = (await (await console.signed_in("leo")).get(f"/incidents/{incident['id']}")).text
     guarded = guarded_part(page)
     assert PLAIN in guarded and PLAIN not in page.replace(guarded, "")
+
+
+async def test_links_in_a_sensitive_category_are_guarded_with_the_category_named(console: Console) -> None:
+    # Violent extremism (the default intake here) is sensitive by policy even when not flagged graphic.
+    incident = await console.open(content=[{"url": PLAIN, "graphic": False}])
+    page = (await (await console.signed_in("ana")).get(f"/incidents/{incident['id']}")).text
+    guarded = guarded_part(page)
+    assert PLAIN in guarded and PLAIN not in page.replace(guarded, "")
+    assert '<span class="veil-category">violent extremism</span>' in page
+    assert "Show 1 sensitive content link" in page
 
 
 async def test_pages_forbid_loading_anything_from_elsewhere(console: Console) -> None:

@@ -20,12 +20,14 @@ from temporalio.client import Client
 import vigil
 from vigil import console
 from vigil.api import errors
-from vigil.api.middleware import BodyLimit, JsonDepthLimit, Metrics
+from vigil.api.middleware import UPLOAD_OVERHEAD, BodyLimit, JsonDepthLimit, Metrics
 from vigil.api.routers import (
     approvals,
     audit,
     codec,
     events,
+    evidence,
+    exposure,
     health,
     incidents,
     notifications,
@@ -37,6 +39,7 @@ from vigil.api.routers import (
 from vigil.auth import FailedAttempts
 from vigil.config import Settings, settings
 from vigil.db.engine import engine as default_engine
+from vigil.evidence.vault import Vault
 from vigil.temporal import connect
 
 log = logging.getLogger("vigil.api")
@@ -44,6 +47,8 @@ log = logging.getLogger("vigil.api")
 ROUTERS = [
     incidents.router,
     notifications.router,
+    evidence.router,
+    exposure.router,
     events.router,
     reviews.router,
     audit.router,
@@ -114,6 +119,7 @@ def create_app(
     app.state.task_queue = task_queue or config.task_queue
     app.state.max_body_bytes = config.max_body_bytes
     app.state.failed_attempts = FailedAttempts()  # failed token attempts per client: 429 past the limit
+    app.state.vault = Vault.from_settings(app.state.engine, config)
     app.state.metrics_registry = CollectorRegistry()  # per app, so several apps can live in one process
     app.state.diverged_gauge = Gauge(
         "vigil_incidents_diverged",
@@ -128,6 +134,8 @@ def create_app(
 
     app.add_middleware(codec.CodecCors, origin=config.temporal_ui_origin)
     app.add_middleware(JsonDepthLimit, max_bytes=config.max_body_bytes)  # inside BodyLimit
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=config.max_body_bytes, upload_bytes=config.evidence_max_bytes + UPLOAD_OVERHEAD
+    )
     app.add_middleware(Metrics, registry=app.state.metrics_registry)
     return app

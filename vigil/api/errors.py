@@ -18,6 +18,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from vigil.api.middleware import UPLOAD_PATHS
+
 log = logging.getLogger("vigil.api")
 
 
@@ -122,7 +124,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
             message = "unknown field"
         fields.append({"loc": _location(item.get("loc", ())), "msg": message})
     content_type = request.headers.get("content-type", "")
-    if request.method in ("POST", "PUT", "PATCH") and "json" not in content_type:
+    takes_form = UPLOAD_PATHS.match(request.url.path) is not None  # evidence uploads are multipart forms
+    if request.method in ("POST", "PUT", "PATCH") and "json" not in content_type and not takes_form:
         detail = "the body must be JSON: send the header 'Content-Type: application/json'"
     else:
         detail = "; ".join(f"{f['loc']}: {f['msg']}" for f in fields[:10]) or "invalid request"

@@ -1,6 +1,7 @@
 """Small ASGI middlewares: request metrics, a limit on request bodies, and on JSON nesting."""
 
 import json
+import re
 import time
 
 from fastapi import HTTPException
@@ -52,6 +53,11 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail="request body too large")
 
 
+# Evidence uploads (multipart) may be as large as VIGIL_EVIDENCE_MAX_BYTES plus their form's framing.
+UPLOAD_PATHS = re.compile(r"^/api/incidents/[^/]+/evidence$|^/incidents/[^/]+/evidence$")
+UPLOAD_OVERHEAD = 64 * 1024
+
+
 class BodyLimit:
     """Refuse request bodies over the limit, in JSON like every other error.
 
@@ -60,20 +66,22 @@ class BodyLimit:
     HTTPException, which FastAPI passes through to the JSON error handlers.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.upload_bytes if UPLOAD_PATHS.match(scope.get("path", "")) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
             await _send_json(send, 400, "bad_request", "invalid Content-Length header")
             return
-        if declared is not None and int(declared) > self.max_bytes:
-            detail = f"request body too large (limit {self.max_bytes} bytes)"
+        if declared is not None and int(declared) > limit:
+            detail = f"request body too large (limit {limit} bytes)"
             await _send_json(send, 413, "payload_too_large", detail)
             return
         received = 0
@@ -83,7 +91,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 

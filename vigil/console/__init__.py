@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from vigil.api.errors import add_handler
 from vigil.config import Settings
-from vigil.console import approvals, incident, live, on_call, queue, reports, reviews, sign_in, trends
+from vigil.console import approvals, incident, live, on_call, queue, reports, reviews, sign_in, trends, wellbeing
 from vigil.console.render import page
 from vigil.console.session import sealer_for
 from vigil.console.viewer import BadCsrf, SignInRequired, current_viewer, language_of, sign_in_url
@@ -34,6 +34,7 @@ ROUTERS = [
     reports.router,
     live.router,
     on_call.router,
+    wellbeing.router,
 ]
 
 

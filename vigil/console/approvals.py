@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from vigil.api.routers.approvals import inbox
 from vigil.api.schemas import ApprovalItem
-from vigil.console import flash, forms
+from vigil.console import flash, forms, wellbeing
 from vigil.console.render import aware, current_policy, page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import ApprovalRow, IncidentRow
@@ -32,8 +32,11 @@ def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict
     with DbSession(request.app.state.engine) as db:
         items = inbox(user=viewer.principal, session=db, status="pending", scope="inbox", limit=200).items
         ids = {item.incident_id for item in items}
-        known = select(col(IncidentRow.id), col(IncidentRow.title)).where(col(IncidentRow.id).in_(ids))
-        titles = dict(db.execute(known).tuples().all())
+        known = select(col(IncidentRow.id), col(IncidentRow.title), col(IncidentRow.category)).where(
+            col(IncidentRow.id).in_(ids)
+        )
+        # Sensitive titles are masked here, as in the queue (console/wellbeing.py).
+        titles = {i: wellbeing.masked_title(t, c, viewer.language) for i, t, c in db.execute(known).tuples().all()}
         rounds_of = select(col(ApprovalRow.id), col(ApprovalRow.asked_round)).where(
             col(ApprovalRow.id).in_([item.id for item in items])
         )

@@ -72,6 +72,7 @@ TITLES = {
 
 # What the page says after each action went through.
 DONE = {
+    "evidence": _("Evidence added."),  # console/wellbeing.py
     "acknowledge": _("Acknowledged."),
     "assign": _("Assigned."),
     "add_note": _("Note added."),

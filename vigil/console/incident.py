@@ -30,10 +30,10 @@ from vigil.api.routers.notifications import NotificationItem, incident_notificat
 from vigil.api.schemas import web_url
 from vigil.audit import watchdog
 from vigil.config import settings
-from vigil.console import flash, forms, refusals, urgency
+from vigil.console import flash, forms, refusals, urgency, wellbeing
 from vigil.console.render import current_policy, page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
-from vigil.domain import Category, EnforcementAction, Resolution, Severity, Team
+from vigil.domain import EnforcementAction, Resolution, Severity, Team
 from vigil.i18n import _, gettext_for
 from vigil.roles import AUDITORS, RESPONDERS
 from vigil.workflows.state import Incident, IncidentId, ProposalStatus
@@ -41,10 +41,6 @@ from vigil.workflows.state import Incident, IncidentId, ProposalStatus
 router = APIRouter()
 
 _INCIDENT_ID: TypeAdapter[str] = TypeAdapter(IncidentId)
-
-# Content in these categories is guarded even when intake did not flag it as graphic: a link
-# that may be child abuse or a killing is never one click away.
-ALWAYS_GUARDED = frozenset({Category.CHILD_SAFETY, Category.GRAPHIC_VIOLENCE, Category.SEXUAL_VIOLENCE})
 
 PROPOSAL_STATUS = {
     ProposalStatus.PENDING: _("waiting for approval"),
@@ -113,11 +109,12 @@ async def _incident_page(
     people = await run_in_threadpool(_people, request)
     notifications = await run_in_threadpool(_notifications, request, incident_id)
     done = flash.take(request)
-    guarded = incident.intake.category in ALWAYS_GUARDED
     policy = current_policy()
     now = datetime.now(UTC)
     offer = forms.offer(viewer, incident, policy, people, now)
     taking = forms.take(viewer, incident.status, incident.assignee)
+    # Evidence and content links, veiled where the policy says they are sensitive (console/wellbeing.py).
+    care = await wellbeing.evidence_context(request, viewer, incident)
     return page(
         request,
         "incident.html",
@@ -142,8 +139,6 @@ async def _incident_page(
         diverged=check if check is not None and check.result != "ok" else None,
         failed_form=failed_form,
         values=values or {},
-        graphic=[c for c in incident.intake.content if c.graphic or guarded],
-        plain=[c for c in incident.intake.content if not (c.graphic or guarded)],
         web_links={c.url for c in incident.intake.content if web_url(c.url)},  # others: text, never a link
         teams=list(Team),
         severities=list(Severity),
@@ -154,6 +149,7 @@ async def _incident_page(
         notifications=notifications,
         mail_configured=bool(settings().smtp_url),
         temporal_link=_temporal_link(viewer, incident_id),
+        **care,
     )
 
 

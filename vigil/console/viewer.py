@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from vigil import need_to_know
+from vigil.api.routers.exposure import Today, today_of
 from vigil.api.waiting import Waiting, waiting_for
 from vigil.auth import Principal, authenticate
 from vigil.console.session import LANGUAGE_COOKIE, SESSION_COOKIE, Session, revoked, same_token, unseal
@@ -43,6 +44,8 @@ class Viewer:
     language: str
     # The navigation's counts; console.js keeps them current.
     waiting: Waiting = field(default_factory=lambda: Waiting(approvals=0, assigned=0))
+    # Sensitive content seen today, against the policy's soft limit (the break prompt).
+    today: Today | None = None
 
     @property
     def name(self) -> str:
@@ -102,12 +105,15 @@ def sign_in_url(next_url: str) -> str:
     return "/sign-in" if next_url == "/" else f"/sign-in?next={quote(next_url, safe='/')}"
 
 
-def _principal(engine: Engine, session: Session) -> tuple[Principal, Waiting] | None:
+def _principal(engine: Engine, session: Session) -> tuple[Principal, Waiting, Today] | None:
     with DbSession(engine) as db:
         if revoked(db, session):  # signed out: the cookie no longer opens anything
             return None
         principal = authenticate(db, session.token)
-        return (principal, waiting_for(db, principal)) if principal else None
+        if principal is None:
+            return None
+        waiting = waiting_for(db, principal)
+    return principal, waiting, today_of(engine, principal.name)
 
 
 async def current_viewer(request: Request) -> Viewer | None:
@@ -117,8 +123,8 @@ async def current_viewer(request: Request) -> Viewer | None:
     found = await run_in_threadpool(_principal, request.app.state.engine, session)
     if found is None:
         return None
-    principal, waiting = found
-    return Viewer(principal=principal, session=session, language=language_of(request), waiting=waiting)
+    principal, waiting, today = found
+    return Viewer(principal=principal, session=session, language=language_of(request), waiting=waiting, today=today)
 
 
 async def signed_in(request: Request) -> Viewer:

@@ -488,3 +488,78 @@ class RevokedSessionRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)  # sha256 of the session's nonce (vigil.console.session)
     expires_at: datetime = _utc(nullable=False, index=True)  # when the cookie would have expired anyway
+
+
+class EvidenceRow(SQLModel, table=True):
+    """An evidence file: its hashes, where its encrypted bytes are, and how long it is kept
+    (vigil.evidence). The bytes themselves are never in the database."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_incident_uploaded", "incident_id", "uploaded_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    incident_id: str = Field(max_length=32)
+    category: str = Field(max_length=32)  # the incident's, at upload: what the warning names
+    sha256: str = Field(index=True, max_length=64)
+    perceptual_hash: str | None = Field(default=None, max_length=80)  # images: hex
+    media_type: str = Field(max_length=100)
+    size: int
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    graphic: bool = False
+    uploaded_by: str = Field(max_length=64)
+    uploaded_at: datetime = _utc(nullable=False)
+    preserved_until: datetime | None = _utc(nullable=True)
+    legal_hold: bool = False
+    legal_hold_by: str | None = Field(default=None, max_length=64)
+    legal_hold_reason: str | None = Field(default=None, sa_column=Column(Text))
+    blob_key: str = Field(max_length=200)
+    thumbnail_key: str | None = Field(default=None, max_length=200)
+    deleted_at: datetime | None = _utc(nullable=True)  # deleted by a person, or purged
+    deleted_by: str | None = Field(default=None, max_length=64)
+
+
+class CustodyRow(SQLModel, table=True):
+    """The chain of custody: every upload, view, download, hold, deletion and purge of an item."""
+
+    __tablename__ = "evidence_custody"
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_id: str = Field(index=True, max_length=40)
+    incident_id: str = Field(max_length=32)
+    event: str = Field(max_length=24)
+    actor: str = Field(max_length=64)
+    actor_role: str = Field(max_length=16)
+    at: datetime = _utc(nullable=False)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ExposureRow(SQLModel, table=True):
+    """One person seeing sensitive content: a reveal in the console, or a fetch of the bytes.
+    Health data: read only by the person, their leads and auditors (vigil.roles)."""
+
+    __tablename__ = "exposures"
+    __table_args__ = (Index("ix_exposures_person_at", "person", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person: str = Field(max_length=64)
+    incident_id: str = Field(max_length=32)
+    evidence_id: str | None = Field(default=None, max_length=40)
+    content_index: int | None = None  # a content link of the incident, when not an evidence item
+    category: str = Field(max_length=32)
+    sensitive: bool = True  # counts toward the daily soft limit (policy wellbeing)
+    kind: str = Field(max_length=16)  # reveal | fetch
+    at: datetime = _utc(nullable=False)
+    seconds: float = 0.0  # how long it stayed revealed, as the browser reports it
+
+
+class ViewingPreferenceRow(SQLModel, table=True):
+    """How a person wants sensitive content shown; the row named '*' is the team's default (leads)."""
+
+    __tablename__ = "viewing_preferences"
+
+    person: str = Field(primary_key=True, max_length=64)
+    blur: int = 24  # CSS pixels
+    greyscale: bool = True
+    autoplay: bool = False
+    updated_at: datetime = _utc(nullable=False)
+    updated_by: str = Field(max_length=64)

@@ -1,0 +1,165 @@
+"""Exposure: every time a person sees sensitive content, counted per person, category and day.
+
+A reveal (a click in the console, with how long it stayed revealed as the browser reports it) and a
+fetch of an evidence file's bytes each record one. Who may read whose is `roles.exposure_scope`;
+exposure is never put in a notification. The daily soft limit is the policy's `[wellbeing]`.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from vigil.db.tables import EvidenceRow, ExposureRow, IncidentRow, UserRow
+from vigil.domain import Role
+from vigil.policy import Wellbeing
+
+MAX_REPORTED_SECONDS = 4 * 3600  # a tab left open all night is not four hours of looking
+
+
+class NotRevealable(ValueError):
+    """A reveal of something the incident does not have (the API answers 404)."""
+
+
+@dataclass
+class Day:
+    person: str
+    day: date
+    reveals: int = 0  # sensitive reveals and fetches: what the soft limit counts
+    fetches: int = 0
+    seconds: float = 0.0
+    categories: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def minutes(self) -> float:
+        return round(self.seconds / 60, 1)
+
+    def over(self, wellbeing: Wellbeing) -> bool:
+        return self.reveals + self.fetches >= wellbeing.daily_reveals or self.minutes >= wellbeing.daily_minutes
+
+
+def record_reveal(
+    engine: Engine,
+    person: str,
+    incident_id: str,
+    wellbeing: Wellbeing,
+    evidence_id: str | None = None,
+    content_index: int | None = None,
+    seconds: float = 0.0,
+) -> ExposureRow:
+    """A person chose to see an evidence item or a content link. The category and whether it is
+    sensitive come from Vigil's records, never from the caller."""
+    with Session(engine, expire_on_commit=False) as session:
+        incident = session.get(IncidentRow, incident_id)
+        if incident is None:
+            raise NotRevealable(f"no incident {incident_id}")
+        category, graphic = incident.category, False
+        if evidence_id is not None:
+            item = session.get(EvidenceRow, evidence_id)
+            if item is None or item.incident_id != incident_id or item.deleted_at is not None:
+                raise NotRevealable(f"{incident_id} has no evidence {evidence_id}")
+            category, graphic = item.category, item.graphic
+        elif content_index is not None:
+            content = incident.state.get("intake", {}).get("content", [])
+            if not 0 <= content_index < len(content):
+                raise NotRevealable(f"{incident_id} has no content link {content_index}")
+            graphic = bool(content[content_index].get("graphic"))
+        else:
+            raise NotRevealable("say what was revealed: evidence_id or content_index")
+        row = ExposureRow(
+            person=person,
+            incident_id=incident_id,
+            evidence_id=evidence_id,
+            content_index=content_index,
+            category=category,
+            sensitive=wellbeing.sensitive(category, graphic),
+            kind="reveal",
+            at=datetime.now(UTC),
+            seconds=min(max(seconds, 0.0), MAX_REPORTED_SECONDS),
+        )
+        session.add(row)
+        session.commit()
+        return row
+
+
+def report_duration(engine: Engine, exposure_id: int, person: str, seconds: float) -> bool:
+    """How long a reveal stayed on screen (the browser says when it is hidden again). Only the
+    person's own reveals; the longest report wins, so a repeated beacon changes nothing."""
+    with Session(engine) as session:
+        row = session.get(ExposureRow, exposure_id)
+        if row is None or row.person != person or row.kind != "reveal":
+            return False
+        row.seconds = max(row.seconds, min(max(seconds, 0.0), MAX_REPORTED_SECONDS))
+        session.commit()
+        return True
+
+
+def recent_reveal(engine: Engine, exposure_id: int, person: str, evidence_id: str) -> bool:
+    """A console reveal the content fetch that follows it belongs to (so it is not counted twice)."""
+    with Session(engine) as session:
+        row = session.get(ExposureRow, exposure_id)
+        if row is None or row.person != person or row.evidence_id != evidence_id or row.kind != "reveal":
+            return False
+        at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+        return datetime.now(UTC) - at < timedelta(minutes=10)
+
+
+def visible_people(engine: Engine, viewer: str, scope: str) -> set[str] | None:
+    """Whose exposure the viewer may read: None for everyone (auditors); a lead's team (every
+    analyst and lead: the directory has no teams of people yet); else the viewer alone."""
+    if scope == "all":
+        return None
+    if scope == "own":
+        return {viewer}
+    with Session(engine) as session:
+        team = session.scalars(
+            select(col(UserRow.name)).where(col(UserRow.role).in_([Role.ANALYST.value, Role.LEAD.value]))
+        ).all()
+    return set(team) | {viewer}
+
+
+def days(engine: Engine, start: date, end: date, people: set[str] | None, person: str | None = None) -> list[Day]:
+    """Totals per person and day (UTC) from `start` to `end` inclusive, with each category's."""
+    since = datetime.combine(start, time.min, tzinfo=UTC)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
+    query = select(ExposureRow).where(col(ExposureRow.at) >= since, col(ExposureRow.at) < until)
+    if people is not None:
+        query = query.where(col(ExposureRow.person).in_(sorted(people)))
+    if person is not None:
+        query = query.where(col(ExposureRow.person) == person)
+    with Session(engine) as session:
+        rows = session.scalars(query.order_by(col(ExposureRow.person), col(ExposureRow.at))).all()
+    found: dict[tuple[str, date], Day] = {}
+    for row in rows:
+        at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+        key = (row.person, at.astimezone(UTC).date())
+        day = found.setdefault(key, Day(person=key[0], day=key[1]))
+        counts = day.categories.setdefault(row.category, defaultdict(float))
+        if row.kind == "reveal":
+            counts["reveals"] += 1
+            day.reveals += 1 if row.sensitive else 0
+        else:
+            counts["fetches"] += 1
+            day.fetches += 1 if row.sensitive else 0
+        counts["seconds"] += row.seconds
+        if row.sensitive:
+            day.seconds += row.seconds
+    return sorted(found.values(), key=lambda d: (d.person, d.day))
+
+
+def today(engine: Engine, person: str) -> Day:
+    now = datetime.now(UTC).date()
+    found = days(engine, now, now, {person})
+    return found[0] if found else Day(person=person, day=now)
+
+
+def least_exposed_today(engine: Engine, candidates: list[str]) -> list[tuple[str, int]]:
+    """Candidates for the next sensitive incident, least exposed today first: (name, views)."""
+    now = datetime.now(UTC).date()
+    counts = {name: 0 for name in candidates}
+    for day in days(engine, now, now, set(candidates)):
+        counts[day.person] = day.reveals + day.fetches
+    return sorted(counts.items(), key=lambda pair: (pair[1], pair[0]))

@@ -1,0 +1,113 @@
+"""Where evidence bytes live: sealed with AES-GCM under the payload key ring (vigil.temporal.codec),
+so nothing under VIGIL_HOME (or in a bucket) is readable without the keys.
+
+`BlobStore` is the whole interface a backend implements (put, get, delete by key). `FileStore`
+keeps blobs under a directory (VIGIL_EVIDENCE_DIR, default VIGIL_HOME/evidence). An S3-compatible
+backend implements the same three methods; none ships yet (docs/wellbeing.md).
+"""
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from vigil.temporal.codec import KeyError_, KeyRing
+
+_MAGIC = b"VGEV1"
+_NONCE_BYTES = 12
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class BlobMissing(Exception):
+    """A blob that is not (or no longer) in the store."""
+
+
+class FileStore:
+    """Blobs as files under `root`, two levels of fan-out; written to a temporary name and renamed,
+    so a crash never leaves half a blob under the real name."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        if not key.replace("-", "").replace(".", "").isalnum():
+            raise ValueError(f"invalid blob key {key[:40]!r}")
+        return self.root / key[-2:] / key
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_name(path.name + ".part")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobMissing(key) from None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+class Sealer:
+    """AES-256-GCM with the ring's active key; the blob names its key id, and its own key is the
+    associated data, so a blob copied under another item's name does not open."""
+
+    def __init__(self, ring: KeyRing):
+        self._ring = ring
+        self._ciphers = {kid: AESGCM(key) for kid, key in ring.keys.items()}
+
+    def seal(self, key: str, plain: bytes) -> bytes:
+        kid = self._ring.active
+        nonce = os.urandom(_NONCE_BYTES)
+        kid_bytes = kid.encode()
+        return (
+            _MAGIC
+            + bytes([len(kid_bytes)])
+            + kid_bytes
+            + nonce
+            + self._ciphers[kid].encrypt(nonce, plain, key.encode())
+        )
+
+    def open(self, key: str, sealed: bytes) -> bytes:
+        if not sealed.startswith(_MAGIC):
+            raise KeyError_(f"blob {key}: not a sealed evidence blob")
+        length = sealed[len(_MAGIC)]
+        start = len(_MAGIC) + 1
+        kid = sealed[start : start + length].decode()
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise KeyError_(f"blob {key}: sealed with key {kid!r}, which is not in the key ring")
+        rest = sealed[start + length :]
+        return cipher.decrypt(rest[:_NONCE_BYTES], rest[_NONCE_BYTES:], key.encode())
+
+
+class SealedStore:
+    """A BlobStore whose bytes are sealed before they reach the backend."""
+
+    def __init__(self, backend: BlobStore, ring: KeyRing):
+        self.backend = backend
+        self.sealer = Sealer(ring)
+
+    def put(self, key: str, data: bytes) -> None:
+        self.backend.put(key, self.sealer.seal(key, data))
+
+    def get(self, key: str) -> bytes:
+        return self.sealer.open(key, self.backend.get(key))
+
+    def delete(self, key: str) -> None:
+        self.backend.delete(key)
