@@ -90,7 +90,7 @@ async def _page_with(browser, params: dict[str, str], expected: list[str]) -> st
 
 async def test_the_queue_downloads_as_csv_with_its_filters(console: Console) -> None:
     tag = uuid.uuid4().hex[:8]
-    sev1 = await console.open(title=f"=HYPERLINK(evil) {tag}")
+    sev1 = await console.open(title=f"Livestream {tag}", external_ref=f"=HYPERLINK(evil) {tag}")
     await console.open(category="hate_speech", channel="user_report", region="NA", title=f"Slurs {tag}")
     browser = await console.signed_in("ana")
     await eventually(lambda: _page_with(browser, {"text": tag, "severity": "SEV1"}, [sev1["id"]]))
@@ -101,5 +101,6 @@ async def test_the_queue_downloads_as_csv_with_its_filters(console: Console) -> 
     lines = list(csv.reader(io.StringIO(response.text)))
     assert lines[0][:5] == ["id", "severity", "status", "title", "due_clock"]
     assert [line[0] for line in lines[1:]] == [sev1["id"]]
-    assert lines[1][3] == f"'=HYPERLINK(evil) {tag}"  # never a formula in a spreadsheet
+    assert lines[1][3].startswith("[Sensitive: violent extremism")  # masked as in the queue itself
+    assert lines[1][-1] == f"'=HYPERLINK(evil) {tag}"  # never a formula in a spreadsheet
     assert lines[1][4] == "sla.acknowledge"

@@ -27,7 +27,7 @@ def new_person(console: Console, role: str = "analyst") -> str:
     """Someone with no exposure yet, so each test counts from zero."""
     name = f"wb-{uuid.uuid4().hex[:8]}"
     with Session(console.engine) as session:
-        console.tokens[name] = auth.add_user(session, name, role)
+        console.tokens[name] = auth.enrol(session, auth.add_user(session, name, role))[0]
     return name
 
 

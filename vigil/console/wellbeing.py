@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine, Row
 from sqlalchemy.orm import Session as DbSession
 
@@ -22,6 +22,7 @@ from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.routers import evidence as evidence_api
 from vigil.api.routers import exposure as exposure_api
+from vigil.console import flash
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, signed_in
 from vigil.db.tables import ViewingPreferenceRow
@@ -160,7 +161,7 @@ async def upload(request: Request, incident_id: str, viewer: Viewer = Depends(si
     except ApiError as refused:
         gettext = gettext_for(viewer.language)
         return _problem(request, viewer, refused.status, gettext("Not done: %(reason)s") % {"reason": refused.detail})
-    return RedirectResponse(f"/incidents/{incident_id}?done=evidence#evidence", status_code=303)
+    return flash.redirect(request, f"/incidents/{incident_id}#evidence", "evidence")
 
 
 @router.get("/evidence/{evidence_id}/thumbnail")
@@ -249,7 +250,7 @@ async def preferences_page(request: Request, viewer: Viewer = Depends(signed_in)
         team=team,
         may_set_team=viewer.role in VIEWING_TEAM_DEFAULTS,
         blur_range=BLUR_RANGE,
-        done=request.query_params.get("done") == "saved",
+        done=flash.take(request) == "saved",
     )
 
 
@@ -269,7 +270,7 @@ async def save_preferences_form(request: Request, viewer: Viewer = Depends(signe
         autoplay=form.get("autoplay") == "on",
     )
     await run_in_threadpool(save_preferences, request.app.state.engine, whose, viewer.name, chosen)
-    return RedirectResponse("/preferences?done=saved", status_code=303)
+    return flash.redirect(request, "/preferences", "saved")
 
 
 @router.get("/exposure")
