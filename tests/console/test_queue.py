@@ -89,3 +89,22 @@ async def test_pages_follow_one_another_without_repeats(console: Console) -> Non
 
 async def _count(browser, tag: str, expected: int) -> bool:
     return len(listed((await browser.get("/", params={"text": tag})).text)) == expected
+
+
+async def test_a_lead_is_told_who_has_seen_least_sensitive_content_today(console: Console) -> None:
+    """With a sensitive incident unassigned, the queue names who to hand it to (least exposed
+    today: names only, never figures) to those who may read team exposure; not to analysts."""
+    tag = uuid.uuid4().hex[:8]
+    incident = await console.open(title=f"Livestream {tag}")  # violent extremism: sensitive by policy
+    lead = await console.signed_in("leo")
+    page = await eventually(lambda: _text_if(lead, {"text": tag}, incident["id"]), timeout=15)
+    hint = page[page.index('id="least-exposed"') :]
+    hint = hint[: hint.index("</p>")]
+    assert "Least exposed to sensitive content today:" in hint and not re.search(r"\d", hint.split(":", 1)[1])
+    analyst = await console.signed_in("ana")
+    assert 'id="least-exposed"' not in (await analyst.get("/", params={"text": tag})).text
+
+
+async def _text_if(browser, params: dict[str, str], incident_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    page = (await browser.get("/", params=params)).text
+    return page if incident_id in page else None

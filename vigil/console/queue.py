@@ -30,6 +30,7 @@ from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
+from vigil.roles import exposure_scope
 from vigil.workflows.state import INCIDENT_ID_PATTERN, Clock
 
 router = APIRouter()
@@ -168,12 +169,18 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         cursor = None
     reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
     listed = wellbeing.mask_rows(rows, viewer.language)  # sensitive titles are read on the incident's page
+    least_exposed: list[str] = []
+    if exposure_scope(viewer.role) != "own" and any(r.masked and not r.assignee for r in listed):
+        # Who to hand the next sensitive incident to: names only, for those who may read team exposure.
+        ranked = await run_in_threadpool(wellbeing.least_exposed, request.app.state.engine)
+        least_exposed = [name for name, _views in ranked][:3]
     return page(
         request,
         "queue.html",
         viewer.language,
         viewer,
         rows=listed,
+        least_exposed=least_exposed,
         due_clocks=due,
         done=forms.DONE.get(flash.take(request) or ""),
         take=lambda status, assignee: forms.take(viewer, status, assignee),
