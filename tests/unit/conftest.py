@@ -35,6 +35,17 @@ from .stories import Story, StoryFactory
 INCIDENT_ID = "INC-2026-000001"
 OTHER_INCIDENT = "INC-2026-000002"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+# Everyone the property tests draw actors from: two analysts, three leads (a two-lead quorum
+# and a proposer), an auditor and an admin, who act on nothing.
+PEOPLE = [
+    Actor(user="ana", role=Role.ANALYST),
+    Actor(user="bruno", role=Role.ANALYST),
+    Actor(user="lena", role=Role.LEAD),
+    Actor(user="liu", role=Role.LEAD),
+    Actor(user="leo", role=Role.LEAD),
+    Actor(user="audrey", role=Role.AUDITOR),
+    Actor(user="adam", role=Role.ADMIN),
+]
 
 OpenIncident = Callable[..., Incident]
 

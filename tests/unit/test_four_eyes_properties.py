@@ -32,18 +32,9 @@ from vigil.workflows.actions import (
 from vigil.workflows.lifecycle import apply
 from vigil.workflows.state import SYSTEM, Actor, ProposalStatus
 
-from .conftest import NOW, open_incident_with
+from .conftest import NOW, PEOPLE, open_incident_with
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
-PEOPLE = [
-    Actor(user="ana", role=Role.ANALYST),
-    Actor(user="bruno", role=Role.ANALYST),
-    Actor(user="lena", role=Role.LEAD),
-    Actor(user="liu", role=Role.LEAD),
-    Actor(user="leo", role=Role.LEAD),
-    Actor(user="audrey", role=Role.AUDITOR),
-    Actor(user="adam", role=Role.ADMIN),
-]
 LEADS = {p.user for p in PEOPLE if p.role == Role.LEAD}
 DECIDED = {ProposalStatus.APPROVED, ProposalStatus.DONE, ProposalStatus.FAILED}
 # No statement of reasons is ever needed: the incidents are in NA.

@@ -20,7 +20,6 @@ from vigil.domain import (
     EnforcementAction,
     Region,
     Resolution,
-    Role,
     Severity,
     Status,
     Team,
@@ -50,19 +49,10 @@ from vigil.workflows.actions import (
 from vigil.workflows.lifecycle import RULES, apply, due_clocks, next_wakeup, permitted
 from vigil.workflows.state import SYSTEM, Actor, ClockKind, Incident, ProposalStatus
 
-from .conftest import INCIDENT_ID, NOW, OTHER_INCIDENT, open_incident_with
+from .conftest import INCIDENT_ID, NOW, OTHER_INCIDENT, PEOPLE, open_incident_with
 
 POLICY = load_policy(DEFAULT_POLICY_PATH)
-ACTORS = [
-    Actor(user="ana", role=Role.ANALYST),
-    Actor(user="bruno", role=Role.ANALYST),
-    Actor(user="lena", role=Role.LEAD),
-    Actor(user="liu", role=Role.LEAD),
-    Actor(user="leo", role=Role.LEAD),
-    Actor(user="audrey", role=Role.AUDITOR),
-    Actor(user="adam", role=Role.ADMIN),
-    SYSTEM,
-]
+ACTORS = [*PEOPLE, SYSTEM]
 ACTION_TYPES = sorted(RULES)
 ACTIVE = {Status.TRIAGE, Status.INVESTIGATING, Status.ESCALATED, Status.PENDING_APPROVAL, Status.ACTIONING}
 WORK = {Status.INVESTIGATING, Status.ESCALATED}
