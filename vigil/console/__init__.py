@@ -1,6 +1,6 @@
 """The web console: HTML pages for analysts, leads and auditors, served by the API's app.
 
-Pages: the queue (/), an incident (/incidents/{id}) with its action forms and its post-incident
+Pages: the queue (/), intake (/intake), an incident (/incidents/{id}) with its action forms and its post-incident
 review (/incidents/{id}/review), the approval inbox (/approvals), trends and recommendations
 (/trends) and the weekly report (/reports/weekly), in English and Spanish; sign-in with an API token. The
 console has no rules of its own: it reads through the API's functions and acts through the
@@ -17,7 +17,19 @@ from fastapi.staticfiles import StaticFiles
 
 from vigil.api.errors import add_handler
 from vigil.config import Settings
-from vigil.console import approvals, incident, live, on_call, queue, reports, reviews, sign_in, trends, wellbeing
+from vigil.console import (
+    approvals,
+    incident,
+    intake,
+    live,
+    on_call,
+    queue,
+    reports,
+    reviews,
+    sign_in,
+    trends,
+    wellbeing,
+)
 from vigil.console.render import page
 from vigil.console.session import sealer_for
 from vigil.console.viewer import BadCsrf, SignInRequired, current_viewer, language_of, sign_in_url
@@ -27,6 +39,7 @@ STATIC = Path(__file__).parent.parent / "static"
 ROUTERS = [
     sign_in.router,
     queue.router,
+    intake.router,
     reviews.router,
     incident.router,
     approvals.router,

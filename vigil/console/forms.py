@@ -73,6 +73,7 @@ TITLES = {
 # What the page says after each action went through.
 DONE = {
     "evidence": _("Evidence added."),  # console/wellbeing.py
+    "intake": _("Taken in: the policy triaged it and its clocks are running."),  # console/intake.py
     "acknowledge": _("Acknowledged."),
     "assign": _("Assigned."),
     "add_note": _("Note added."),
