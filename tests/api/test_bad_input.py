@@ -337,3 +337,27 @@ async def test_guessing_enrolment_secrets_is_limited_like_guessing_tokens(sqlite
         limited = await guesser.post("/api/tokens/exchange", json={"secret": "vge_guess-more"})
         _assert_error(limited, 429, "too_many_requests")
         assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_an_unreadable_multipart_upload_is_422(sqlite_stack: Stack) -> None:
+    """A multipart body that cannot be parsed is malformed input (422), not a bare 400."""
+    incident = (
+        await sqlite_stack.http.post(
+            "/api/incidents",
+            json={"title": "Upload target", "channel": "user_report", "category": "spam_scam", "region": "NA"},
+            headers=sqlite_stack.auth("ana"),
+        )
+    ).json()
+    boundary = "209658ad0ae85efb27e7443c51ff967a"
+    headers = {**sqlite_stack.auth("ana"), "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    body = f"--{boundary}\r\n[None]--{boundary}--\r\n".encode()
+    response = await sqlite_stack.http.post(f"/api/incidents/{incident['id']}/evidence", content=body, headers=headers)
+    _assert_error(response, 422, "invalid")
+
+
+@pytest.mark.parametrize("exposure_id", ["0", "33299648651351486464", "2147483648"])
+async def test_an_exposure_id_past_the_database_integer_is_422(sqlite_stack: Stack, exposure_id: str) -> None:
+    response = await sqlite_stack.http.post(
+        f"/api/exposure/{exposure_id}/duration", json={"seconds": 3.5}, headers=sqlite_stack.auth("ana")
+    )
+    _assert_error(response, 422, "invalid")

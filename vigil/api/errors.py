@@ -140,6 +140,9 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
         # Starlette could not even decode it (not UTF-8): malformed, like any other bad body.
         return _json(422, "invalid", "the body is not valid JSON (it is not UTF-8 text)")
+    if exc.status_code == 400 and exc.detail == "Invalid multipart data.":
+        # An upload whose multipart body cannot be read: malformed input, not a 400 of its own.
+        return _json(422, "invalid", "the body is not valid multipart/form-data")
     code = _HTTP_CODES.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     if exc.status_code == 404:

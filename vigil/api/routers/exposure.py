@@ -9,7 +9,7 @@ one by itself. Reading (GET): a person their own, leads their team's, auditors e
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
@@ -116,7 +116,7 @@ async def reveal(
     "/{exposure_id}/duration", response_model=Today, summary="How long it stayed revealed", responses=responses(404)
 )
 async def duration(
-    exposure_id: int,
+    exposure_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The id a reveal answered with")],
     body: DurationReport,
     user: Principal = Depends(allow(EVIDENCE_CONTENT_READERS, "see incident content")),
     engine: Engine = Depends(get_engine),
