@@ -293,14 +293,5 @@ def least_exposed(engine: Engine) -> list[tuple[str, int]]:
     return exposures.least_exposed_today(engine, people)
 
 
-def break_prompt(engine: Engine, viewer_name: str) -> dict[str, Any] | None:
-    """The break prompt's facts, once a person is past the daily soft limit (else None)."""
-    today = _today(engine, viewer_name)
-    if not today.over_limit:
-        return None
-    others = [(n, c) for n, c in least_exposed(engine) if n != viewer_name][:3]
-    return {"today": today, "others": others}
-
-
 def _problem(request: Request, viewer: Viewer, status: int, message: str) -> Response:
     return page(request, "error.html", viewer.language, viewer, status=status, message=message)
