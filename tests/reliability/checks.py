@@ -32,6 +32,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from bench.workload import EXPECTED_SEVERITY, ApiDriver
 from tests.helpers import query_state
+from vigil import need_to_know
 from vigil.audit.known_issues import QUERY_AHEAD_OF_TASK, updates_accepted_after_other_commands
 from vigil.db.tables import (
     ApprovalRow,
@@ -313,6 +314,6 @@ async def assert_projected(engine: Engine, state: Incident, timeout: float = 15)
 
 
 def _as_projected(state: Incident) -> Incident:
-    """The state as the projection stores it: the reporter is sealed in a column of its own
-    (vigil/need_to_know.py; opening it is tested in tests/api/test_need_to_know.py)."""
-    return state.model_copy(update={"intake": state.intake.model_copy(update={"reporter": None})})
+    """The state as the projection stores it (vigil/need_to_know.py: the reporter sealed in a
+    column of its own; opening it is tested in tests/api/test_need_to_know.py)."""
+    return Incident.model_validate(need_to_know.stored_state(state)[0])
