@@ -11,6 +11,7 @@ from vigil.domain import Category, Channel, EnforcementAction, Region, Resolutio
 from vigil.policy import Policy
 from vigil.workflows.actions import (
     Action,
+    Approve,
     ClockFired,
     EnforcementCompleted,
     ProposeAction,
@@ -62,6 +63,12 @@ class Story:
     def propose(self, action: EnforcementAction, actor: Actor, **fields: object) -> str:
         self.do(ProposeAction(action=action, rationale="clear violation", **fields), actor)
         return self.state.proposals[-1].id
+
+    def approve(self, proposal_id: str, *leads: Actor) -> Incident:
+        """Each lead approves in turn (a SEV1's two-lead quorum: two of them)."""
+        for lead in leads:
+            self.do(Approve(approval_id=proposal_id), lead)
+        return self.state
 
     def enforce(self, proposal_id: str, succeeded: bool = True) -> Incident:
         return self.do(EnforcementCompleted(proposal_id=proposal_id, succeeded=succeeded, reference="ref-1"), SYSTEM)

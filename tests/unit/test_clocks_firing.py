@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from vigil.domain import EnforcementAction, Status
-from vigil.workflows.actions import Approve, ClockFired, RefusalCode
+from vigil.workflows.actions import ClockFired, RefusalCode
 from vigil.workflows.state import SYSTEM, Actor
 
 from .conftest import NOW
@@ -75,7 +75,6 @@ def test_breach_of_the_removal_order_does_not_block_acting_on_it(
     told = story(**SEV1_TCO)
     told.fire("regulatory.eu_tco_removal_order")
     removal = told.propose(EnforcementAction.GEO_BLOCK, analyst, statement_of_reasons="removal order TCO-1")
-    told.do(Approve(approval_id=removal), lead)
-    told.do(Approve(approval_id=removal), lead2)
+    told.approve(removal, lead, lead2)
     clock = told.enforce(removal).clock("regulatory.eu_tco_removal_order")
     assert clock.met_at is not None and len(clock.breaches) == 1

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from vigil.domain import EnforcementAction, Status, Team
-from vigil.workflows.actions import Approve, EnforcementCompleted, Escalate, RefusalCode
+from vigil.workflows.actions import EnforcementCompleted, Escalate, RefusalCode
 from vigil.workflows.state import SYSTEM, Actor, ProposalStatus
 
 from .conftest import INCIDENT_ID, NOW
@@ -62,14 +62,12 @@ def test_regulatory_clock_met_only_by_matching_enforcement(
 ) -> None:
     told = story(**SEV1_TCO)
     report = told.propose(EnforcementAction.REGULATOR_REPORT, analyst)
-    told.do(Approve(approval_id=report), lead)
-    told.do(Approve(approval_id=report), lead2)
+    told.approve(report, lead, lead2)
     state = told.enforce(report)
     assert state.clock("regulatory.eu_tco_removal_order").running
 
     removal = told.propose(EnforcementAction.REMOVE_CONTENT, analyst, statement_of_reasons="terrorist content")
-    told.do(Approve(approval_id=removal), lead)
-    told.do(Approve(approval_id=removal), lead2)
+    told.approve(removal, lead, lead2)
     state = told.enforce(removal)
     clock = state.clock("regulatory.eu_tco_removal_order")
     assert clock.met_at == told.at and not clock.running

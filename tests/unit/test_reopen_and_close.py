@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from vigil.domain import EnforcementAction, Resolution, Status, Team
-from vigil.workflows.actions import AddNote, Approve, Escalate, RecordTeamResponse, RefusalCode, Reopen, Resolve
+from vigil.workflows.actions import AddNote, Escalate, RecordTeamResponse, RefusalCode, Reopen, Resolve
 from vigil.workflows.lifecycle import next_wakeup
 from vigil.workflows.state import SYSTEM, Actor
 
@@ -78,8 +78,7 @@ def test_reopen_owes_again_the_legal_duties_the_resolution_set_aside(
 ) -> None:
     told = story(**SEV1_CSAM)
     removal = told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
-    told.do(Approve(approval_id=removal), lead)
-    told.do(Approve(approval_id=removal), lead2)
+    told.approve(removal, lead, lead2)
     told.enforce(removal)
     told.do(Resolve(resolution=Resolution.NO_VIOLATION, summary="adult content, not CSAM"), analyst)
     assert not told.state.clock("regulatory.ncmec_report").running

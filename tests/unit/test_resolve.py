@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from vigil.domain import EnforcementAction, Resolution, Status, Team
-from vigil.workflows.actions import Approve, Escalate, RefusalCode, Resolve
+from vigil.workflows.actions import Escalate, RefusalCode, Resolve
 from vigil.workflows.state import Actor, ProposalStatus
 
 from .conftest import NOW
@@ -53,16 +53,14 @@ def test_resolve_as_actioned_refused_while_ncmec_report_due(
 ) -> None:
     told = story(**SEV1_CSAM)
     removal = told.propose(EnforcementAction.REMOVE_CONTENT, analyst)
-    told.do(Approve(approval_id=removal), lead)
-    told.do(Approve(approval_id=removal), lead2)
+    told.approve(removal, lead, lead2)
     told.enforce(removal)
     resolve = Resolve(resolution=Resolution.ACTIONED, summary="removed")
     reason = told.refuse(resolve, analyst, RefusalCode.CONFLICT)
     assert reason.startswith("still due: US CSAM report to NCMEC")
 
     report = told.propose(EnforcementAction.REGULATOR_REPORT, analyst)
-    told.do(Approve(approval_id=report), lead)
-    told.do(Approve(approval_id=report), lead2)
+    told.approve(report, lead, lead2)
     told.enforce(report)
     state = told.do(resolve, analyst)
     assert state.status == Status.RESOLVED
