@@ -19,9 +19,10 @@ from sqlmodel import col
 from vigil.api.routers.approvals import inbox
 from vigil.api.schemas import ApprovalItem
 from vigil.console import flash, forms, wellbeing
-from vigil.console.render import aware, current_policy, page
+from vigil.console.render import aware, csv_download, current_policy, page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import ApprovalRow, IncidentRow
+from vigil.spreadsheet import csv_text
 
 router = APIRouter()
 
@@ -69,3 +70,20 @@ async def approvals(request: Request, viewer: Viewer = Depends(signed_in)) -> Re
         done=done,
         may_decide=viewer.may("approve"),
     )
+
+
+CSV_COLUMNS = ["id", "incident_id", "severity", "action", "title", "asked_tier", "times_out_at", "requested_at"]
+CSV_COLUMNS += ["proposed_by", "approvals", "quorum", "approvers", "region", "rationale"]
+
+
+@router.get("/approvals.csv")
+async def approvals_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
+    """The inbox as the page shows it to this viewer (same order, titles masked the same way)."""
+    items, titles, deadlines = await run_in_threadpool(_pending, request, viewer)
+    rows = [
+        [item.id, item.incident_id, item.severity, item.action, titles.get(item.incident_id), item.asked_tier]
+        + [deadlines[item.id], aware(item.requested_at), item.proposed_by, len(item.approvers), item.quorum]
+        + [" ".join(item.approvers), item.region, item.rationale]
+        for item in items
+    ]
+    return csv_download(csv_text(CSV_COLUMNS, rows), "vigil-approvals.csv")

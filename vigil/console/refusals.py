@@ -52,6 +52,13 @@ DOINGS = {
     "merge into": pgettext("refusal", "merge incidents"),
     "post update": pgettext("refusal", "post status updates"),
     "change reviews": pgettext("refusal", "change reviews"),
+    "read timelines": pgettext("refusal", "read timelines"),
+    "read incidents": pgettext("refusal", "read incidents"),
+    "replay histories": pgettext("refusal", "replay histories"),
+    "verify histories": pgettext("refusal", "verify histories"),
+    "read raw histories": pgettext("refusal", "read raw histories"),
+    "manage users": pgettext("refusal", "manage users"),
+    "manage tokens": pgettext("refusal", "manage tokens"),
 }
 
 Part = Callable[[str, str], str]
@@ -180,6 +187,22 @@ PATTERNS: list[tuple[re.Pattern[str], str, dict[str, Part]]] = [
         re.compile(r"^(?P<id>\S+) is (?P<status>\w+): merge into an open incident$"),
         _("%(id)s is %(status)s: merge into an open incident"),
         {"id": _plain, "status": _label},
+    ),
+    (
+        re.compile(r"^user '(?P<name>.+)' already exists \(names are case-insensitive\)$"),
+        _("a user %(name)s already exists (names are case-insensitive)"),
+        {"name": _plain},
+    ),
+    (
+        re.compile(r"^an enrolment secret is for someone else: .*$"),
+        _("an enrolment secret is for someone else: ask another admin for yours"),
+        {},
+    ),
+    (re.compile(r"^no enabled user (?P<name>\S+)$"), _("there is no enabled user %(name)s"), {"name": _plain}),
+    (
+        re.compile(r"^the user name '(?P<name>.+)' is reserved: .*$"),
+        _("the user name %(name)s is reserved: Vigil uses it, or people would take it for Vigil's"),
+        {"name": _plain},
     ),
     (
         re.compile(r"^not connected to Temporal yet; retry shortly$"),
