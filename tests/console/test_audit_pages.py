@@ -45,8 +45,8 @@ async def test_the_timeline_shows_every_event_refusals_too_with_one_count(consol
     assert 'href="/audit"' not in (await ana.get("/")).text  # not an auditor: no navigation link
     assert (await ana.get(f"/incidents/{iid}/audit")).status_code == 200  # the API lets every reader read timelines
 
-    spanish = (await audrey.get(f"/incidents/{iid}/audit", headers={"Accept-Language": "es"})).text
-    assert "rechazad" in spanish and "eventos en 1 ejecución" in spanish
+    spanish = " ".join((await audrey.get(f"/incidents/{iid}/audit", headers={"Accept-Language": "es"})).text.split())
+    assert "rechazada</span>" in spanish and "eventos en 1 ejecución" in spanish and "Auditoría de" in spanish
 
 
 async def test_the_state_after_an_event_and_bad_event_numbers(console: Console) -> None:
