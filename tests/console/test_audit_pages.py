@@ -58,6 +58,8 @@ async def test_the_state_after_an_event_and_bad_event_numbers(console: Console) 
     assert "matches every state the workflow recorded" in last
     assert REPORTER_EMAIL in last  # an auditor reads who reported it (need_to_know)
     assert REPORTER_EMAIL not in (await ana.get(f"/incidents/{iid}/audit/state")).text  # an analyst does not
+    adam = await console.signed_in("adam")
+    assert REPORTER_EMAIL not in (await adam.get(f"/incidents/{iid}/audit/state")).text  # nor an admin
     first = await audrey.get(f"/incidents/{iid}/audit/state", params={"after_event": "1"})
     assert first.status_code == 200 and "The incident was not open yet after this event." in first.text
     for bad in ("0", "-3", "abc", "1.5", "99999"):

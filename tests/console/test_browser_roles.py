@@ -37,6 +37,13 @@ async def first_screen(page: Page, action: Locator, shot: Path) -> None:
     assert box is not None and box["y"] < height, f"{page.url}: the next action starts at y={box and box['y']}"
 
 
+async def acknowledged(console: Console, title: str) -> str:
+    """A new SEV1 (docs/walkthrough.md's), acknowledged by ana: its id."""
+    incident = await console.open(title=title)
+    await console.act(incident["id"], {"type": "acknowledge"}, "ana")
+    return incident["id"]
+
+
 @VIEWPORTS
 async def test_an_analyst_takes_an_incident_and_adds_a_note(
     console: Console, browser: Any, screenshots: Path, viewport: dict[str, int]
@@ -73,9 +80,7 @@ async def test_an_analyst_takes_an_incident_and_adds_a_note(
 async def test_a_lead_approves_from_the_inbox(
     console: Console, browser: Any, screenshots: Path, viewport: dict[str, int]
 ) -> None:
-    incident = await console.open(title="Threat naming a school")
-    iid = incident["id"]
-    await console.act(iid, {"type": "acknowledge"}, "ana")
+    iid = await acknowledged(console, "Threat naming a school")
     await console.act(iid, {"type": "propose_action", "action": "terminate_account", "rationale": "Threat."}, "ana")
     approval_id = f"{iid}-A1"
     page = await new_page(browser, viewport)
@@ -96,9 +101,7 @@ async def test_a_lead_approves_from_the_inbox(
 async def test_an_auditor_reads_the_timeline_and_the_replay_verdict(
     console: Console, browser: Any, screenshots: Path, viewport: dict[str, int]
 ) -> None:
-    incident = await console.open(title="Audit walk")
-    iid = incident["id"]
-    await console.act(iid, {"type": "acknowledge"}, "ana")
+    iid = await acknowledged(console, "Audit walk")
     page = await new_page(browser, viewport)
     await sign_in(page, console, "audrey", f"/incidents/{iid}")
     audit = page.get_by_role("link", name="Audit: timeline, state, replay, seal")
@@ -113,6 +116,14 @@ async def test_an_auditor_reads_the_timeline_and_the_replay_verdict(
     verdict = page.locator(".verdict")
     await expect(verdict).to_contain_text("Replays against today's code")
     await first_screen(page, verdict, screenshots / f"38-auditor-replay-{size(viewport)}.png")
+    # The other views: the state after the last event (its whole JSON opened), the seal while open.
+    await page.locator("nav.tabs").get_by_role("link", name="State after an event").click()
+    await page.locator("details summary").filter(has_text="The whole state").click()
+    show = page.get_by_role("button", name="Show the state")
+    await first_screen(page, show, screenshots / f"39-auditor-state-{size(viewport)}.png")
+    await page.locator("nav.tabs").get_by_role("link", name="Seal").click()
+    await expect(page.get_by_role("status")).to_contain_text("sealed when the incident closes")
+    assert await page.evaluate(OVERFLOW) <= 0
 
 
 @VIEWPORTS
@@ -122,11 +133,11 @@ async def test_an_admin_adds_a_person(
     page = await new_page(browser, viewport)
     await sign_in(page, console, "adam")
     people = page.get_by_role("navigation", name="Console").get_by_role("link", name="People")
-    await first_screen(page, people, screenshots / f"39-admin-queue-{size(viewport)}.png")
+    await first_screen(page, people, screenshots / f"40-admin-queue-{size(viewport)}.png")
     await people.click()
     await page.wait_for_url(f"{console.base_url}/admin/users")
     add = page.get_by_role("button", name="Add a person")
-    await first_screen(page, add, screenshots / f"40-admin-people-{size(viewport)}.png")
+    await first_screen(page, add, screenshots / f"41-admin-people-{size(viewport)}.png")
     name = f"olga{uuid.uuid4().hex[:6]}"
     await page.get_by_label("Name").fill(name)
     await page.get_by_label("Role").select_option("analyst")
@@ -134,7 +145,7 @@ async def test_an_admin_adds_a_person(
     await expect(page.get_by_role("status")).to_contain_text("shown only this once")
     secret = page.locator("#enrolment-secret")
     await expect(secret).to_have_text(re.compile(r"^vge_"))
-    await first_screen(page, secret, screenshots / f"41-admin-secret-{size(viewport)}.png")
+    await first_screen(page, secret, screenshots / f"42-admin-secret-{size(viewport)}.png")
     await page.reload()
     await expect(page.locator("#enrolment-secret")).to_have_count(0)  # shown once
     await expect(page.locator(f"[data-person='{name}'] h3")).to_contain_text("waiting to enrol")
