@@ -67,7 +67,10 @@ async def test_an_admin_adds_a_person_who_enrols_themself(console: Console) -> N
         refused = await console.post_form(adam, "/admin/users", "/admin/users", bad)
         assert refused.status_code == 422 and "Not added:" in refused.text, bad
     mine = await console.post_form(adam, "/admin/users", "/admin/users/adam/enrolment", {})
-    assert mine.status_code == 409  # an enrolment secret is for someone else
+    assert mine.status_code == 409 and "ask another admin for yours" in mine.text  # a secret is for someone else
+    spanish = (await adam.get("/admin/users", headers={"Accept-Language": "es"})).text
+    assert "Personas y tokens" in spanish and "Nadie actúa en nombre de otra persona" in spanish
+    assert heading(spanish, name) == f"{name} analista dado de alta"
 
 
 async def test_revoking_signs_a_person_out_at_once(console: Console) -> None:
