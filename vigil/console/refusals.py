@@ -189,6 +189,31 @@ PATTERNS: list[tuple[re.Pattern[str], str, dict[str, Part]]] = [
         {"id": _plain, "status": _label},
     ),
     (
+        re.compile(r"^(?P<id>\S+) is (?P<status>\w+): a history is sealed when the incident closes$"),
+        _("%(id)s is %(status)s: a history is sealed when the incident closes"),
+        {"id": _plain, "status": _label},
+    ),
+    (
+        re.compile(r"^(?P<id>\S+) is (?P<status>\w+) but its seal is not recorded yet; retry shortly$"),
+        _("%(id)s is %(status)s but its seal is not recorded yet; try again in a moment"),
+        {"id": _plain, "status": _label},
+    ),
+    (
+        re.compile(r"^Temporal no longer keeps the history of (?P<id>\S+) .*$"),
+        _("Temporal no longer keeps the history of %(id)s (its retention period has passed): read an exported copy"),
+        {"id": _plain},
+    ),
+    (
+        re.compile(r"^after_event: after_event must be between 1 and (?P<last>\d+) .*$"),
+        _("the event number must be between 1 and %(last)s"),
+        {"last": _plain},
+    ),
+    (
+        re.compile(r"^after_event: (?P<given>.*) is not an event number \(1 or more\)$"),
+        _("%(given)s is not an event number (1 or more)"),
+        {"given": _plain},
+    ),
+    (
         re.compile(r"^user '(?P<name>.+)' already exists \(names are case-insensitive\)$"),
         _("a user %(name)s already exists (names are case-insensitive)"),
         {"name": _plain},
