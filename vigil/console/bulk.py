@@ -25,7 +25,7 @@ from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.api.routers import incidents as incidents_api
 from vigil.console import forms, refusals, wellbeing
-from vigil.console.queue import INCIDENT_ID, responders
+from vigil.console.queue import INCIDENT_ID
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, signed_in
 from vigil.i18n import _, gettext_for
@@ -94,12 +94,24 @@ def _checked(request: Request, viewer: Viewer, plan: Plan | None) -> tuple[Plan,
         return _error(request, viewer, 422, gettext(missing))
 
 
+@dataclass
+class Result:
+    incident_id: str
+    done: bool
+    said: str  # what was done, or why not, in the viewer's language
+
+
 @router.get("/bulk")
 async def confirm(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     checked = _checked(request, viewer, _plan(request.query_params))
     if isinstance(checked, Response):
         return checked
     plan, _action = checked
+    return await _page(request, viewer, plan, key=secrets.token_urlsafe(18), results=None)
+
+
+async def _page(request: Request, viewer: Viewer, plan: Plan, key: str, results: list[Result] | None) -> Response:
+    """The confirmation (no results yet) or what happened: the chosen incidents as the queue lists them."""
     rows = wellbeing.mask_rows(await run_in_threadpool(_chosen, request, plan.ids), viewer.language)
     known = {row.id for row in rows}
     return page(
@@ -109,18 +121,11 @@ async def confirm(request: Request, viewer: Viewer = Depends(signed_in)) -> Resp
         viewer,
         plan=plan,
         rows=rows,
+        titles={row.id: row.title for row in rows},
         unknown=[i for i in plan.ids if i not in known],
-        people=await run_in_threadpool(responders, request),
-        key=secrets.token_urlsafe(18),
-        results=None,
+        key=key,
+        results=results,
     )
-
-
-@dataclass
-class Result:
-    incident_id: str
-    done: bool
-    said: str  # what was done, or why not, in the viewer's language
 
 
 async def _apply(request: Request, viewer: Viewer, action: HumanAction, incident_id: str, key: str) -> Result:
@@ -154,17 +159,4 @@ async def apply(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
     key = str(form.get("key") or "")
     key = key if _KEY.match(key) else secrets.token_urlsafe(18)
     results = [await _apply(request, viewer, action, incident_id, key) for incident_id in plan.ids]
-    rows = wellbeing.mask_rows(await run_in_threadpool(_chosen, request, plan.ids), viewer.language)
-    return page(
-        request,
-        "bulk.html",
-        viewer.language,
-        viewer,
-        plan=plan,
-        rows=rows,
-        titles={row.id: row.title for row in rows},
-        unknown=[],
-        people=[],
-        key=key,
-        results=results,
-    )
+    return await _page(request, viewer, plan, key, results)
