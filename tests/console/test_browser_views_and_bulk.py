@@ -38,8 +38,12 @@ async def test_a_lead_saves_a_view_and_bulk_assigns_from_it(console: Console, br
     await expect(page.locator("#f-text")).to_have_value(tag)
     await expect(page.locator("table.queue tbody tr")).to_have_count(3)
 
+    await page.get_by_label(f"Choose {ids[0]}").check()
+    # The first checkbox keeps the focus: a checkbox takes no typing, so the keys still move.
+    for key in ("j", "j", "x", "j", "x"):  # the keyboard chooses the second and third rows
+        await page.keyboard.press(key)
     for incident_id in ids:
-        await page.get_by_label(f"Choose {incident_id}").check()
+        await expect(page.get_by_label(f"Choose {incident_id}")).to_be_checked()
     await page.locator("#bulk-assignee").select_option("bea")
     await page.get_by_role("button", name="Assign…").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Assign 3 incidents to bea?")
