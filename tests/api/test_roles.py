@@ -26,6 +26,8 @@ ENDPOINTS = [
     ("GET", "/api/trends", READ_ALL),
     ("GET", "/api/users", READ_ALL),
     ("GET", "/api/me", READ_ALL),
+    ("GET", "/api/views", READ_ALL),
+    ("POST", "/api/views", READ_ALL),  # each person their own (tests/api/test_views.py)
     ("POST", "/api/incidents", {"analyst", "lead"}),
     ("POST", "/api/users", {"admin"}),
     ("POST", "/api/users/bea/tokens", {"admin"}),
@@ -90,6 +92,8 @@ async def test_endpoint_role_matrix(
     body = _body(path, method)
     if path == "/api/users":
         body = {"name": f"made-by-{role}", "role": "analyst"}
+    if path == "/api/views":
+        body = None if method == "GET" else {"name": f"Role matrix view of {role}"}
     response = await sqlite_stack.http.request(method, url, json=body, headers=sqlite_stack.auth(ROLE_USER[role]))
     if role in allowed:
         assert response.status_code in (200, 201), response.text

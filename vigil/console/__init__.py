@@ -19,6 +19,7 @@ from vigil.api.errors import add_handler
 from vigil.config import Settings
 from vigil.console import (
     approvals,
+    bulk,
     incident,
     intake,
     live,
@@ -28,6 +29,7 @@ from vigil.console import (
     reviews,
     sign_in,
     trends,
+    views,
     wellbeing,
 )
 from vigil.console.render import page
@@ -39,6 +41,8 @@ STATIC = Path(__file__).parent.parent / "static"
 ROUTERS = [
     sign_in.router,
     queue.router,
+    views.router,
+    bulk.router,
     intake.router,
     reviews.router,
     incident.router,

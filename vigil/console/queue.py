@@ -18,14 +18,16 @@ from fastapi.responses import Response
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session as DbSession
 from sqlmodel import col
+from starlette.datastructures import QueryParams
 
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import open_follow_ups, owned_reviews
+from vigil.api.routers.views import View, views_of
 from vigil.audit import watchdog
 from vigil.console import flash, forms, urgency, wellbeing
-from vigil.console.render import SECURITY_HEADERS, aware, page
+from vigil.console.render import SECURITY_HEADERS, aware, page, url
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
@@ -77,8 +79,8 @@ class Filters(TypedDict):
     limit: str
 
 
-def _filters(request: Request) -> Filters:
-    params = request.query_params
+def read_filters(params: QueryParams) -> Filters:
+    """The queue's filters from a page address's query (leniently: see the module's docstring)."""
     sort = params.get("sort", "")
     return {
         "status": params.get("status") or OPEN,
@@ -120,9 +122,19 @@ Loaded = tuple[list[Row[Any]], str | None, list[str], dict[str, Clock]]
 def _load(request: Request, query: IncidentQuery) -> Loaded:
     with DbSession(request.app.state.engine) as db:
         rows, next_cursor = list_incidents(db, query)
-        people = [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
         due = _due_clocks(db, rows)
-    return rows, next_cursor, people, due
+    return rows, next_cursor, responders(request), due
+
+
+def responders(request: Request) -> list[str]:
+    """Who can be assigned an incident: analysts and leads who are not disabled."""
+    with DbSession(request.app.state.engine) as db:
+        return [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
+
+
+def _views(request: Request, name: str) -> list[View]:
+    with DbSession(request.app.state.engine) as db:
+        return views_of(db, name)
 
 
 def _due_clocks(db: DbSession, rows: list[Row[Any]]) -> dict[str, Clock]:
@@ -158,7 +170,7 @@ def _filtered(filters: Filters) -> int:
 
 @router.get("/")
 async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
-    filters = _filters(request)
+    filters = read_filters(request.query_params)
     cursor = (request.query_params.get("cursor") or "")[:1000] or None
     error = None
     try:
@@ -168,6 +180,7 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         rows, next_cursor, people, due = await run_in_threadpool(_load, request, _query(filters, None))
         cursor = None
     reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
+    views = await run_in_threadpool(_views, request, viewer.name)
     listed = wellbeing.mask_rows(rows, viewer.language)  # sensitive titles are read on the incident's page
     least_exposed: list[str] = []
     if exposure_scope(viewer.role) != "own" and any(r.masked and not r.assignee for r in listed):
@@ -189,6 +202,8 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         follow_ups=follow_ups,
         diverged=await run_in_threadpool(_diverged, request),
         filters=filters,
+        views=[(view, url("/", view.filters.model_dump(mode="json"))) for view in views],
+        query=request.url.query,
         next_cursor=next_cursor,
         first_page=cursor is None,
         error=error,
@@ -218,7 +233,7 @@ def _cell(value: object) -> str:
 @router.get("/queue.csv")
 async def queue_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     """The queue's page as CSV, with the same filters and sort (at most 200 rows, as a page)."""
-    filters = _filters(request)
+    filters = read_filters(request.query_params)
     try:
         rows, _next, _people, due = await run_in_threadpool(_load, request, _query(filters, None))
     except ApiError as refused:

@@ -210,7 +210,12 @@ def list_(
         list[IncidentId], Query(max_length=100, description="Exactly these incidents (repeat, at most 100)")
     ] = [],  # noqa: B006
     text: Annotated[
-        Annotated[str, Printable] | None, Query(max_length=200, description="Words in the title or external_ref")
+        Annotated[str, Printable] | None,
+        Query(
+            max_length=200,
+            description="Search: every word in the title, description, notes, external_ref, content URLs or "
+            "accounts (each a whole word or its start), or text the title or external_ref contains",
+        ),
     ] = None,
     opened_from: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601)")] = None,
     opened_to: Annotated[datetime | None, Query(description="Opened before (ISO 8601)")] = None,
