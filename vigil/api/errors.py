@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from vigil.api.middleware import UPLOAD_PATHS
+from vigil.evidence.store import StoreUnavailable
 
 log = logging.getLogger("vigil.api")
 
@@ -79,7 +80,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Malformed request: bad JSON, unknown or missing fields, wrong types or values",
     429: "Too many failed token attempts from this address: wait `Retry-After` seconds",
-    503: "The database or Temporal is unreachable; retry later",
+    503: "The database, Temporal or the evidence store is unreachable; retry later",
 }
 
 
@@ -157,6 +158,16 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return _json(503, "database_unavailable", "the database is unreachable; retry shortly", {"Retry-After": "5"})
 
 
+async def _evidence_store_error(request: Request, exc: StoreUnavailable) -> JSONResponse:
+    log.warning("evidence store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return _json(
+        503,
+        "evidence_store_unavailable",
+        "the evidence store is unreachable; nothing was changed, retry shortly",
+        {"Retry-After": "5"},
+    )
+
+
 _TEMPORAL_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 
 
@@ -193,4 +204,5 @@ def install(app: FastAPI) -> None:
     add_handler(app, PoolTimeout, _database_error)
     add_handler(app, InterfaceError, _database_error)
     add_handler(app, RPCError, _temporal_error)
+    add_handler(app, StoreUnavailable, _evidence_store_error)
     add_handler(app, Exception, _unexpected)

@@ -2,16 +2,17 @@
 so nothing under VIGIL_HOME (or in a bucket) is readable without the keys.
 
 `BlobStore` is the whole interface a backend implements (put, get, delete by key). `FileStore`
-keeps blobs under a directory (VIGIL_EVIDENCE_DIR, default VIGIL_HOME/evidence). An S3-compatible
-backend implements the same three methods; none ships yet (docs/wellbeing.md).
+keeps blobs under a directory (VIGIL_EVIDENCE_DIR, default VIGIL_HOME/evidence); `S3Store` in an
+S3-compatible bucket (VIGIL_EVIDENCE_S3_BUCKET; docs/wellbeing.md). `backend_for` picks one.
 """
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from vigil.config import Settings
 from vigil.temporal.codec import KeyError_, KeyRing
 
 _MAGIC = b"VGEV1"
@@ -30,6 +31,18 @@ class BlobMissing(Exception):
     """A blob that is not (or no longer) in the store."""
 
 
+class StoreUnavailable(Exception):
+    """The backend cannot be reached or refused the request: nothing was stored or read, try again
+    (the API answers 503; an activity retries)."""
+
+
+def _checked(key: str) -> str:
+    """Keys are Vigil's own ids (EV-..., EV-....thumb); anything else is a bug, never a path."""
+    if not key.replace("-", "").replace(".", "").isalnum():
+        raise ValueError(f"invalid blob key {key[:40]!r}")
+    return key
+
+
 class FileStore:
     """Blobs as files under `root`, two levels of fan-out; written to a temporary name and renamed,
     so a crash never leaves half a blob under the real name."""
@@ -38,9 +51,7 @@ class FileStore:
         self.root = root
 
     def _path(self, key: str) -> Path:
-        if not key.replace("-", "").replace(".", "").isalnum():
-            raise ValueError(f"invalid blob key {key[:40]!r}")
-        return self.root / key[-2:] / key
+        return self.root / key[-2:] / _checked(key)
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -61,6 +72,62 @@ class FileStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+
+class S3Store:
+    """Blobs as objects in an S3-compatible bucket, under an optional prefix. A put is one request,
+    so a reader never sees half an object; deleting a missing object succeeds, as S3 does, so a
+    purge that runs twice is harmless. Needs boto3 (`pip install "vigil[s3]"`)."""
+
+    def __init__(self, bucket: str, prefix: str = "", endpoint: str = "", region: str = ""):
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError:  # pragma: no cover - the extra is installed wherever S3 is configured
+            raise RuntimeError(
+                'VIGIL_EVIDENCE_S3_BUCKET is set but boto3 is missing: pip install "vigil[s3]"'
+            ) from None
+        self.bucket, self.prefix = bucket, prefix
+        self._client: Any = boto3.client(
+            "s3",
+            endpoint_url=endpoint or None,
+            region_name=region or None,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
+        )
+
+    def _call(self, method: str, key: str, **arguments: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self._client, method)(Bucket=self.bucket, Key=self.prefix + _checked(key), **arguments)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise BlobMissing(key) from None
+            raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
+        except BotoCoreError as error:
+            raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
+
+    def put(self, key: str, data: bytes) -> None:
+        self._call("put_object", key, Body=data, ContentType="application/octet-stream")
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self._call("get_object", key)["Body"].read()
+        return body
+
+    def delete(self, key: str) -> None:
+        self._call("delete_object", key)
+
+
+def backend_for(config: Settings) -> BlobStore:
+    """The bucket where one is configured, else the directory."""
+    if config.evidence_s3_bucket:
+        return S3Store(
+            config.evidence_s3_bucket,
+            config.evidence_s3_prefix,
+            config.evidence_s3_endpoint,
+            config.evidence_s3_region,
+        )
+    return FileStore(config.evidence_dir)
 
 
 class Sealer:
