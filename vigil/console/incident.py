@@ -30,7 +30,7 @@ from vigil.api.routers.notifications import NotificationItem, incident_notificat
 from vigil.api.schemas import web_url
 from vigil.audit import watchdog
 from vigil.config import settings
-from vigil.console import flash, forms, refusals, urgency, wellbeing
+from vigil.console import flash, forms, masking, refusals, urgency, wellbeing
 from vigil.console.render import current_policy, page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
 from vigil.domain import EnforcementAction, Resolution, Severity, Team
@@ -104,6 +104,9 @@ async def _incident_page(
         if failure.status == 404:
             message = gettext("There is no incident %(id)s.") % {"id": incident_id}
         return _error_page(request, viewer, failure.status, message)
+    await run_in_threadpool(
+        masking.title_read, request.app.state.engine, viewer.name, incident.id, incident.intake.category
+    )
     timeline = await _timeline(request, viewer, incident_id)
     check = await run_in_threadpool(watchdog.replay_check, request.app.state.engine, incident_id)
     people = await run_in_threadpool(_people, request)

@@ -1,21 +1,20 @@
 """Wellbeing in the console: evidence on the incident page (veiled until a click), reveals counted,
-each person's viewing preferences, masked titles in lists, the exposure view and the break prompt.
+each person's viewing preferences, the exposure view and the break prompt (masked titles in lists:
+console/masking.py).
 
 The rules are the API's: who may upload, open or read exposure is vigil.roles; what is sensitive is
 the policy's `[wellbeing]`; a reveal is recorded by the same function as POST /api/exposure.
 """
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine, Row
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
 from vigil import auth
@@ -28,8 +27,8 @@ from vigil.console.viewer import Viewer, check_csrf, signed_in
 from vigil.db.tables import ViewingPreferenceRow
 from vigil.evidence import exposure as exposures
 from vigil.evidence.vault import Vault
-from vigil.i18n import gettext_for, label
-from vigil.policy import Wellbeing, load_policy
+from vigil.i18n import gettext_for
+from vigil.policy import load_policy
 from vigil.roles import (
     EVIDENCE_CONTENT_READERS,
     EVIDENCE_UPLOADERS,
@@ -72,32 +71,6 @@ def save_preferences(engine: Engine, person: str, by: str, chosen: Preferences) 
         row.updated_at, row.updated_by = datetime.now(UTC), by
         db.add(row)
         db.commit()
-
-
-def masked_title(title: str, category: str, language: str, wellbeing: Wellbeing | None = None) -> str:
-    """A list's title of an incident: masked where the category is sensitive; read it on its page."""
-    wellbeing = wellbeing or load_policy().wellbeing
-    if not wellbeing.sensitive(category):
-        return title
-    gettext = gettext_for(language)
-    return gettext("[Sensitive: %(category)s. Open the incident to read its title]") % {
-        "category": label(category, language)
-    }
-
-
-def mask_rows(rows: Sequence[Row[Any]], language: str) -> list[SimpleNamespace]:
-    """The queue's rows with sensitive titles masked (`masked` says which)."""
-    wellbeing = load_policy().wellbeing
-    return [
-        SimpleNamespace(
-            **{
-                **row._mapping,
-                "title": masked_title(row.title, row.category, language, wellbeing),
-                "masked": wellbeing.sensitive(row.category),
-            }
-        )
-        for row in rows
-    ]
 
 
 def _vault(request: Request) -> Vault:

@@ -563,3 +563,14 @@ class ViewingPreferenceRow(SQLModel, table=True):
     autoplay: bool = False
     updated_at: datetime = _utc(nullable=False)
     updated_by: str = Field(max_length=64)
+
+
+class TitleSeenRow(SQLModel, table=True):
+    """That a person has opened a sensitive incident's page: lists show them its title from then on
+    (console/masking.py). Not an exposure: a title is words, the content stays veiled."""
+
+    __tablename__ = "titles_seen"
+
+    person: str = Field(primary_key=True, max_length=64)
+    incident_id: str = Field(primary_key=True, max_length=32)
+    first_seen_at: datetime = _utc(nullable=False)
