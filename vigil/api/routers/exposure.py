@@ -6,7 +6,7 @@ one by itself. Reading (GET): a person their own, leads their team's, auditors e
 (`roles.exposure_scope`). Exposure is health data: it is in no notification, digest or report.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -137,7 +137,7 @@ async def report(
 ) -> ExposureReport:
     """Totals by category and day: your own; a lead's team's; an auditor's everyone's."""
     end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=6)
+    start = start or date.fromordinal(max(1, end.toordinal() - 6))  # a week, but not before year 1
     if start > end:
         raise invalid("from: must not be after to")
     if (end - start).days >= MAX_DAYS:
