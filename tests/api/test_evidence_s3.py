@@ -120,6 +120,7 @@ async def test_evidence_in_a_bucket_is_sealed_fetched_and_purged(s3_stack: Stack
     for key, body in stored.items():
         assert marker not in body and image[200:264] not in body, key  # sealed before it left Vigil
 
+    assert (await s3_stack.http.get("/readyz")).json()["checks"]["evidence"] == "ok"
     fetched = await s3_stack.get(picture["content_url"], "bea")
     assert fetched.status_code == 200 and fetched.content == image
     thumbnail = await s3_stack.get(f"/api/evidence/{picture['id']}/thumbnail", "bea")
@@ -157,6 +158,8 @@ async def test_a_bucket_outage_is_503_and_records_nothing(s3_stack: Stack, s3_se
         assert refused.json()["error"] == "evidence_store_unavailable" and refused.headers["retry-after"]
         unread = await s3_stack.get(kept["content_url"], "bea")
         assert unread.status_code == 503
+        ready = await s3_stack.http.get("/readyz")  # still ready: only files need the bucket; it says so
+        assert ready.status_code == 200 and ready.json()["checks"]["evidence"].startswith("unreachable")
         assert _counts(s3_stack) == before  # no item, no custody view, no exposure for what nobody saw
     finally:
         s3_server.start()  # a new, empty S3: the outage's test owns nothing after it

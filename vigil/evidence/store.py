@@ -20,6 +20,9 @@ _NONCE_BYTES = 12
 
 
 class BlobStore(Protocol):
+    def check(self) -> None:
+        """Raise StoreUnavailable unless the store can be written now (for /readyz)."""
+
     def put(self, key: str, data: bytes) -> None: ...
 
     def get(self, key: str) -> bytes: ...
@@ -52,6 +55,11 @@ class FileStore:
 
     def _path(self, key: str) -> Path:
         return self.root / key[-2:] / _checked(key)
+
+    def check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreUnavailable(f"evidence directory {self.root} is not writable")
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -105,6 +113,14 @@ class S3Store:
                 raise BlobMissing(key) from None
             raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
         except BotoCoreError as error:
+            raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as error:
             raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
 
     def put(self, key: str, data: bytes) -> None:
@@ -169,6 +185,9 @@ class SealedStore:
     def __init__(self, backend: BlobStore, ring: KeyRing):
         self.backend = backend
         self.sealer = Sealer(ring)
+
+    def check(self) -> None:
+        self.backend.check()
 
     def put(self, key: str, data: bytes) -> None:
         self.backend.put(key, self.sealer.seal(key, data))
