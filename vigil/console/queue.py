@@ -30,7 +30,7 @@ from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
-from vigil.roles import exposure_scope
+from vigil.need_to_know import reads_others_exposure
 from vigil.workflows.state import INCIDENT_ID_PATTERN, Clock
 
 router = APIRouter()
@@ -172,7 +172,7 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
     seen = await run_in_threadpool(masking.titles_seen, request.app.state.engine, viewer.name, [r.id for r in rows])
     listed = masking.mask_rows(rows, viewer.language, seen)
     least_exposed: list[str] = []
-    if exposure_scope(viewer.role) != "own" and any(r.masked and not r.assignee for r in listed):
+    if reads_others_exposure(viewer.role) and any(r.masked and not r.assignee for r in listed):
         # Who to hand the next sensitive incident to: names only, for those who may read team exposure.
         ranked = await run_in_threadpool(wellbeing.least_exposed, request.app.state.engine)
         least_exposed = [name for name, _views in ranked][:3]

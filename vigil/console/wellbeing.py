@@ -28,13 +28,13 @@ from vigil.db.tables import ViewingPreferenceRow
 from vigil.evidence import exposure as exposures
 from vigil.evidence.vault import Vault
 from vigil.i18n import gettext_for
+from vigil.need_to_know import exposure_scope, reads_others_exposure
 from vigil.policy import load_policy
 from vigil.roles import (
     EVIDENCE_CONTENT_READERS,
     EVIDENCE_UPLOADERS,
     RESPONDERS,
     VIEWING_TEAM_DEFAULTS,
-    exposure_scope,
     may_not,
 )
 from vigil.workflows.state import Incident
@@ -255,7 +255,7 @@ async def exposure_page(request: Request, viewer: Viewer = Depends(signed_in)) -
     start = end if scope == "own" else end - timedelta(days=6)
     report = await exposure_api.report(start=start, end=end, person=None, user=viewer.principal, engine=engine)
     today = await run_in_threadpool(_today, engine, viewer.name)
-    least = await run_in_threadpool(least_exposed, engine) if scope != "own" else []
+    least = await run_in_threadpool(least_exposed, engine) if reads_others_exposure(viewer.role) else []
     return page(request, "exposure.html", viewer.language, viewer, report=report, scope=scope, today=today, least=least)
 
 

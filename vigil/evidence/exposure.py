@@ -1,7 +1,7 @@
 """Exposure: every time a person sees sensitive content, counted per person, category and day.
 
 A reveal (a click in the console, with how long it stayed revealed as the browser reports it) and a
-fetch of an evidence file's bytes each record one. Who may read whose is `roles.exposure_scope`;
+fetch of an evidence file's bytes each record one. Who may read whose is vigil.need_to_know's;
 exposure is never put in a notification. The daily soft limit is the policy's `[wellbeing]`.
 """
 
@@ -14,8 +14,7 @@ from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from vigil.db.tables import EvidenceRow, ExposureRow, IncidentRow, UserRow
-from vigil.domain import Role
+from vigil.db.tables import EvidenceRow, ExposureRow, IncidentRow
 from vigil.policy import Wellbeing
 
 MAX_REPORTED_SECONDS = 4 * 3600  # a tab left open all night is not four hours of looking
@@ -106,20 +105,6 @@ def recent_reveal(engine: Engine, exposure_id: int, person: str, evidence_id: st
             return False
         at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
         return datetime.now(UTC) - at < timedelta(minutes=10)
-
-
-def visible_people(engine: Engine, viewer: str, scope: str) -> set[str] | None:
-    """Whose exposure the viewer may read: None for everyone (auditors); a lead's team (every
-    analyst and lead: the directory has no teams of people yet); else the viewer alone."""
-    if scope == "all":
-        return None
-    if scope == "own":
-        return {viewer}
-    with Session(engine) as session:
-        team = session.scalars(
-            select(col(UserRow.name)).where(col(UserRow.role).in_([Role.ANALYST.value, Role.LEAD.value]))
-        ).all()
-    return set(team) | {viewer}
 
 
 def _utc_day(engine: Engine) -> ColumnElement[Any]:
