@@ -6,9 +6,8 @@ in-process with the viewer's own token, so the console shows whatever the API's 
 becomes (it is being rebuilt from Temporal's history) without knowing how it is made.
 
 Acting: a posted form becomes the API's own action model and goes through the API's own action
-handler (role check by lifecycle.permitted, the same input checks, then
-incident_client.act with the viewer as actor), so a refusal here is the state machine's, word
-for word, with the API's status code.
+handler (the same input checks, then incident_client.act with the viewer as actor), so a refusal
+here is the state machine's, word for word, with the API's status code, and in the journal.
 """
 
 import re
