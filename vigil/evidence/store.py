@@ -7,6 +7,8 @@ S3-compatible bucket (VIGIL_EVIDENCE_S3_BUCKET; docs/wellbeing.md). `backend_for
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,20 +65,27 @@ class FileStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = path.with_name(path.name + ".part")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except OSError as error:  # a full disk, a read-only mount, a lost network share
+            with suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            raise StoreUnavailable(f"evidence directory {self.root}: {error}") from None
 
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise BlobMissing(key) from None
+        except OSError as error:
+            raise StoreUnavailable(f"evidence directory {self.root}: {error}") from None
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -103,35 +112,39 @@ class S3Store:
             config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
         )
 
-    def _call(self, method: str, key: str, **arguments: Any) -> Any:
+    @contextmanager
+    def _answers(self, key: str | None = None) -> Iterator[None]:
+        """S3's errors as the store's: a missing key is BlobMissing, anything else (no connection,
+        refused, throttled past the retries, a body cut short) StoreUnavailable."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self._client, method)(Bucket=self.bucket, Key=self.prefix + _checked(key), **arguments)
+            yield
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if key is not None and error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise BlobMissing(key) from None
             raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
         except BotoCoreError as error:
             raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
 
     def check(self) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with self._answers():
             self._client.head_bucket(Bucket=self.bucket)
-        except (BotoCoreError, ClientError) as error:
-            raise StoreUnavailable(f"evidence bucket {self.bucket}: {error}") from None
 
     def put(self, key: str, data: bytes) -> None:
-        self._call("put_object", key, Body=data, ContentType="application/octet-stream")
+        with self._answers(key):
+            self._client.put_object(
+                Bucket=self.bucket, Key=self.prefix + _checked(key), Body=data, ContentType="application/octet-stream"
+            )
 
     def get(self, key: str) -> bytes:
-        body: bytes = self._call("get_object", key)["Body"].read()
-        return body
+        with self._answers(key):
+            body: bytes = self._client.get_object(Bucket=self.bucket, Key=self.prefix + _checked(key))["Body"].read()
+            return body
 
     def delete(self, key: str) -> None:
-        self._call("delete_object", key)
+        with self._answers(key):
+            self._client.delete_object(Bucket=self.bucket, Key=self.prefix + _checked(key))
 
 
 def backend_for(config: Settings) -> BlobStore:

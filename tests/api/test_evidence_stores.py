@@ -1,13 +1,15 @@
-"""The vault's S3 backend through the API: an S3 server on loopback (moto's, run as its own process:
-the S3 API over HTTP, signed requests, boto3's credential chain), since no S3 is reachable from
-these machines. Sealed at rest in the bucket, fetched back, purged, and an outage of the bucket
-answered 503 with nothing recorded."""
+"""The vault's backends through the API when they fail, and its S3 backend: an S3 server on
+loopback (moto's, run as its own process: the S3 API over HTTP, signed requests, boto3's credential
+chain), since no S3 is reachable from these machines. Sealed at rest in the bucket, fetched back,
+purged; an outage of the bucket, or a directory that cannot be written, answered 503 with nothing
+recorded."""
 
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from tests.evidence_files import png
 from tests.helpers import free_port
 from vigil.config import Settings, settings
 from vigil.db.tables import CustodyRow, EvidenceRow, ExposureRow
-from vigil.evidence.store import S3Store, SealedStore, backend_for
+from vigil.evidence.store import FileStore, S3Store, SealedStore, backend_for
 from vigil.evidence.vault import Vault
 from vigil.temporal.codec import load_or_create_keys
 
@@ -87,24 +89,29 @@ def s3_server() -> Iterator[S3Server]:
             os.environ[name] = value
 
 
+@contextmanager
+def vault_on(stack: Stack, configured: Settings) -> Iterator[Stack]:
+    """The API's vault on another backend for one test, as the settings would configure it."""
+    usual = stack.app.state.vault
+    ring = load_or_create_keys(settings().encryption_keys_env, settings().keys_file)
+    stack.app.state.vault = Vault(stack.engine, SealedStore(backend_for(configured), ring), usual.max_bytes)
+    try:
+        yield stack
+    finally:
+        stack.app.state.vault = usual
+
+
 @pytest.fixture
 def s3_stack(stack: Stack, s3_server: S3Server) -> Iterator[Stack]:
-    """The API's vault on the bucket for one test, as VIGIL_EVIDENCE_S3_* would configure it."""
     configured = Settings(evidence_s3_bucket=BUCKET, evidence_s3_prefix=PREFIX, evidence_s3_endpoint=s3_server.endpoint)
-    file_vault = stack.app.state.vault
-    stack.app.state.vault = Vault(
-        stack.engine,
-        SealedStore(backend_for(configured), load_or_create_keys(settings().encryption_keys_env, settings().keys_file)),
-        file_vault.max_bytes,
-    )
-    yield stack
-    stack.app.state.vault = file_vault
+    with vault_on(stack, configured) as on_s3:
+        yield on_s3
 
 
 def test_a_bucket_in_the_settings_chooses_the_s3_backend(tmp_path: Path) -> None:
     chosen = backend_for(Settings(evidence_s3_bucket=BUCKET, evidence_s3_prefix=PREFIX))
     assert isinstance(chosen, S3Store) and chosen.bucket == BUCKET and chosen.prefix == PREFIX
-    assert not isinstance(backend_for(Settings(evidence_dir_env=str(tmp_path))), S3Store)
+    assert isinstance(backend_for(Settings(evidence_dir_env=str(tmp_path))), FileStore)
 
 
 async def test_evidence_in_a_bucket_is_sealed_fetched_and_purged(s3_stack: Stack, s3_server: S3Server) -> None:
@@ -163,3 +170,15 @@ async def test_a_bucket_outage_is_503_and_records_nothing(s3_stack: Stack, s3_se
         assert _counts(s3_stack) == before  # no item, no custody view, no exposure for what nobody saw
     finally:
         s3_server.start()  # a new, empty S3: the outage's test owns nothing after it
+
+
+async def test_a_directory_that_cannot_be_written_is_503_and_records_nothing(stack: Stack, tmp_path: Path) -> None:
+    incident_id = await opened(stack, **CHILD_SAFETY)
+    not_a_directory = tmp_path / "evidence"
+    not_a_directory.write_text("a file where the evidence directory should be")  # root ignores modes
+    with vault_on(stack, Settings(evidence_dir_env=str(not_a_directory))):
+        before = _counts(stack)
+        refused = await upload(stack, incident_id, png(24))
+        assert refused.status_code == 503 and refused.json()["error"] == "evidence_store_unavailable"
+        assert _counts(stack) == before
+        assert (await stack.http.get("/readyz")).json()["checks"]["evidence"].startswith("unreachable")
