@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 from vigil.api.middleware import UPLOAD_PATHS
-from vigil.evidence.store import StoreUnavailable
 
 log = logging.getLogger("vigil.api")
 
@@ -158,16 +157,6 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return _json(503, "database_unavailable", "the database is unreachable; retry shortly", {"Retry-After": "5"})
 
 
-async def _evidence_store_error(request: Request, exc: StoreUnavailable) -> JSONResponse:
-    log.warning("evidence store unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return _json(
-        503,
-        "evidence_store_unavailable",
-        "the evidence store is unreachable; nothing was changed, retry shortly",
-        {"Retry-After": "5"},
-    )
-
-
 _TEMPORAL_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 
 
@@ -204,5 +193,4 @@ def install(app: FastAPI) -> None:
     add_handler(app, PoolTimeout, _database_error)
     add_handler(app, InterfaceError, _database_error)
     add_handler(app, RPCError, _temporal_error)
-    add_handler(app, StoreUnavailable, _evidence_store_error)
     add_handler(app, Exception, _unexpected)

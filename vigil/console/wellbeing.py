@@ -9,13 +9,14 @@ the policy's `[wellbeing]`; a reveal is recorded by the same function as POST /a
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
+from starlette.datastructures import UploadFile as FormFile
 
 from vigil import auth
 from vigil.api.errors import ApiError
@@ -113,7 +114,7 @@ async def upload(request: Request, incident_id: str, viewer: Viewer = Depends(si
     if viewer.role not in EVIDENCE_UPLOADERS:
         return _problem(request, viewer, 403, may_not(viewer.role, "add evidence"))
     file = form.get("file")
-    if not isinstance(file, UploadFile):
+    if not isinstance(file, FormFile):  # what a parsed form holds (FastAPI's UploadFile is a subclass)
         return _problem(request, viewer, 422, gettext_for(viewer.language)("Choose a file to upload."))
     description = form.get("description")
     try:
@@ -123,7 +124,7 @@ async def upload(request: Request, incident_id: str, viewer: Viewer = Depends(si
         await evidence_api.upload_evidence(
             incident_id,
             request,
-            file,
+            cast(UploadFile, file),
             description if isinstance(description, str) and description.strip() else None,
             form.get("graphic") == "on",
             user=viewer.principal,
