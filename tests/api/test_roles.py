@@ -1,8 +1,9 @@
 """The role matrix: every role against every endpoint and every action.
 
 Actions are tried on a merged incident, where the state machine refuses everything: so a role
-that may take an action gets 409 (the state forbids it), one that may not gets 403 before the
-incident is even asked, and nothing changes either way.
+that may take an action gets 409 (the state forbids it), one that may not gets 403 (the role's
+refusal comes first), and nothing changes either way. On a running incident the state machine
+itself refuses the role, so the attempt is journaled.
 """
 
 import pytest
@@ -181,3 +182,11 @@ async def test_analyst_cannot_change_severity(sqlite_stack: Stack) -> None:
     assert response.json()["detail"] == "an analyst may not set severity"
     state = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()
     assert state["severity"] == "SEV1"
+
+    # The attempt is in the journal, so the auditor's timeline says who tried what and why not.
+    async def refused_entries() -> list[dict[str, object]]:
+        timeline = (await sqlite_stack.get(f"/api/incidents/{incident['id']}/timeline", "audrey")).json()
+        return [e for e in timeline["entries"] if e.get("refused")]
+
+    refused = await eventually(refused_entries)
+    assert refused[-1]["actor"] == "ana" and refused[-1]["reason"] == "an analyst may not set severity"

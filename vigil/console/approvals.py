@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from vigil.api.routers.approvals import inbox
 from vigil.api.schemas import ApprovalItem
-from vigil.console import flash, forms, wellbeing
+from vigil.console import flash, forms, masking
 from vigil.console.render import aware, current_policy, page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import ApprovalRow, IncidentRow
@@ -35,8 +35,11 @@ def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict
         known = select(col(IncidentRow.id), col(IncidentRow.title), col(IncidentRow.category)).where(
             col(IncidentRow.id).in_(ids)
         )
-        # Sensitive titles are masked here, as in the queue (console/wellbeing.py).
-        titles = {i: wellbeing.masked_title(t, c, viewer.language) for i, t, c in db.execute(known).tuples().all()}
+        # Sensitive titles are masked here, as in the queue, until the lead has opened the incident.
+        seen = masking.titles_seen(request.app.state.engine, viewer.name, ids)
+        titles = {
+            i: masking.masked_title(t, c, viewer.language, seen=i in seen) for i, t, c in db.execute(known).tuples()
+        }
         rounds_of = select(col(ApprovalRow.id), col(ApprovalRow.asked_round)).where(
             col(ApprovalRow.id).in_([item.id for item in items])
         )

@@ -24,7 +24,7 @@ from starlette.datastructures import FormData, QueryParams
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.api.routers import incidents as incidents_api
-from vigil.console import forms, refusals, wellbeing
+from vigil.console import forms, masking, refusals
 from vigil.console.queue import INCIDENT_ID
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, signed_in
@@ -112,7 +112,9 @@ async def confirm(request: Request, viewer: Viewer = Depends(signed_in)) -> Resp
 
 async def _page(request: Request, viewer: Viewer, plan: Plan, key: str, results: list[Result] | None) -> Response:
     """The confirmation (no results yet) or what happened: the chosen incidents as the queue lists them."""
-    rows = wellbeing.mask_rows(await run_in_threadpool(_chosen, request, plan.ids), viewer.language)
+    chosen = await run_in_threadpool(_chosen, request, plan.ids)
+    seen = await run_in_threadpool(masking.titles_seen, request.app.state.engine, viewer.name, plan.ids)
+    rows = masking.mask_rows(chosen, viewer.language, seen)  # as in the queue they were chosen from
     known = {row.id for row in rows}
     return page(
         request,

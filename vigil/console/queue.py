@@ -26,13 +26,13 @@ from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import open_follow_ups, owned_reviews
 from vigil.api.routers.views import View, views_of
 from vigil.audit import watchdog
-from vigil.console import flash, forms, urgency, wellbeing
+from vigil.console import flash, forms, masking, urgency, wellbeing
 from vigil.console.render import SECURITY_HEADERS, aware, page, url
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
-from vigil.roles import exposure_scope
+from vigil.need_to_know import reads_others_exposure
 from vigil.workflows.state import INCIDENT_ID_PATTERN, Clock
 
 router = APIRouter()
@@ -181,9 +181,11 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         cursor = None
     reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
     views = await run_in_threadpool(_views, request, viewer.name)
-    listed = wellbeing.mask_rows(rows, viewer.language)  # sensitive titles are read on the incident's page
+    # Sensitive titles are read on the incident's page first; then the queue shows them to that person.
+    seen = await run_in_threadpool(masking.titles_seen, request.app.state.engine, viewer.name, [r.id for r in rows])
+    listed = masking.mask_rows(rows, viewer.language, seen)
     least_exposed: list[str] = []
-    if exposure_scope(viewer.role) != "own" and any(r.masked and not r.assignee for r in listed):
+    if reads_others_exposure(viewer.role) and any(r.masked and not r.assignee for r in listed):
         # Who to hand the next sensitive incident to: names only, for those who may read team exposure.
         ranked = await run_in_threadpool(wellbeing.least_exposed, request.app.state.engine)
         least_exposed = [name for name, _views in ranked][:3]
@@ -241,7 +243,7 @@ async def queue_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Re
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for row in wellbeing.mask_rows(rows, viewer.language):  # masked as on the page: a list, not the incident
+    for row in masking.mask_rows(rows, viewer.language):  # masked for everyone: a file leaves the screen
         clock = due.get(row.id)
         values = [row.id, row.severity, row.status, row.title, clock.id if clock else None, aware(row.next_deadline)]
         values += [row.category, row.region, row.channel, row.assignee, row.breaches, aware(row.opened_at)]

@@ -591,3 +591,14 @@ class SavedViewRow(SQLModel, table=True):
     name: str = Field(max_length=80)
     filters: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = _utc(nullable=False)
+
+
+class TitleSeenRow(SQLModel, table=True):
+    """That a person has opened a sensitive incident's page: lists show them its title from then on
+    (console/masking.py). Not an exposure: a title is words, the content stays veiled."""
+
+    __tablename__ = "titles_seen"
+
+    person: str = Field(primary_key=True, max_length=64)
+    incident_id: str = Field(primary_key=True, max_length=32)
+    first_seen_at: datetime = _utc(nullable=False)
