@@ -34,7 +34,8 @@ from bench.workload import PEOPLE
 from vigil.activities.projection import incident_row
 from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.db.engine import make_engine
-from vigil.db.tables import IncidentRow
+from vigil.db.search import search_row
+from vigil.db.tables import IncidentRow, IncidentSearchRow
 from vigil.domain import Category, Channel, Region, Severity, Status
 from vigil.policy import load_policy
 from vigil.workflows import lifecycle
@@ -73,7 +74,7 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("region SEV1/SEV2", {"region": "EMEA", "severity": ["SEV1", "SEV2"], "sort": "opened_at", "order": "desc"}),
     ("my incidents", {"assignee": "analyst07", "sort": "updated_at", "order": "desc"}),
     ("due soonest", {"status": ["investigating", "escalated", "triage"], "sort": "next_deadline", "order": "asc"}),
-    ("title search", {"text": "teacher", "sort": "opened_at", "order": "desc"}),
+    ("title search", {"text": "teacher", "sort": "opened_at", "order": "desc"}),  # and full text (vigil.db.search)
 ]
 PAGES = 4
 
@@ -145,14 +146,25 @@ def incident_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
     return rows
 
 
+def search_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's searchable words, as the projection writes them beside it (vigil.db.search)."""
+    found = []
+    for row in rows:
+        intake = {**row["state"]["intake"], "title": row["title"], "external_ref": row["external_ref"]}
+        found.append(search_row(row["id"], row["seq"], {**row["state"], "intake": intake}))
+    return found
+
+
 def bulk_load(engine: Engine, rows: list[dict[str, Any]], chunk: int = 2000) -> float:
     started = time.perf_counter()
     with Session(engine) as session:
         for start in range(0, len(rows), chunk):
             session.execute(insert(IncidentRow.__table__), rows[start : start + chunk])
+            session.execute(insert(IncidentSearchRow.__table__), search_rows(rows[start : start + chunk]))
             session.commit()
         if engine.dialect.name == "postgresql":
             session.execute(text("ANALYZE incidents"))  # what autovacuum does after a bulk load
+            session.execute(text("ANALYZE incident_search"))
             session.commit()
     return time.perf_counter() - started
 

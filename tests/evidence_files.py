@@ -2,6 +2,10 @@
 
 import io
 import random
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -29,3 +33,16 @@ def encoded(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
 
 def png(seed: int = 7) -> bytes:
     return encoded(picture(seed))
+
+
+def video(suffix: str = ".mp4", seconds: int = 2) -> bytes:
+    """A short test-pattern clip made by Debian's ffmpeg (.ci/run installs it)."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg is not installed: .ci/run installs Debian's"
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / f"clip{suffix}"
+        pattern = f"testsrc=size=320x240:rate=10:duration={seconds}"
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-f", "lavfi", "-i", pattern, "-pix_fmt", "yuv420p", str(out)], check=True
+        )
+        return out.read_bytes()

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,6 +29,13 @@ LEO = Actor(user="leo", role=Role.LEAD)
 AUDREY = Actor(user="audrey", role=Role.AUDITOR)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A loopback port nobody holds now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def shell_blocks(page: str) -> str:

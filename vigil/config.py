@@ -52,6 +52,12 @@ class Settings:
     # and the largest file an upload may be, in bytes (larger: 413).
     evidence_dir_env: str = field(default_factory=lambda: _env("VIGIL_EVIDENCE_DIR"))
     evidence_max_bytes: int = field(default_factory=lambda: int(_env("VIGIL_EVIDENCE_MAX_BYTES", "26214400")))
+    # Set a bucket and the vault keeps its sealed files in S3-compatible storage instead (AWS S3,
+    # MinIO, Ceph...; credentials from boto3's usual chain: AWS_ACCESS_KEY_ID, profiles, roles).
+    evidence_s3_bucket: str = field(default_factory=lambda: _env("VIGIL_EVIDENCE_S3_BUCKET"))
+    evidence_s3_prefix: str = field(default_factory=lambda: _env("VIGIL_EVIDENCE_S3_PREFIX"))
+    evidence_s3_endpoint: str = field(default_factory=lambda: _env("VIGIL_EVIDENCE_S3_ENDPOINT"))
+    evidence_s3_region: str = field(default_factory=lambda: _env("VIGIL_EVIDENCE_S3_REGION"))
 
     @property
     def evidence_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""Need-to-know for reporters: the one place that decides who sees who reported an incident.
+"""Need-to-know: the one place that decides who sees who reported an incident, and whose exposure
+to sensitive content a person may read.
 
 Reporter identity and contact details (`intake.reporter`) are shown to the roles in
 `vigil.roles.REPORTER_READERS` (leads and auditors) and to nobody else: not analysts, who act on
@@ -15,15 +16,24 @@ the content, not admins, who manage accounts. Every way out of Vigil goes throug
 - the timeline (`timeline_for_reader`: its entries keep the recorded action, and the opening one
   holds the intake);
 - lists, approvals, notifications, SSE events and reports carry no reporter at all.
+
+Exposure (vigil.evidence.exposure) is health data: a person reads their own, leads their team's,
+auditors everyone's (`exposure_scope`, from the role sets in vigil.roles); the API's report, the
+console's exposure page and the queue's "least exposed today" hint all ask `exposure_readable` or
+`reads_others_exposure`. No notification, digest, report or export carries it.
 """
 
 import base64
 import json
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
 from temporalio.api.common.v1 import Payload
 
 from vigil import roles
+from vigil.db.tables import UserRow
 from vigil.domain import Role
 from vigil.workflows.state import Incident, Reporter
 
@@ -111,3 +121,32 @@ def read_stored(document: dict[str, Any], sealed: str | None, role: Role | None)
         intake = incident.intake.model_copy(update={"reporter": open_reporter(sealed)})
         incident = incident.model_copy(update={"intake": intake})
     return incident
+
+
+# ---------------------------------------------------------------- exposure: health data
+
+
+def exposure_scope(role: Role) -> str:
+    """Whose exposure a person may read: 'all', 'team' or 'own'."""
+    if role in roles.EXPOSURE_ALL_READERS:
+        return "all"
+    return "team" if role in roles.EXPOSURE_TEAM_READERS else "own"
+
+
+def reads_others_exposure(role: Role) -> bool:
+    return exposure_scope(role) != "own"
+
+
+def exposure_readable(engine: Engine, viewer: str, role: Role) -> set[str] | None:
+    """Whose exposure the viewer may read: None for everyone (auditors); a lead's team (every
+    analyst and lead: the directory has no teams of people yet); else the viewer alone."""
+    scope = exposure_scope(role)
+    if scope == "all":
+        return None
+    if scope == "own":
+        return {viewer}
+    with Session(engine) as session:
+        team = session.scalars(
+            select(col(UserRow.name)).where(col(UserRow.role).in_([Role.ANALYST.value, Role.LEAD.value]))
+        ).all()
+    return set(team) | {viewer}

@@ -46,16 +46,10 @@ CUSTODY_READERS = frozenset({Role.LEAD, Role.AUDITOR})
 VIEWING_TEAM_DEFAULTS = LEADS  # set the team's default blur, greyscale and autoplay
 
 # Exposure to sensitive content is health data: a person reads their own, leads their team's
-# (every analyst and lead while the directory has no teams of people), auditors everyone's.
+# (every analyst and lead while the directory has no teams of people), auditors everyone's
+# (applied by vigil.need_to_know).
 EXPOSURE_TEAM_READERS = LEADS
 EXPOSURE_ALL_READERS = frozenset({Role.AUDITOR})
-
-
-def exposure_scope(role: Role) -> str:
-    """Whose exposure a person may read: 'all', 'team' or 'own'."""
-    if role in EXPOSURE_ALL_READERS:
-        return "all"
-    return "team" if role in EXPOSURE_TEAM_READERS else "own"
 
 
 def sees_reporters(role: Role) -> bool:

@@ -2,17 +2,19 @@
 preservation and legal holds, role rules, bad input, encryption at rest, perceptual duplicates."""
 
 import hashlib
+import io
 import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from tests.api.conftest import Stack
-from tests.evidence_files import encoded, picture, png
+from tests.evidence_files import encoded, picture, png, video
 from vigil.config import settings
 from vigil.db.tables import ExposureRow
 
@@ -227,3 +229,18 @@ async def test_same_picture_in_two_incidents_is_flagged(stack: Stack) -> None:
     assert b["also_in"] == [first]
     assert (await stack.get(f"/api/incidents/{first}/evidence", "ana")).json()["items"][0]["also_in"] == [second]
     assert first not in c["also_in"] and second not in c["also_in"]
+
+
+async def test_a_video_gets_a_thumbnail_from_its_own_frames(stack: Stack) -> None:
+    incident_id = await opened(stack, **CHILD_SAFETY)
+    clip = await uploaded(stack, incident_id, video(".mp4"), filename="clip.bin")
+    assert clip["media_type"] == "video/mp4" and clip["thumbnail_url"] and clip["perceptual_hash"] is None
+    frame = await stack.get(clip["thumbnail_url"], "bea")
+    assert frame.status_code == 200 and frame.content[:2] == b"\xff\xd8"  # a JPEG Vigil made
+    assert Image.open(io.BytesIO(frame.content)).size == (320, 240)
+    webm = await uploaded(stack, incident_id, video(".webm"))
+    assert webm["media_type"] == "video/webm" and webm["thumbnail_url"]
+    # A file that says it is MP4 but is not one: kept (it is evidence), without a thumbnail.
+    broken = await uploaded(stack, incident_id, b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    assert broken["media_type"] == "video/mp4" and broken["thumbnail_url"] is None
+    assert (await stack.get(f"/api/evidence/{broken['id']}/thumbnail", "bea")).status_code == 404

@@ -1,14 +1,19 @@
 """Exposure over the API, on SQLite and PostgreSQL: reveals and fetches counted per person,
 category and day; who may read whose; the daily soft limit."""
 
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from tests.api.conftest import Stack
 from tests.api.test_evidence import CHILD_SAFETY, opened, uploaded
 from tests.evidence_files import png
+from vigil.db.tables import ExposureRow
+from vigil.evidence import exposure as exposures
 from vigil.policy import DEFAULT_POLICY_PATH
 
 LIVESTREAM = {"content": [{"url": "https://video.example/live/1", "graphic": False}]}
@@ -109,3 +114,28 @@ async def test_bad_exposure_requests_are_refused(stack: Stack) -> None:
     assert (await stack.get("/api/exposure?from=2026-12-09&to=2026-12-01", "ana")).status_code == 422
     assert (await stack.get("/api/exposure?from=2026-01-01&to=2026-12-01", "ana")).status_code == 422
     assert (await stack.get("/api/exposure?from=yesterday", "ana")).status_code == 422
+
+
+async def test_days_are_utc_days_summed_by_the_database(stack: Stack) -> None:
+    """Exposures either side of midnight UTC fall on two days; non-sensitive ones are listed by
+    category but not counted towards the limit (days() groups in SQL, on each database)."""
+    incident_id = await opened(stack, **LIVESTREAM)
+    person = f"night-{uuid.uuid4().hex[:6]}"
+    late, early = datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), datetime(2026, 3, 2, 0, 0, 0, tzinfo=UTC)
+    made = [(late, True, 30.0), (late, True, 60.0), (early, True, 15.0), (early, False, 600.0)]
+    with Session(stack.engine) as session:
+        for at, sensitive, seconds in made:
+            category = "violent_extremism" if sensitive else "spam_scam"
+            session.add(
+                ExposureRow(person=person, incident_id=incident_id, category=category, sensitive=sensitive,
+                            kind="reveal", at=at, seconds=seconds, content_index=0)
+            )  # fmt: skip
+        session.commit()
+    found = exposures.days(stack.engine, date(2026, 3, 1), date(2026, 3, 2), {person})
+    assert [(d.day, d.reveals, d.seconds) for d in found] == [(date(2026, 3, 1), 2, 90.0), (date(2026, 3, 2), 1, 15.0)]
+    assert found[1].categories["spam_scam"] == {"reveals": 1, "seconds": 600.0}
+    assert exposures.days(stack.engine, date(2026, 3, 2), date(2026, 3, 2), {person})[0].reveals == 1
+    assert exposures.days(stack.engine, date(1, 1, 1), date(1, 1, 1), {"nobody-at-all"}) == []
+    for edge in ("from=9999-12-31&to=9999-12-31", "to=0001-01-01", "from=0001-01-01&to=0001-01-02"):
+        answer = await stack.get(f"/api/exposure?{edge}", "audrey")
+        assert answer.status_code == 200 and answer.json()["days"] == [], (edge, answer.text)

@@ -18,7 +18,13 @@ async def test_health_and_readiness_when_everything_is_up(sqlite_stack: Stack) -
     assert (await sqlite_stack.http.get("/healthz")).json() == {"status": "ok", "checks": {}}
     ready = await sqlite_stack.http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "temporal": "ok", "replay": "ok", "mail": "not configured"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "temporal": "ok",
+        "replay": "ok",
+        "evidence": "ok",
+        "mail": "not configured",
+    }
     assert ready.json()["detail"] == "mail is not configured (VIGIL_SMTP_URL): email notices wait in the outbox"
 
 

@@ -1,8 +1,9 @@
 """The role matrix: every role against every endpoint and every action.
 
 Actions are tried on a merged incident, where the state machine refuses everything: so a role
-that may take an action gets 409 (the state forbids it), one that may not gets 403 before the
-incident is even asked, and nothing changes either way.
+that may take an action gets 409 (the state forbids it), one that may not gets 403 (the role's
+refusal comes first), and nothing changes either way. On a running incident the state machine
+itself refuses the role, so the attempt is journaled.
 """
 
 import pytest
@@ -26,6 +27,8 @@ ENDPOINTS = [
     ("GET", "/api/trends", READ_ALL),
     ("GET", "/api/users", READ_ALL),
     ("GET", "/api/me", READ_ALL),
+    ("GET", "/api/views", READ_ALL),
+    ("POST", "/api/views", READ_ALL),  # each person their own (tests/api/test_views.py)
     ("POST", "/api/incidents", {"analyst", "lead"}),
     ("POST", "/api/users", {"admin"}),
     ("POST", "/api/users/bea/tokens", {"admin"}),
@@ -90,6 +93,8 @@ async def test_endpoint_role_matrix(
     body = _body(path, method)
     if path == "/api/users":
         body = {"name": f"made-by-{role}", "role": "analyst"}
+    if path == "/api/views":
+        body = None if method == "GET" else {"name": f"Role matrix view of {role}"}
     response = await sqlite_stack.http.request(method, url, json=body, headers=sqlite_stack.auth(ROLE_USER[role]))
     if role in allowed:
         assert response.status_code in (200, 201), response.text
@@ -177,3 +182,11 @@ async def test_analyst_cannot_change_severity(sqlite_stack: Stack) -> None:
     assert response.json()["detail"] == "an analyst may not set severity"
     state = (await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")).json()
     assert state["severity"] == "SEV1"
+
+    # The attempt is in the journal, so the auditor's timeline says who tried what and why not.
+    async def refused_entries() -> list[dict[str, object]]:
+        timeline = (await sqlite_stack.get(f"/api/incidents/{incident['id']}/timeline", "audrey")).json()
+        return [e for e in timeline["entries"] if e.get("refused")]
+
+    refused = await eventually(refused_entries)
+    assert refused[-1]["actor"] == "ana" and refused[-1]["reason"] == "an analyst may not set severity"

@@ -5,7 +5,6 @@ a free port (for the `vigil audit` CLI and the `temporal` CLI's codec client).""
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from tests.audit.scenarios import Driver, PlatformAdapter, run_scenarios, scenario_policy
+from tests.helpers import free_port
 from vigil import auth
 from vigil.api.app import create_app
 from vigil.cli import app as vigil_cli
@@ -77,12 +77,6 @@ class World:
     @property
     def all_ids(self) -> list[str]:
         return [i for ids in self.incidents.values() for i in ids]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def namespace_client(env: WorkflowEnvironment, name: str) -> Client:

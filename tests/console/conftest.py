@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api.conftest import QueryCounter, add_people, intake_body, namespace_client
+from tests.helpers import free_port
 from vigil.api.app import create_app
 from vigil.db.engine import make_engine, migrate
 from vigil.policy import Policy, parse_policy, policy_path
@@ -137,12 +137,6 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest_asyncio.fixture(scope="session")
 async def console(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Console]:
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('console') / 'vigil.db'}")
@@ -151,7 +145,7 @@ async def console(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPat
     client = await namespace_client(dev_env, f"vigil-console-{uuid.uuid4().hex[:6]}")
     task_queue = "console"
     app = create_app(temporal=client, engine=engine, task_queue=task_queue)
-    port = _free_port()
+    port = free_port()
     server = _QuietServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     async with build_worker(
         client, task_queue=task_queue, engine=engine, policy=quick_sev4_policy(), interceptors=[QueryCounter()]

@@ -108,3 +108,22 @@ async def test_a_lead_is_told_who_has_seen_least_sensitive_content_today(console
 async def _text_if(browser, params: dict[str, str], incident_id: str) -> str | None:  # type: ignore[no-untyped-def]
     page = (await browser.get("/", params=params)).text
     return page if incident_id in page else None
+
+
+async def test_the_queue_search_finds_words_of_the_description_a_note_and_the_content_url(console: Console) -> None:
+    tag = "".join(chr(ord("a") + int(c, 16)) for c in uuid.uuid4().hex[:10])  # one word, letters only
+    incident = await console.open(
+        title="Threat in a live chat",
+        description=f"Mentions the plaza of Guadalajara{tag} by name",
+        content=[{"url": f"https://clips{tag}.example/watch/1", "graphic": False}],
+    )
+    await console.act(incident["id"], {"type": "add_note", "text": f"Same user as in caso{tag}"}, "ana")
+    browser = await console.signed_in("ana")
+
+    async def finds(text: str) -> bool:
+        return incident["id"] in listed((await browser.get("/", params={"text": text})).text)
+
+    await eventually(lambda: finds(f"caso{tag}"))  # the note, once projected
+    assert await finds(f"guadalajara{tag}")
+    assert await finds(f"clips{tag}")
+    assert not await finds(f"guadalajara{tag} nowhere")

@@ -51,6 +51,8 @@ async def test_a_lead_decides_from_the_inbox_and_the_decision_leaves_it(console:
     assert "Approvals: 0 of 2 needed" in page and f"Approve {approval_id}" in page
     # Violent extremism is sensitive (policy wellbeing): its title is masked here, read on its page.
     assert "Inbox walk" not in page and "[Sensitive: violent extremism. Open the incident to read its title]" in page
+    assert (await lena.get(f"/incidents/{iid}")).status_code == 200
+    assert "Inbox walk" in (await lena.get("/approvals")).text  # opened once: the title is hers to read
     analyst_page = (await analyst.get("/approvals")).text
     assert approval_id in analyst_page and f"Approve {approval_id}" not in analyst_page  # waiting on it, not deciding
     assert approval_id in (await auditor.get("/approvals")).text

@@ -133,6 +133,13 @@ async def test_titles_of_sensitive_incidents_are_masked_in_the_queue(
     await page.screenshot(path=screenshots / "wellbeing-04-queue-masked.png", full_page=True)
     await row.get_by_role("link").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text(f"Beheading video {tag}")
+    # Opened once, the title is theirs to read in the queue; for everyone else it stays masked.
+    await page.goto(f"{console.base_url}/?text={tag}")
+    await expect(page.locator(f"tr[data-incident='{masked['id']}']")).to_contain_text(f"Beheading video {tag}")
+    other = await new_page(browser)
+    await sign_in(other, console, "bea")
+    await other.goto(f"{console.base_url}/?text={tag}")
+    await expect(other.locator(f"tr[data-incident='{masked['id']}']")).not_to_contain_text("Beheading")
 
 
 async def test_past_the_daily_limit_the_console_asks_for_a_break(

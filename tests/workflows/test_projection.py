@@ -20,12 +20,14 @@ from tests.helpers import (
 )
 from vigil import need_to_know
 from vigil.activities.projection import ProjectionActivities
+from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.db.tables import (
     ApprovalRow,
     EnforcementRow,
     EscalationRow,
     IncidentEventRow,
     IncidentRow,
+    IncidentSearchRow,
     OutboxRow,
 )
 from vigil.db.upsert import insert_ignore
@@ -34,6 +36,7 @@ from vigil.temporal.incident_client import act
 from vigil.workflows import lifecycle
 from vigil.workflows.actions import (
     Acknowledge,
+    AddNote,
     Approve,
     Escalate,
     Open,
@@ -150,6 +153,35 @@ def test_the_incident_row_only_moves_forward(any_engine, policy):
     )
     assert (projected().seq, projected().status) == (third.seq, third.status.value)
     assert len(rows(any_engine, EscalationRow, incident_id=incident_id)) == 1
+
+
+def test_searchable_words_are_written_once_and_follow_the_newest_state(any_engine, policy):
+    """The projection writes an incident's words with its row: a retried batch adds no second row,
+    a late older batch does not take back a note's words, and the search finds them."""
+    incident_id, now = new_incident_id(), datetime.now(UTC)
+    opened = Open(
+        incident_id=incident_id, intake=intake(), severity="SEV1", triage_reasons=["r"], policy_version=policy.version
+    )
+    first = lifecycle.apply(None, opened, SYSTEM, now, policy)
+    note = AddNote(text="Mirror found on a paste site")
+    second = lifecycle.apply(first, note, ANA, now, policy)
+    entries = [
+        JournalEntry(entry_no=1, action=opened, actor=SYSTEM, at=now, seq=first.seq),
+        JournalEntry(entry_no=2, action=note, actor=ANA, at=now, seq=second.seq),
+    ]
+    projection = ProjectionActivities(any_engine, "http://vigil.test")
+    newer = ProjectionBatch(incident_id=incident_id, entries=entries, state=second)
+    ActivityEnvironment().run(projection.project, newer)
+    ActivityEnvironment().run(projection.project, newer)
+    ActivityEnvironment().run(
+        projection.project, ProjectionBatch(incident_id=incident_id, entries=entries[:1], state=first)
+    )
+    [words] = rows(any_engine, IncidentSearchRow, incident_id=incident_id)
+    assert words.seq == second.seq and "paste" in words.document.split()
+    assert "orders" not in words.document.split()  # the reporter (orders@regulator.example) is never searchable
+    with Session(any_engine) as session:
+        found, _next = list_incidents(session, IncidentQuery(text="PASTE mirror", ids=[incident_id]))
+    assert [r.id for r in found] == [incident_id]
 
 
 def test_an_insert_that_meets_an_existing_row_says_it_inserted_nothing(any_engine):

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from tests.helpers import ANA, eventually, intake, new_incident_id
 from tests.workflows.diverged import careless_worker
+from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.audit import repair, watchdog
 from vigil.audit.history import fetch
 from vigil.audit.journal import read_journal
@@ -101,6 +102,9 @@ async def test_a_diverged_incident_is_repaired_and_its_clocks_fire_again(
             assert sorted(entries) == list(range(1, len(entries) + 1))  # 1..n, once each
             [stored] = session.scalars(select(RepairRow).where(RepairRow.incident_id == incident_id)).all()
             assert stored.repaired_by == "adam" and stored.report["differences"] == 0
+            # Its searchable words were rewound with it, and written again by the repaired run.
+            found_by_note, _next = list_incidents(session, IncidentQuery(text="looking stream", ids=[incident_id]))
+            assert [r.id for r in found_by_note] == [incident_id]
         [again] = await watchdog_verdict(dev_namespace, file_engine, incident_id)
         assert again.result == "ok"
         journal = await read_journal(await fetch(dev_namespace, incident_id), converter)

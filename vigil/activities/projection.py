@@ -15,6 +15,7 @@ from sqlmodel import col
 from temporalio import activity
 
 from vigil import need_to_know
+from vigil.db.search import search_row
 from vigil.db.tables import (
     ApprovalRow,
     ChangeRow,
@@ -23,6 +24,7 @@ from vigil.db.tables import (
     EscalationRow,
     IncidentEventRow,
     IncidentRow,
+    IncidentSearchRow,
     MilestoneRow,
     OutboxRow,
     SeverityChangeRow,
@@ -89,7 +91,8 @@ def _write_changes(session: Session, state: Incident, entries: list[JournalEntry
 
 
 def write_projection(session: Session, batch: ProjectionBatch) -> None:
-    """Everything but the notices: events, escalations, breaches, trend facts, approvals, the incident."""
+    """Everything but the notices: events, escalations, breaches, trend facts, approvals, the
+    incident and its searchable words."""
     insert_ignore(session, IncidentEventRow, [_event_row(batch.incident_id, e) for e in batch.entries])
     applied = [e for e in batch.entries if not e.refused]
     insert_ignore(session, EscalationRow, _escalation_rows(batch.incident_id, applied))
@@ -112,6 +115,15 @@ def write_projection(session: Session, batch: ProjectionBatch) -> None:
         keys=["id"],
         update=[k for k in row if k not in ("id", "history_digest")],
         where=col(IncidentRow.seq) < row["seq"],
+    )
+    words = search_row(row["id"], row["seq"], row["state"])
+    upsert(
+        session,
+        IncidentSearchRow,
+        words,
+        keys=["incident_id"],
+        update=["seq", "document"],
+        where=col(IncidentSearchRow.seq) < words["seq"],
     )
 
 

@@ -35,6 +35,7 @@ from vigil.api.routers import (
     reviews,
     trends,
     users,
+    views,
 )
 from vigil.auth import FailedAttempts
 from vigil.config import Settings, settings
@@ -57,6 +58,7 @@ ROUTERS = [
     trends.router,
     reports.router,
     users.router,
+    views.router,
     health.router,
 ]
 

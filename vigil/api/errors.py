@@ -79,7 +79,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     422: "Malformed request: bad JSON, unknown or missing fields, wrong types or values",
     429: "Too many failed token attempts from this address: wait `Retry-After` seconds",
-    503: "The database or Temporal is unreachable; retry later",
+    503: "The database, Temporal or the evidence store is unreachable; retry later",
 }
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session
 from sqlmodel import col
 
 from vigil.api.errors import invalid
+from vigil.db import search
 from vigil.db.tables import IncidentRow, table_of
 from vigil.domain import Category, Channel, Region, Severity, Status
 from vigil.workflows.state import no_control_characters
@@ -86,7 +87,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
+def _filters(q: IncidentQuery, dialect: str) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     chosen: list[tuple[Mapped[str] | Mapped[str | None], Sequence[str]]] = [
         (col(IncidentRow.status), q.status),
@@ -103,13 +104,15 @@ def _filters(q: IncidentQuery) -> list[ColumnElement[bool]]:
         elif values:
             where.append(column.in_([str(v) for v in values]))
     if q.text:
+        # Title or reference containing the text as typed (a reference's start, "100%"), or every
+        # word of it anywhere the incident's words are (vigil.db.search). No search, no join.
         pattern = _like(q.text)
-        where.append(
-            or_(
-                col(IncidentRow.title).ilike(pattern, escape="\\"),
-                col(IncidentRow.external_ref).ilike(pattern, escape="\\"),
-            )
-        )
+        found = [
+            col(IncidentRow.title).ilike(pattern, escape="\\"),
+            col(IncidentRow.external_ref).ilike(pattern, escape="\\"),
+        ]
+        words = search.matching(q.text, dialect)
+        where.append(or_(*found, *([words] if words is not None else [])))
     if q.opened_from:
         where.append(col(IncidentRow.opened_at) >= q.opened_from)
     if q.opened_to:
@@ -145,7 +148,7 @@ def _page(
 
 def list_incidents(session: Session, q: IncidentQuery) -> tuple[list[Row[Any]], str | None]:
     column = _COLUMNS[q.sort]
-    where = _filters(q)
+    where = _filters(q, session.get_bind().dialect.name)
     value, last_id = decode_cursor(q.cursor, q.sort, q.order) if q.cursor else (None, None)
     wanted = q.limit + 1  # one more than a page tells whether there is a next page
     if q.sort not in _NULLABLE:

@@ -39,6 +39,7 @@ from vigil.audit.history import IncidentHistory, fetch
 from vigil.audit.journal import Journal, Recorded, read_journal
 from vigil.audit.reconstruct import Reconstruction
 from vigil.audit.replay import replay
+from vigil.db.search import search_row
 from vigil.db.tables import (
     ApprovalRow,
     ClockOutcomeRow,
@@ -46,6 +47,7 @@ from vigil.db.tables import (
     EscalationRow,
     IncidentEventRow,
     IncidentRow,
+    IncidentSearchRow,
     MilestoneRow,
     OutboxRow,
     RepairRow,
@@ -200,9 +202,12 @@ def rewind_projection(engine: Engine, journal: Journal, plan: Plan) -> None:
         if kept is None:
             session.execute(delete(IncidentRow).where(col(IncidentRow.id) == incident))
             session.execute(delete(ApprovalRow).where(col(ApprovalRow.incident_id) == incident))
+            session.execute(delete(IncidentSearchRow).where(col(IncidentSearchRow.incident_id) == incident))
             return
         row = incident_row(kept)
         session.execute(update(IncidentRow).where(col(IncidentRow.id) == incident).values(**row))
+        words = search_row(incident, row["seq"], row["state"])  # the redone entries write theirs again
+        session.execute(update(IncidentSearchRow).where(col(IncidentSearchRow.incident_id) == incident).values(**words))
         proposals = {p["id"]: p for p in approval_rows(kept)}
         existing = session.scalars(select(ApprovalRow).where(col(ApprovalRow.incident_id) == incident))
         for approval in existing:

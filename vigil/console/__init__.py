@@ -22,6 +22,7 @@ from vigil.console import (
     admin,
     approvals,
     audit,
+    bulk,
     incident,
     intake,
     live,
@@ -31,6 +32,7 @@ from vigil.console import (
     reviews,
     sign_in,
     trends,
+    views,
     wellbeing,
 )
 from vigil.console.render import page
@@ -42,6 +44,8 @@ STATIC = Path(__file__).parent.parent / "static"
 ROUTERS = [
     sign_in.router,
     queue.router,
+    views.router,
+    bulk.router,
     intake.router,
     reviews.router,
     incident.router,

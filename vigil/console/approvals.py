@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from vigil.api.routers.approvals import inbox
 from vigil.api.schemas import ApprovalItem
-from vigil.console import flash, forms, wellbeing
+from vigil.console import flash, forms, masking
 from vigil.console.render import aware, csv_download, current_policy, page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import ApprovalRow, IncidentRow
@@ -27,17 +27,23 @@ from vigil.spreadsheet import csv_text
 router = APIRouter()
 
 
-def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict[str, str], dict[str, datetime]]:
+def _pending(
+    request: Request, viewer: Viewer, unmask_seen: bool = True
+) -> tuple[list[ApprovalItem], dict[str, str], dict[str, datetime]]:
     """The inbox by urgency, the titles of its incidents (a lead decides knowing what it is
-    about) and when each approval times out to the next tier."""
+    about) and when each approval times out to the next tier. `unmask_seen=False`: every
+    sensitive title masked, as for a file, which leaves the screen."""
     with DbSession(request.app.state.engine) as db:
         items = inbox(user=viewer.principal, session=db, status="pending", scope="inbox", limit=200).items
         ids = {item.incident_id for item in items}
         known = select(col(IncidentRow.id), col(IncidentRow.title), col(IncidentRow.category)).where(
             col(IncidentRow.id).in_(ids)
         )
-        # Sensitive titles are masked here, as in the queue (console/wellbeing.py).
-        titles = {i: wellbeing.masked_title(t, c, viewer.language) for i, t, c in db.execute(known).tuples().all()}
+        # Sensitive titles are masked here, as in the queue, until the lead has opened the incident.
+        seen = masking.titles_seen(request.app.state.engine, viewer.name, ids) if unmask_seen else set()
+        titles = {
+            i: masking.masked_title(t, c, viewer.language, seen=i in seen) for i, t, c in db.execute(known).tuples()
+        }
         rounds_of = select(col(ApprovalRow.id), col(ApprovalRow.asked_round)).where(
             col(ApprovalRow.id).in_([item.id for item in items])
         )
@@ -78,8 +84,8 @@ CSV_COLUMNS += ["proposed_by", "approvals", "quorum", "approvers", "region", "ra
 
 @router.get("/approvals.csv")
 async def approvals_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
-    """The inbox as the page shows it to this viewer (same order, titles masked the same way)."""
-    items, titles, deadlines = await run_in_threadpool(_pending, request, viewer)
+    """The inbox as the page shows it to this viewer (same order; sensitive titles masked for everyone)."""
+    items, titles, deadlines = await run_in_threadpool(_pending, request, viewer, False)
     rows = [
         [item.id, item.incident_id, item.severity, item.action, titles.get(item.incident_id), item.asked_tier]
         + [deadlines[item.id], aware(item.requested_at), item.proposed_by, len(item.approvers), item.quorum]

@@ -74,6 +74,8 @@ TITLES = {
 DONE = {
     "evidence": _("Evidence added."),  # console/wellbeing.py
     "intake": _("Taken in: the policy triaged it and its clocks are running."),  # console/intake.py
+    "view_saved": _("View saved: its link is above the queue."),  # console/views.py
+    "view_deleted": _("View deleted."),
     "acknowledge": _("Acknowledged."),
     "assign": _("Assigned."),
     "add_note": _("Note added."),

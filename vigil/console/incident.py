@@ -6,9 +6,8 @@ in-process with the viewer's own token, so the console shows whatever the API's 
 becomes (it is being rebuilt from Temporal's history) without knowing how it is made.
 
 Acting: a posted form becomes the API's own action model and goes through the API's own action
-handler (role check by lifecycle.permitted, the same input checks, then
-incident_client.act with the viewer as actor), so a refusal here is the state machine's, word
-for word, with the API's status code.
+handler (the same input checks, then incident_client.act with the viewer as actor), so a refusal
+here is the state machine's, word for word, with the API's status code, and in the journal.
 """
 
 import re
@@ -30,7 +29,7 @@ from vigil.api.routers.notifications import NotificationItem, incident_notificat
 from vigil.api.schemas import web_url
 from vigil.audit import watchdog
 from vigil.config import settings
-from vigil.console import flash, forms, refusals, urgency, wellbeing
+from vigil.console import flash, forms, masking, refusals, urgency, wellbeing
 from vigil.console.render import current_policy, page
 from vigil.console.viewer import Viewer, check_csrf, safe_next, signed_in
 from vigil.domain import EnforcementAction, Resolution, Severity, Team
@@ -104,6 +103,9 @@ async def _incident_page(
         if failure.status == 404:
             message = gettext("There is no incident %(id)s.") % {"id": incident_id}
         return _error_page(request, viewer, failure.status, message)
+    await run_in_threadpool(
+        masking.title_read, request.app.state.engine, viewer.name, incident.id, incident.intake.category
+    )
     timeline = await _timeline(request, viewer, incident_id)
     check = await run_in_threadpool(watchdog.replay_check, request.app.state.engine, incident_id)
     people = await run_in_threadpool(_people, request)

@@ -15,19 +15,21 @@ from fastapi.responses import Response
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session as DbSession
 from sqlmodel import col
+from starlette.datastructures import QueryParams
 
 from vigil import auth
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import open_follow_ups, owned_reviews
+from vigil.api.routers.views import View, views_of
 from vigil.audit import watchdog
-from vigil.console import flash, forms, urgency, wellbeing
-from vigil.console.render import aware, csv_download, page
+from vigil.console import flash, forms, masking, urgency, wellbeing
+from vigil.console.render import aware, csv_download, page, url
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
-from vigil.roles import exposure_scope
+from vigil.need_to_know import reads_others_exposure
 from vigil.spreadsheet import csv_text
 from vigil.workflows.state import INCIDENT_ID_PATTERN, Clock
 
@@ -75,8 +77,8 @@ class Filters(TypedDict):
     limit: str
 
 
-def _filters(request: Request) -> Filters:
-    params = request.query_params
+def read_filters(params: QueryParams) -> Filters:
+    """The queue's filters from a page address's query (leniently: see the module's docstring)."""
     sort = params.get("sort", "")
     return {
         "status": params.get("status") or OPEN,
@@ -118,9 +120,19 @@ Loaded = tuple[list[Row[Any]], str | None, list[str], dict[str, Clock]]
 def _load(request: Request, query: IncidentQuery) -> Loaded:
     with DbSession(request.app.state.engine) as db:
         rows, next_cursor = list_incidents(db, query)
-        people = [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
         due = _due_clocks(db, rows)
-    return rows, next_cursor, people, due
+    return rows, next_cursor, responders(request), due
+
+
+def responders(request: Request) -> list[str]:
+    """Who can be assigned an incident: analysts and leads who are not disabled."""
+    with DbSession(request.app.state.engine) as db:
+        return [u.name for u in auth.list_users(db) if u.disabled_at is None and u.role in ("analyst", "lead")]
+
+
+def _views(request: Request, name: str) -> list[View]:
+    with DbSession(request.app.state.engine) as db:
+        return views_of(db, name)
 
 
 def _due_clocks(db: DbSession, rows: list[Row[Any]]) -> dict[str, Clock]:
@@ -156,7 +168,7 @@ def _filtered(filters: Filters) -> int:
 
 @router.get("/")
 async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
-    filters = _filters(request)
+    filters = read_filters(request.query_params)
     cursor = (request.query_params.get("cursor") or "")[:1000] or None
     error = None
     try:
@@ -166,9 +178,12 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         rows, next_cursor, people, due = await run_in_threadpool(_load, request, _query(filters, None))
         cursor = None
     reviews, follow_ups = await run_in_threadpool(_waiting_for, request, viewer.name)
-    listed = wellbeing.mask_rows(rows, viewer.language)  # sensitive titles are read on the incident's page
+    views = await run_in_threadpool(_views, request, viewer.name)
+    # Sensitive titles are read on the incident's page first; then the queue shows them to that person.
+    seen = await run_in_threadpool(masking.titles_seen, request.app.state.engine, viewer.name, [r.id for r in rows])
+    listed = masking.mask_rows(rows, viewer.language, seen)
     least_exposed: list[str] = []
-    if exposure_scope(viewer.role) != "own" and any(r.masked and not r.assignee for r in listed):
+    if reads_others_exposure(viewer.role) and any(r.masked and not r.assignee for r in listed):
         # Who to hand the next sensitive incident to: names only, for those who may read team exposure.
         ranked = await run_in_threadpool(wellbeing.least_exposed, request.app.state.engine)
         least_exposed = [name for name, _views in ranked][:3]
@@ -187,6 +202,8 @@ async def queue(request: Request, viewer: Viewer = Depends(signed_in)) -> Respon
         follow_ups=follow_ups,
         diverged=await run_in_threadpool(_diverged, request),
         filters=filters,
+        views=[(view, url("/", view.filters.model_dump(mode="json"))) for view in views],
+        query=request.url.query,
         next_cursor=next_cursor,
         first_page=cursor is None,
         error=error,
@@ -210,13 +227,13 @@ CSV_COLUMNS += ["assignee", "breaches", "opened_at", "external_ref"]
 @router.get("/queue.csv")
 async def queue_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     """The queue's page as CSV, with the same filters and sort (at most 200 rows, as a page)."""
-    filters = _filters(request)
+    filters = read_filters(request.query_params)
     try:
         rows, _next, _people, due = await run_in_threadpool(_load, request, _query(filters, None))
     except ApiError as refused:
         return Response(refused.detail, status_code=refused.status, media_type="text/plain")
     lines = []
-    for row in wellbeing.mask_rows(rows, viewer.language):  # masked as on the page: a list, not the incident
+    for row in masking.mask_rows(rows, viewer.language):  # masked for everyone: a file leaves the screen
         clock = due.get(row.id)
         values = [row.id, row.severity, row.status, row.title, clock.id if clock else None, aware(row.next_deadline)]
         values += [row.category, row.region, row.channel, row.assignee, row.breaches, aware(row.opened_at)]

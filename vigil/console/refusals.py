@@ -230,6 +230,22 @@ PATTERNS: list[tuple[re.Pattern[str], str, dict[str, Part]]] = [
         {"name": _plain},
     ),
     (
+        re.compile(r"^you already have a view of that name: (?P<name>.+)$"),
+        _("you already have a view of that name: %(name)s"),
+        {"name": _plain},
+    ),
+    (
+        re.compile(r"^you have (?P<count>\d+) saved views: delete one first$"),
+        _("you have %(count)s saved views: delete one first"),
+        {"count": _plain},
+    ),
+    (re.compile(r"^no view (?P<id>\S+) of yours$"), _("you have no view %(id)s"), {"id": _plain}),
+    (
+        re.compile(r"^a view needs a name of 1 to 80 characters$"),
+        _("a view needs a name of 1 to 80 characters"),
+        {},
+    ),
+    (
         re.compile(r"^not connected to Temporal yet; retry shortly$"),
         _("Vigil is not connected to Temporal yet; try again in a moment"),
         {},

@@ -1,22 +1,22 @@
 """Wellbeing in the console: evidence on the incident page (veiled until a click), reveals counted,
-each person's viewing preferences, masked titles in lists, the exposure view and the break prompt.
+each person's viewing preferences, the exposure view and the break prompt (masked titles in lists:
+console/masking.py).
 
 The rules are the API's: who may upload, open or read exposure is vigil.roles; what is sensitive is
 the policy's `[wellbeing]`; a reveal is recorded by the same function as POST /api/exposure.
 """
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine, Row
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
+from starlette.datastructures import UploadFile as FormFile
 
 from vigil import auth
 from vigil.api.errors import ApiError
@@ -28,14 +28,14 @@ from vigil.console.viewer import Viewer, check_csrf, signed_in
 from vigil.db.tables import ViewingPreferenceRow
 from vigil.evidence import exposure as exposures
 from vigil.evidence.vault import Vault
-from vigil.i18n import gettext_for, label
-from vigil.policy import Wellbeing, load_policy
+from vigil.i18n import gettext_for
+from vigil.need_to_know import exposure_scope, reads_others_exposure
+from vigil.policy import load_policy
 from vigil.roles import (
     EVIDENCE_CONTENT_READERS,
     EVIDENCE_UPLOADERS,
     RESPONDERS,
     VIEWING_TEAM_DEFAULTS,
-    exposure_scope,
     may_not,
 )
 from vigil.workflows.state import Incident
@@ -72,32 +72,6 @@ def save_preferences(engine: Engine, person: str, by: str, chosen: Preferences) 
         row.updated_at, row.updated_by = datetime.now(UTC), by
         db.add(row)
         db.commit()
-
-
-def masked_title(title: str, category: str, language: str, wellbeing: Wellbeing | None = None) -> str:
-    """A list's title of an incident: masked where the category is sensitive; read it on its page."""
-    wellbeing = wellbeing or load_policy().wellbeing
-    if not wellbeing.sensitive(category):
-        return title
-    gettext = gettext_for(language)
-    return gettext("[Sensitive: %(category)s. Open the incident to read its title]") % {
-        "category": label(category, language)
-    }
-
-
-def mask_rows(rows: Sequence[Row[Any]], language: str) -> list[SimpleNamespace]:
-    """The queue's rows with sensitive titles masked (`masked` says which)."""
-    wellbeing = load_policy().wellbeing
-    return [
-        SimpleNamespace(
-            **{
-                **row._mapping,
-                "title": masked_title(row.title, row.category, language, wellbeing),
-                "masked": wellbeing.sensitive(row.category),
-            }
-        )
-        for row in rows
-    ]
 
 
 def _vault(request: Request) -> Vault:
@@ -140,7 +114,7 @@ async def upload(request: Request, incident_id: str, viewer: Viewer = Depends(si
     if viewer.role not in EVIDENCE_UPLOADERS:
         return _problem(request, viewer, 403, may_not(viewer.role, "add evidence"))
     file = form.get("file")
-    if not isinstance(file, UploadFile):
+    if not isinstance(file, FormFile):  # what a parsed form holds (FastAPI's UploadFile is a subclass)
         return _problem(request, viewer, 422, gettext_for(viewer.language)("Choose a file to upload."))
     description = form.get("description")
     try:
@@ -150,7 +124,7 @@ async def upload(request: Request, incident_id: str, viewer: Viewer = Depends(si
         await evidence_api.upload_evidence(
             incident_id,
             request,
-            file,
+            cast(UploadFile, file),
             description if isinstance(description, str) and description.strip() else None,
             form.get("graphic") == "on",
             user=viewer.principal,
@@ -282,7 +256,7 @@ async def exposure_page(request: Request, viewer: Viewer = Depends(signed_in)) -
     start = end if scope == "own" else end - timedelta(days=6)
     report = await exposure_api.report(start=start, end=end, person=None, user=viewer.principal, engine=engine)
     today = await run_in_threadpool(_today, engine, viewer.name)
-    least = await run_in_threadpool(least_exposed, engine) if scope != "own" else []
+    least = await run_in_threadpool(least_exposed, engine) if reads_others_exposure(viewer.role) else []
     return page(request, "exposure.html", viewer.language, viewer, report=report, scope=scope, today=today, least=least)
 
 

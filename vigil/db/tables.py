@@ -69,6 +69,21 @@ class IncidentRow(SQLModel, table=True):
     history_digest: str | None = Field(default=None, max_length=64)
 
 
+class IncidentSearchRow(SQLModel, table=True):
+    """An incident's searchable words (vigil.db.search), written with its row by the projection.
+
+    Indexed by PostgreSQL in a generated tsvector column `terms` (GIN) and by SQLite in the FTS5
+    table `incident_search_fts`, whose rowid is `id`: both made by migration 0009_search, not here.
+    """
+
+    __tablename__ = "incident_search"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(unique=True, max_length=32)
+    seq: int = 0  # the incident's seq these words are from: older writes never overwrite newer
+    document: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class IncidentEventRow(SQLModel, table=True):
     """Every action applied to (or refused by) an incident, in order."""
 
@@ -563,3 +578,27 @@ class ViewingPreferenceRow(SQLModel, table=True):
     autoplay: bool = False
     updated_at: datetime = _utc(nullable=False)
     updated_by: str = Field(max_length=64)
+
+
+class SavedViewRow(SQLModel, table=True):
+    """A person's saved queue: a name and the queue's filters (vigil.api.routers.views), theirs alone."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (Index("ix_saved_views_owner_name", "owner", func.lower(text("name")), unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(max_length=64)
+    name: str = Field(max_length=80)
+    filters: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc(nullable=False)
+
+
+class TitleSeenRow(SQLModel, table=True):
+    """That a person has opened a sensitive incident's page: lists show them its title from then on
+    (console/masking.py). Not an exposure: a title is words, the content stays veiled."""
+
+    __tablename__ = "titles_seen"
+
+    person: str = Field(primary_key=True, max_length=64)
+    incident_id: str = Field(primary_key=True, max_length=32)
+    first_seen_at: datetime = _utc(nullable=False)

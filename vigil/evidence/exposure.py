@@ -1,20 +1,20 @@
 """Exposure: every time a person sees sensitive content, counted per person, category and day.
 
 A reveal (a click in the console, with how long it stayed revealed as the browser reports it) and a
-fetch of an evidence file's bytes each record one. Who may read whose is `roles.exposure_scope`;
+fetch of an evidence file's bytes each record one. Who may read whose is vigil.need_to_know's;
 exposure is never put in a notification. The daily soft limit is the policy's `[wellbeing]`.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from vigil.db.tables import EvidenceRow, ExposureRow, IncidentRow, UserRow
-from vigil.domain import Role
+from vigil.db.tables import EvidenceRow, ExposureRow, IncidentRow
 from vigil.policy import Wellbeing
 
 MAX_REPORTED_SECONDS = 4 * 3600  # a tab left open all night is not four hours of looking
@@ -107,46 +107,50 @@ def recent_reveal(engine: Engine, exposure_id: int, person: str, evidence_id: st
         return datetime.now(UTC) - at < timedelta(minutes=10)
 
 
-def visible_people(engine: Engine, viewer: str, scope: str) -> set[str] | None:
-    """Whose exposure the viewer may read: None for everyone (auditors); a lead's team (every
-    analyst and lead: the directory has no teams of people yet); else the viewer alone."""
-    if scope == "all":
-        return None
-    if scope == "own":
-        return {viewer}
-    with Session(engine) as session:
-        team = session.scalars(
-            select(col(UserRow.name)).where(col(UserRow.role).in_([Role.ANALYST.value, Role.LEAD.value]))
-        ).all()
-    return set(team) | {viewer}
+def _utc_day(engine: Engine) -> ColumnElement[Any]:
+    """The UTC calendar day of an exposure, in the database's own dialect (`at` is written in UTC)."""
+    if engine.dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", col(ExposureRow.at)))
+    return func.date(col(ExposureRow.at))
 
 
 def days(engine: Engine, start: date, end: date, people: set[str] | None, person: str | None = None) -> list[Day]:
-    """Totals per person and day (UTC) from `start` to `end` inclusive, with each category's."""
+    """Totals per person and day (UTC) from `start` to `end` inclusive, with each category's,
+    summed by the database (a lead's week of a whole team is a few hundred groups, not every row)."""
     since = datetime.combine(start, time.min, tzinfo=UTC)
-    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-    query = select(ExposureRow).where(col(ExposureRow.at) >= since, col(ExposureRow.at) < until)
+    until = datetime.combine(end, time.max, tzinfo=UTC)  # not end + 1 day: 9999-12-31 has none
+    day_of = _utc_day(engine).label("day")
+    group = (
+        col(ExposureRow.person),
+        day_of,
+        col(ExposureRow.category),
+        col(ExposureRow.kind),
+        col(ExposureRow.sensitive),
+    )
+    query = (
+        select(*group, func.count().label("times"), func.coalesce(func.sum(col(ExposureRow.seconds)), 0.0))
+        .where(col(ExposureRow.at) >= since, col(ExposureRow.at) <= until)
+        .group_by(*group)
+    )
     if people is not None:
         query = query.where(col(ExposureRow.person).in_(sorted(people)))
     if person is not None:
         query = query.where(col(ExposureRow.person) == person)
     with Session(engine) as session:
-        rows = session.scalars(query.order_by(col(ExposureRow.person), col(ExposureRow.at))).all()
+        groups = session.execute(query).tuples().all()
     found: dict[tuple[str, date], Day] = {}
-    for row in rows:
-        at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-        key = (row.person, at.astimezone(UTC).date())
-        day = found.setdefault(key, Day(person=key[0], day=key[1]))
-        counts = day.categories.setdefault(row.category, defaultdict(float))
-        if row.kind == "reveal":
-            counts["reveals"] += 1
-            day.reveals += 1 if row.sensitive else 0
-        else:
-            counts["fetches"] += 1
-            day.fetches += 1 if row.sensitive else 0
-        counts["seconds"] += row.seconds
-        if row.sensitive:
-            day.seconds += row.seconds
+    for name, on, category, kind, sensitive, times, seconds in groups:
+        on = on if isinstance(on, date) else date.fromisoformat(on)  # SQLite's date() is text
+        day = found.setdefault((name, on), Day(person=name, day=on))
+        counts = day.categories.setdefault(category, defaultdict(float))
+        counts["reveals" if kind == "reveal" else "fetches"] += times
+        counts["seconds"] += seconds
+        if sensitive:
+            if kind == "reveal":
+                day.reveals += times
+            else:
+                day.fetches += times
+            day.seconds += seconds
     return sorted(found.values(), key=lambda d: (d.person, d.day))
 
 

@@ -1,8 +1,13 @@
 """What an uploaded file is, judged from its bytes (never the client's word): its media type, a
-thumbnail made here with Pillow, and a PDQ perceptual hash (Meta's, via the `pdqhash` package) so
-the same picture in two incidents is found even re-encoded or resized."""
+thumbnail made here with Pillow (for video, from a frame ffmpeg extracts, where ffmpeg is
+installed), and a PDQ perceptual hash (Meta's, via the `pdqhash` package) so the same picture in
+two incidents is found even re-encoded or resized."""
 
 import io
+import logging
+import os
+import shutil
+import subprocess
 import warnings
 from dataclasses import dataclass
 
@@ -23,6 +28,11 @@ THUMBNAIL_SIZE = (320, 320)
 # PDQ's own guidance: hashes within this Hamming distance (of 256 bits) are the same picture.
 PDQ_MATCH_DISTANCE = 31
 _MAX_PIXELS = 60_000_000  # past this an image is refused rather than decoded (decompression bombs)
+# ffmpeg parses untrusted files: it gets a time limit, a memory limit and one thread.
+_FRAME_SECONDS = 20
+_FRAME_MEMORY_BYTES = 1 << 30
+
+log = logging.getLogger(__name__)
 
 
 class MediaRefused(ValueError):
@@ -63,10 +73,55 @@ def _is_text(data: bytes) -> bool:
 
 def analyse(data: bytes) -> Analysis:
     media_type = sniff(data)
+    if media_type in VIDEO_TYPES:
+        frame = video_frame(data)
+        return Analysis(media_type, thumbnail(_open_image(frame)) if frame else None, None)
     if media_type not in IMAGE_TYPES:
         return Analysis(media_type, None, None)
     image = _open_image(data)
     return Analysis(media_type, thumbnail(image), pdq(image))
+
+
+def ffmpeg() -> str | None:
+    """The ffmpeg to take video frames with (VIGIL_FFMPEG, else the one on PATH), or None."""
+    return os.environ.get("VIGIL_FFMPEG", "").strip() or shutil.which("ffmpeg")
+
+
+def _confined(command: list[str]) -> list[str]:
+    """The command under util-linux's prlimit where it is installed: a preexec_fn setting limits
+    is not safe in a process with threads (the API runs this in its thread pool)."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        return command
+    return [prlimit, f"--as={_FRAME_MEMORY_BYTES}", f"--cpu={_FRAME_SECONDS}", "--", *command]
+
+
+def video_frame(data: bytes) -> bytes | None:
+    """A representative early frame of a video, as PNG, or None (no ffmpeg, or it could not read
+    the file: the item is kept without a thumbnail). The video reaches ffmpeg through an anonymous
+    in-memory file, never a file on disk, since evidence is stored only sealed."""
+    program = ffmpeg()
+    if program is None:
+        return None
+    memory = os.memfd_create("vigil-evidence")
+    try:
+        os.write(memory, data)
+        command = [
+            program, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+            "-i", f"/dev/fd/{memory}",
+            "-map", "0:v:0", "-vf", "thumbnail=30", "-frames:v", "1", "-an",
+            "-f", "image2pipe", "-vcodec", "png", "-",
+        ]  # fmt: skip
+        done = subprocess.run(_confined(command), pass_fds=(memory,), capture_output=True, timeout=_FRAME_SECONDS)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        log.warning("no video frame: ffmpeg did not finish (%s)", error)
+        return None
+    finally:
+        os.close(memory)
+    if done.returncode != 0 or not done.stdout:
+        log.warning("no video frame: ffmpeg said %s", done.stderr.decode(errors="replace")[-300:].strip())
+        return None
+    return done.stdout
 
 
 def _open_image(data: bytes) -> Image.Image:

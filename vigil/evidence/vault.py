@@ -17,7 +17,7 @@ from vigil.config import Settings
 from vigil.db.tables import CustodyRow, EvidenceRow, ExposureRow, IncidentRow
 from vigil.evidence import media
 from vigil.evidence.messages import PurgeStep
-from vigil.evidence.store import BlobMissing, BlobStore, FileStore, SealedStore
+from vigil.evidence.store import BlobMissing, BlobStore, SealedStore, backend_for
 from vigil.policy import Policy
 from vigil.temporal.codec import load_or_create_keys
 
@@ -69,7 +69,7 @@ class Vault:
     @classmethod
     def from_settings(cls, engine: Engine, config: Settings) -> "Vault":
         ring = load_or_create_keys(config.encryption_keys_env, config.keys_file)
-        return cls(engine, SealedStore(FileStore(config.evidence_dir), ring), config.evidence_max_bytes)
+        return cls(engine, SealedStore(backend_for(config), ring), config.evidence_max_bytes)
 
     # ------------------------------------------------------------------ capture
 
@@ -153,7 +153,9 @@ class Vault:
 
     def content(self, row: EvidenceRow, who: Who, sensitive: bool, download: bool, counted: bool = False) -> bytes:
         """The bytes; a custody event (view or download) and an exposure are recorded first
-        (`counted`: the console's reveal just before this fetch was the exposure)."""
+        (`counted`: the console's reveal just before this fetch was the exposure). Read before
+        anything is recorded, so a store that cannot answer leaves no view nobody had."""
+        data = self.store.get(row.blob_key)
         now = _now()
         with Session(self.engine) as session:
             session.add(self._custody(row, "download" if download else "view", who, now, None))
@@ -170,7 +172,7 @@ class Vault:
                     )
                 )
             session.commit()
-        return self.store.get(row.blob_key)
+        return data
 
     def thumbnail(self, row: EvidenceRow) -> bytes | None:
         if row.thumbnail_key is None:

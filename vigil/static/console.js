@@ -71,8 +71,12 @@
   // A region the reader is working in is left alone: focus inside it, or text typed into it.
   function busy(region) {
     if (region.contains(document.activeElement) && document.activeElement !== document.body) return true;
-    return Array.prototype.some.call(region.querySelectorAll("textarea, input[type=text], input[type=datetime-local]"), function (field) {
+    var typed = Array.prototype.some.call(region.querySelectorAll("textarea, input[type=text], input[type=datetime-local]"), function (field) {
       return field.value !== field.defaultValue;
+    });
+    // Incidents chosen for a bulk action (the queue's checkboxes) are kept too.
+    return typed || Array.prototype.some.call(region.querySelectorAll("input[type=checkbox]"), function (box) {
+      return box.checked !== box.defaultChecked;
     });
   }
 

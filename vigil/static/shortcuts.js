@@ -3,8 +3,9 @@
 //   Enter   open the chosen incident
 //   /       search
 //   a       take the chosen incident (its "Take it" button: acknowledge, or assign to oneself)
+//   x       choose the chosen incident for a bulk action (its checkbox), or leave it out again
 //   ?       show or hide the list of shortcuts; Esc closes it and leaves the search box
-// Keys typed into a field are the field's own, never shortcuts.
+// Keys typed into a field are the field's own, never shortcuts (a checkbox takes no typing).
 (function () {
   "use strict";
   var chosen = null;  // the chosen incident's id: kept across the live refreshes of the table
@@ -35,6 +36,7 @@
   function typing(element) {
     if (!element) return false;
     var tag = element.tagName;
+    if (tag === "INPUT" && (element.type === "checkbox" || element.type === "radio")) return false;  // nothing typed there
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || element.isContentEditable;
   }
 
@@ -69,6 +71,11 @@
         if (here < 0) return;
         var take = rows()[here].querySelector("[data-take]");
         if (take) take.click();
+        break;
+      case "x":
+        if (here < 0) return;
+        var box = rows()[here].querySelector("input[type=checkbox][form=bulk]");
+        if (box) box.checked = !box.checked;
         break;
       case "?": toggleHelp(); break;
       case "Escape": toggleHelp(false); break;

@@ -7,7 +7,9 @@ preservation or a legal hold cannot be deleted (409, saying until when); its pur
 (EvidencePurgeWorkflow) purges it when the preservation ends.
 """
 
-from typing import Annotated
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -17,12 +19,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from vigil.api.deps import allow, check_incident_id, get_engine, get_temporal, projected_incident
-from vigil.api.errors import ApiError, conflict, invalid, not_found, responses
+from vigil.api.errors import ApiError, conflict, invalid, not_found, responses, unavailable
 from vigil.api.schemas import UtcDatetime
 from vigil.auth import Principal
 from vigil.db.tables import CustodyRow, EvidenceRow
 from vigil.evidence import exposure as exposures
 from vigil.evidence.media import MediaRefused
+from vigil.evidence.store import StoreUnavailable
 from vigil.evidence.vault import Preserved, Vault, Who
 from vigil.policy import load_policy
 from vigil.roles import (
@@ -34,6 +37,9 @@ from vigil.roles import (
     EVIDENCE_UPLOADERS,
 )
 from vigil.workflows.evidence_purge import EvidencePurgeWorkflow, purge_workflow_id
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 router = APIRouter(tags=["evidence"])
 
@@ -112,6 +118,18 @@ def item_out(row: EvidenceRow, also_in: list[str]) -> EvidenceItem:
     )
 
 
+async def _stored(call: Callable[..., T], *arguments: Any) -> T:
+    """A vault call that reaches the store: when the store cannot answer, 503 and nothing changed
+    (the vault touches the store before it records anything)."""
+    try:
+        return await run_in_threadpool(call, *arguments)
+    except StoreUnavailable as down:
+        log.warning("evidence store unavailable: %s", down)
+        raise unavailable(
+            "evidence_store", "the evidence store is unreachable; nothing was changed, retry shortly"
+        ) from None
+
+
 async def live_item(vault: Vault, evidence_id: str) -> EvidenceRow:
     row = await run_in_threadpool(vault.item, evidence_id[:64])
     if row is None:
@@ -157,9 +175,7 @@ async def upload_evidence(
     if description is not None and "\x00" in description:
         raise invalid("description: contains a NUL character")
     try:
-        row = await run_in_threadpool(
-            vault.add, incident, data, _who(user), load_policy(), description or None, graphic
-        )
+        row = await _stored(vault.add, incident, data, _who(user), load_policy(), description or None, graphic)
     except MediaRefused as refused:
         raise invalid(f"file: {refused}") from None
     if row.preserved_until is not None:
@@ -226,7 +242,7 @@ async def get_content(
     counted = exposure is not None and await run_in_threadpool(
         exposures.recent_reveal, vault.engine, exposure, user.name, row.id
     )
-    data = await run_in_threadpool(vault.content, row, _who(user), sensitive, download, counted)
+    data = await _stored(vault.content, row, _who(user), sensitive, download, counted)
     headers = {
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
@@ -248,7 +264,7 @@ async def get_thumbnail(
 ) -> Response:
     """Made at upload from the bytes (never by fetching a URL); the console shows it veiled."""
     row = await live_item(vault, evidence_id)
-    data = await run_in_threadpool(vault.thumbnail, row)
+    data = await _stored(vault.thumbnail, row)
     if data is None:
         raise not_found(f"evidence {row.id} has no thumbnail ({row.media_type})")
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
@@ -321,7 +337,7 @@ async def delete_evidence(
     """409 while the item is preserved (the detail says until when) or under a legal hold."""
     row = await live_item(vault, evidence_id)
     try:
-        await run_in_threadpool(vault.delete, row.id, _who(user))
+        await _stored(vault.delete, row.id, _who(user))
     except Preserved as kept:
         raise conflict(f"cannot delete: {kept}") from None
     return Response(status_code=204)

@@ -3,10 +3,10 @@
 A reveal is recorded by the console when a person clicks to see an item (POST), and how long it
 stayed revealed when the browser hides it again (POST .../duration); fetching evidence bytes records
 one by itself. Reading (GET): a person their own, leads their team's, auditors everyone's
-(`roles.exposure_scope`). Exposure is health data: it is in no notification, digest or report.
+(vigil.need_to_know). Exposure is health data: it is in no notification, digest or report.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -18,8 +18,9 @@ from vigil.api.deps import allow, check_incident_id, get_engine
 from vigil.api.errors import forbidden, invalid, not_found, responses
 from vigil.auth import Principal
 from vigil.evidence import exposure as exposures
+from vigil.need_to_know import exposure_readable, exposure_scope
 from vigil.policy import load_policy
-from vigil.roles import EVIDENCE_CONTENT_READERS, READERS, exposure_scope
+from vigil.roles import EVIDENCE_CONTENT_READERS, READERS
 
 router = APIRouter(prefix="/api/exposure", tags=["exposure"])
 
@@ -137,13 +138,13 @@ async def report(
 ) -> ExposureReport:
     """Totals by category and day: your own; a lead's team's; an auditor's everyone's."""
     end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=6)
+    start = start or date.fromordinal(max(1, end.toordinal() - 6))  # a week, but not before year 1
     if start > end:
         raise invalid("from: must not be after to")
     if (end - start).days >= MAX_DAYS:
         raise invalid(f"from, to: at most {MAX_DAYS} days at a time")
     scope = exposure_scope(user.role)
-    people = await run_in_threadpool(exposures.visible_people, engine, user.name, scope)
+    people = await run_in_threadpool(exposure_readable, engine, user.name, user.role)
     if person is not None and people is not None and person not in people:
         raise forbidden(f"exposure is health data: a {user.role.value} may not read {person}'s")
     wellbeing = load_policy().wellbeing

@@ -53,6 +53,15 @@ async def _check_temporal(request: Request) -> str:
     return "ok" if serving else "not serving"
 
 
+async def _check_evidence_store(request: Request) -> str:
+    """Not a readiness condition either (only uploads and fetches of files need it): a note."""
+    try:
+        await asyncio.wait_for(run_in_threadpool(request.app.state.vault.store.check), CHECK_TIMEOUT)
+    except Exception as error:
+        return f"unreachable: {error}"
+    return "ok"
+
+
 def _diverged_count(engine: Engine) -> int:
     return len(watchdog.diverged_incidents(engine))
 
@@ -80,6 +89,7 @@ async def readyz(request: Request) -> Health | JSONResponse:
     checks = {"database": database, "temporal": temporal}
     if all(v == "ok" for v in checks.values()):
         checks["replay"] = await _check_watchdog(request)
+        checks["evidence"] = await _check_evidence_store(request)
         return Health(status="ready", checks=checks | {"mail": _mail()}, detail=_mail_detail())
     detail = "; ".join(f"{name}: {state}" for name, state in checks.items() if state != "ok")
     return JSONResponse({"error": "not_ready", "detail": detail, "checks": checks}, status_code=503)

@@ -210,7 +210,12 @@ def list_(
         list[IncidentId], Query(max_length=100, description="Exactly these incidents (repeat, at most 100)")
     ] = [],  # noqa: B006
     text: Annotated[
-        Annotated[str, Printable] | None, Query(max_length=200, description="Words in the title or external_ref")
+        Annotated[str, Printable] | None,
+        Query(
+            max_length=200,
+            description="Search: every word in the title, description, notes, external_ref, content URLs or "
+            "accounts (each a whole word or its start), or text the title or external_ref contains",
+        ),
     ] = None,
     opened_from: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601)")] = None,
     opened_to: Annotated[datetime | None, Query(description="Opened before (ISO 8601)")] = None,
@@ -312,12 +317,13 @@ async def act(
             raise forbidden(may_not(user.role, "change reviews"))
         _reject_nul(action.model_dump(mode="json"))
         return await act_on_review(temporal, engine, incident_id, action, user, request_id)  # type: ignore[arg-type]
-    if not lifecycle.permitted(user.role, action.type):
-        raise forbidden(may_not(user.role, action.type.replace("_", " ")))
     _reject_nul(action.model_dump(mode="json"))
-    if action.type == "assign":
+    # A role that may not take this action is refused by the state machine, like any refusal, so
+    # that the attempt is in the incident's journal and timeline for the auditor (who tried what).
+    permitted = lifecycle.permitted(user.role, action.type)
+    if permitted and action.type == "assign":
         await run_in_threadpool(_check_assignee, engine, action.assignee)
-    if action.type == "merge_into":
+    if permitted and action.type == "merge_into":
         await _check_merge_target(engine, incident_id, action.incident_id)
     try:
         # The key is the update id, scoped to the caller so two people's keys never collide.
@@ -329,6 +335,8 @@ async def act(
     except IncidentNotFound:
         raise not_found(f"no incident {incident_id}") from None
     except ActionRefused as refused:
+        if not permitted:  # an ended incident cannot journal it; the role's refusal still comes first
+            raise forbidden(may_not(user.role, action.type.replace("_", " "))) from None
         reason = refused.reason
         if refused.code == RefusalCode.CONFLICT:
             ended = await run_in_threadpool(_ended_reason, engine, incident_id)
