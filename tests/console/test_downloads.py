@@ -47,10 +47,12 @@ async def test_the_approval_inbox_downloads_as_csv_and_is_never_a_formula(consol
         found = rows((await lena.get("/approvals.csv")).text)
         return found if any(line[0] == f"{iid}-A1" for line in found[1:]) else None
 
+    await lena.get(f"/incidents/{iid}")  # opened: the page shows her the title now, a file still does not
     lines = await eventually(listed)
     assert lines[0][:4] == ["id", "incident_id", "severity", "action"]
     line = next(line for line in lines[1:] if line[0] == f"{iid}-A1")
     assert line[1:4] == [iid, "SEV1", "terminate_account"]
     assert line[-1] == "'" + rationale  # never run by a spreadsheet
-    assert line[4].startswith("[Sensitive: violent extremism")  # masked as on the page
-    assert 'href="/approvals.csv"' in (await lena.get("/approvals")).text
+    assert line[4].startswith("[Sensitive: violent extremism")  # masked in every file
+    inbox = (await lena.get("/approvals")).text
+    assert 'href="/approvals.csv"' in inbox and "Approvals download" in inbox  # the page: opened, so shown
