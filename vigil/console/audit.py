@@ -60,24 +60,29 @@ def _refused(request: Request, viewer: Viewer, status: int, message: str) -> Res
     return page(request, "error.html", viewer.language, viewer, status=status, message=message)
 
 
+def _failed(request: Request, viewer: Viewer, incident_id: str, failure: ApiError) -> Response:
+    """The API's refusal as a page, in words, with its status."""
+    if failure.status == 404 and failure.detail.startswith("no incident"):
+        message = gettext_for(viewer.language)("There is no incident %(id)s.") % {"id": incident_id[:40]}
+        return _refused(request, viewer, 404, message)
+    return _refused(request, viewer, failure.status, in_words(failure.detail, viewer.language))
+
+
 def _may(viewer: Viewer, view: str) -> bool:
     return viewer.role in VIEWS[view][0]
 
 
 async def _audit_page(request: Request, viewer: Viewer, incident_id: str, view: str, work: Work) -> Response:
     """The audit page `view` of an incident, or the API's refusal in words with its status."""
-    gettext = gettext_for(viewer.language)
     roles, doing = VIEWS[view]
     if viewer.role not in roles:
         return _refused(request, viewer, 403, in_words(may_not(viewer.role, doing), viewer.language))
     try:
         context = await work()
     except ApiError as failure:
-        if failure.status == 404 and failure.detail.startswith("no incident"):
-            return _refused(request, viewer, 404, gettext("There is no incident %(id)s.") % {"id": incident_id[:40]})
         if failure.status != 409:
-            return _refused(request, viewer, failure.status, in_words(failure.detail, viewer.language))
-        context = {"status": 409, "problem": in_words(failure.detail, viewer.language)}
+            return _failed(request, viewer, incident_id, failure)
+        context = {"status": 409, "problem": in_words(failure.detail, viewer.language)}  # said on the page
     shown = dict.fromkeys(("problem", "counts", "timeline", "found", "report", "verdict", "stored", "state_json"))
     return page(
         request,
@@ -157,10 +162,7 @@ async def export(request: Request, incident_id: str, viewer: Viewer = Depends(si
     try:
         document = await history(incident_id, viewer.principal, _temporal(request), request.app.state.engine, True)
     except ApiError as failure:
-        if failure.status == 404 and failure.detail.startswith("no incident"):
-            gettext = gettext_for(viewer.language)
-            return _refused(request, viewer, 404, gettext("There is no incident %(id)s.") % {"id": incident_id[:40]})
-        return _refused(request, viewer, failure.status, in_words(failure.detail, viewer.language))
+        return _failed(request, viewer, incident_id, failure)
     return download(json.dumps(document), f"{incident_id}-history.json", "application/json")
 
 
