@@ -223,6 +223,27 @@ def revoke_tokens(session: Session, name: str) -> int:
     return result.rowcount or 0
 
 
+def revoke_token(session: Session, name: str, token_hash: str) -> bool:
+    """Revoke one token (or enrolment secret) of a user, named by its hash; False if it is not
+    theirs or no longer live. Commits."""
+    user = find_user(session, name)
+    owner = user.name if user is not None else name
+    revoke = update(TokenRow).where(
+        col(TokenRow.token_hash) == token_hash, col(TokenRow.user) == owner, col(TokenRow.revoked_at).is_(None)
+    )
+    result = cast(CursorResult[Any], session.execute(revoke.values(revoked_at=_now())))
+    session.commit()
+    return (result.rowcount or 0) == 1
+
+
+def tokens_by_user(session: Session) -> dict[str, list[TokenRow]]:
+    """Every token and enrolment secret (their hashes and records, never a token), newest first."""
+    found: dict[str, list[TokenRow]] = {}
+    for row in session.scalars(select(TokenRow).order_by(col(TokenRow.created_at).desc())):
+        found.setdefault(row.user, []).append(row)
+    return found
+
+
 def disable_user(session: Session, name: str) -> None:
     """The user can no longer sign in; their history stays. Commits."""
     user = find_user(session, name)

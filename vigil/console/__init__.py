@@ -2,9 +2,10 @@
 
 Pages: the queue (/), intake (/intake), an incident (/incidents/{id}) with its action forms and its post-incident
 review (/incidents/{id}/review), the approval inbox (/approvals), trends and recommendations
-(/trends) and the weekly report (/reports/weekly), in English and Spanish; sign-in with an API token. The
-console has no rules of its own: it reads through the API's functions and acts through the
-API's action handler, so what a person may do, and why not, is the same everywhere.
+(/trends), the weekly report (/reports/weekly), an incident's audit (/incidents/{id}/audit;
+/audit to start from) and people and tokens for admins (/admin/users), in English and Spanish;
+sign-in with an API token. The console has no rules of its own: it reads through the API's
+functions and acts through the API's action handler, so what a person may do, and why not, is the same everywhere.
 
 `install(app, config)` adds the pages, /static and the sign-in redirect to an app.
 """
@@ -18,7 +19,9 @@ from fastapi.staticfiles import StaticFiles
 from vigil.api.errors import add_handler
 from vigil.config import Settings
 from vigil.console import (
+    admin,
     approvals,
+    audit,
     bulk,
     incident,
     intake,
@@ -47,6 +50,8 @@ ROUTERS = [
     reviews.router,
     incident.router,
     approvals.router,
+    audit.router,
+    admin.router,
     trends.router,
     reports.router,
     live.router,

@@ -19,16 +19,20 @@ from sqlmodel import col
 from vigil.api.routers.approvals import inbox
 from vigil.api.schemas import ApprovalItem
 from vigil.console import flash, forms, masking
-from vigil.console.render import aware, current_policy, page
+from vigil.console.render import aware, csv_download, current_policy, page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import ApprovalRow, IncidentRow
+from vigil.spreadsheet import csv_text
 
 router = APIRouter()
 
 
-def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict[str, str], dict[str, datetime]]:
+def _pending(
+    request: Request, viewer: Viewer, unmask_seen: bool = True
+) -> tuple[list[ApprovalItem], dict[str, str], dict[str, datetime]]:
     """The inbox by urgency, the titles of its incidents (a lead decides knowing what it is
-    about) and when each approval times out to the next tier."""
+    about) and when each approval times out to the next tier. `unmask_seen=False`: every
+    sensitive title masked, as for a file, which leaves the screen."""
     with DbSession(request.app.state.engine) as db:
         items = inbox(user=viewer.principal, session=db, status="pending", scope="inbox", limit=200).items
         ids = {item.incident_id for item in items}
@@ -36,7 +40,7 @@ def _pending(request: Request, viewer: Viewer) -> tuple[list[ApprovalItem], dict
             col(IncidentRow.id).in_(ids)
         )
         # Sensitive titles are masked here, as in the queue, until the lead has opened the incident.
-        seen = masking.titles_seen(request.app.state.engine, viewer.name, ids)
+        seen = masking.titles_seen(request.app.state.engine, viewer.name, ids) if unmask_seen else set()
         titles = {
             i: masking.masked_title(t, c, viewer.language, seen=i in seen) for i, t, c in db.execute(known).tuples()
         }
@@ -72,3 +76,20 @@ async def approvals(request: Request, viewer: Viewer = Depends(signed_in)) -> Re
         done=done,
         may_decide=viewer.may("approve"),
     )
+
+
+CSV_COLUMNS = ["id", "incident_id", "severity", "action", "title", "asked_tier", "times_out_at", "requested_at"]
+CSV_COLUMNS += ["proposed_by", "approvals", "quorum", "approvers", "region", "rationale"]
+
+
+@router.get("/approvals.csv")
+async def approvals_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
+    """The inbox as the page shows it to this viewer (same order; sensitive titles masked for everyone)."""
+    items, titles, deadlines = await run_in_threadpool(_pending, request, viewer, False)
+    rows = [
+        [item.id, item.incident_id, item.severity, item.action, titles.get(item.incident_id), item.asked_tier]
+        + [deadlines[item.id], aware(item.requested_at), item.proposed_by, len(item.approvers), item.quorum]
+        + [" ".join(item.approvers), item.region, item.rationale]
+        for item in items
+    ]
+    return csv_download(csv_text(CSV_COLUMNS, rows), "vigil-approvals.csv")

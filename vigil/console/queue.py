@@ -5,10 +5,7 @@ about to breach is on top. The listing itself is the API's (vigil.api.listing); 
 reads its query from a form, leniently: a value that is not one of ours is ignored, not a 422.
 """
 
-import csv
-import io
 import re
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypedDict, TypeVar
 
@@ -27,12 +24,13 @@ from vigil.api.routers.reviews import open_follow_ups, owned_reviews
 from vigil.api.routers.views import View, views_of
 from vigil.audit import watchdog
 from vigil.console import flash, forms, masking, urgency, wellbeing
-from vigil.console.render import SECURITY_HEADERS, aware, page, url
+from vigil.console.render import aware, csv_download, page, url
 from vigil.console.viewer import Viewer, signed_in
 from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity, Status
 from vigil.i18n import _
 from vigil.need_to_know import reads_others_exposure
+from vigil.spreadsheet import csv_text
 from vigil.workflows.state import INCIDENT_ID_PATTERN, Clock
 
 router = APIRouter()
@@ -226,12 +224,6 @@ CSV_COLUMNS = ["id", "severity", "status", "title", "due_clock", "next_deadline"
 CSV_COLUMNS += ["assignee", "breaches", "opened_at", "external_ref"]
 
 
-def _cell(value: object) -> str:
-    """A CSV cell a spreadsheet never runs: text starting = + - @ (or a tab, CR) gets a leading '."""
-    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get("/queue.csv")
 async def queue_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     """The queue's page as CSV, with the same filters and sort (at most 200 rows, as a page)."""
@@ -240,13 +232,10 @@ async def queue_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Re
         rows, _next, _people, due = await run_in_threadpool(_load, request, _query(filters, None))
     except ApiError as refused:
         return Response(refused.detail, status_code=refused.status, media_type="text/plain")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    lines = []
     for row in masking.mask_rows(rows, viewer.language):  # masked for everyone: a file leaves the screen
         clock = due.get(row.id)
         values = [row.id, row.severity, row.status, row.title, clock.id if clock else None, aware(row.next_deadline)]
         values += [row.category, row.region, row.channel, row.assignee, row.breaches, aware(row.opened_at)]
-        writer.writerow([_cell(v) for v in [*values, row.external_ref]])
-    headers = {**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="vigil-queue.csv"'}
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        lines.append([*values, row.external_ref])
+    return csv_download(csv_text(CSV_COLUMNS, lines), "vigil-queue.csv")

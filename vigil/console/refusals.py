@@ -52,6 +52,13 @@ DOINGS = {
     "merge into": pgettext("refusal", "merge incidents"),
     "post update": pgettext("refusal", "post status updates"),
     "change reviews": pgettext("refusal", "change reviews"),
+    "read timelines": pgettext("refusal", "read timelines"),
+    "read incidents": pgettext("refusal", "read incidents"),
+    "replay histories": pgettext("refusal", "replay histories"),
+    "verify histories": pgettext("refusal", "verify histories"),
+    "read raw histories": pgettext("refusal", "read raw histories"),
+    "manage users": pgettext("refusal", "manage users"),
+    "manage tokens": pgettext("refusal", "manage tokens"),
 }
 
 Part = Callable[[str, str], str]
@@ -180,6 +187,47 @@ PATTERNS: list[tuple[re.Pattern[str], str, dict[str, Part]]] = [
         re.compile(r"^(?P<id>\S+) is (?P<status>\w+): merge into an open incident$"),
         _("%(id)s is %(status)s: merge into an open incident"),
         {"id": _plain, "status": _label},
+    ),
+    (
+        re.compile(r"^(?P<id>\S+) is (?P<status>\w+): a history is sealed when the incident closes$"),
+        _("%(id)s is %(status)s: a history is sealed when the incident closes"),
+        {"id": _plain, "status": _label},
+    ),
+    (
+        re.compile(r"^(?P<id>\S+) is (?P<status>\w+) but its seal is not recorded yet; retry shortly$"),
+        _("%(id)s is %(status)s but its seal is not recorded yet; try again in a moment"),
+        {"id": _plain, "status": _label},
+    ),
+    (
+        re.compile(r"^Temporal no longer keeps the history of (?P<id>\S+) .*$"),
+        _("Temporal no longer keeps the history of %(id)s (its retention period has passed): read an exported copy"),
+        {"id": _plain},
+    ),
+    (
+        re.compile(r"^after_event: after_event must be between 1 and (?P<last>\d+) .*$"),
+        _("the event number must be between 1 and %(last)s"),
+        {"last": _plain},
+    ),
+    (
+        re.compile(r"^after_event: (?P<given>.*) is not an event number \(1 or more\)$"),
+        _("%(given)s is not an event number (1 or more)"),
+        {"given": _plain},
+    ),
+    (
+        re.compile(r"^user '(?P<name>.+)' already exists \(names are case-insensitive\)$"),
+        _("a user %(name)s already exists (names are case-insensitive)"),
+        {"name": _plain},
+    ),
+    (
+        re.compile(r"^an enrolment secret is for someone else: .*$"),
+        _("an enrolment secret is for someone else: ask another admin for yours"),
+        {},
+    ),
+    (re.compile(r"^no enabled user (?P<name>\S+)$"), _("there is no enabled user %(name)s"), {"name": _plain}),
+    (
+        re.compile(r"^the user name '(?P<name>.+)' is reserved: .*$"),
+        _("the user name %(name)s is reserved: Vigil uses it, or people would take it for Vigil's"),
+        {"name": _plain},
     ),
     (
         re.compile(r"^you already have a view of that name: (?P<name>.+)$"),

@@ -11,7 +11,7 @@ from typing import Any, overload
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from vigil.console import flash, urgency
 from vigil.console.viewer import Viewer, here
@@ -172,3 +172,13 @@ def page(
     if request.headers.get("x-vigil-live") != "1":  # a live refresh is not the page the person loaded
         flash.clear(request, response)
     return response
+
+
+def download(body: str, filename: str, media_type: str) -> Response:
+    """A file to save (the console's CSV downloads, an exported history), with every page's headers."""
+    headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def csv_download(text: str, filename: str) -> Response:
+    return download(text, filename, "text/csv; charset=utf-8")

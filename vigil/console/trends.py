@@ -2,6 +2,7 @@
 GET /api/trends/recommendations, drawn as charts and tables in the viewer's language."""
 
 from datetime import UTC, date, datetime, timedelta
+from typing import get_args
 
 from babel.dates import format_date
 from fastapi import APIRouter, Depends, Request
@@ -9,9 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session as DbSession
 
-from vigil.api.routers.trends import compute
+from vigil.api.routers.trends import Table, as_csv, compute
 from vigil.console import charts
-from vigil.console.render import page
+from vigil.console.render import csv_download, page
 from vigil.console.viewer import Viewer, signed_in
 from vigil.i18n import _, gettext_for, label
 from vigil.policy import load_policy
@@ -29,6 +30,16 @@ GROUPINGS: dict[Group, str] = {
     "channel": _("channel"),
     "team": _("team"),
     "triage_rule": _("triage rule"),
+}
+# The figures the page offers as CSV (GET /api/trends' tables), each named as the page names it.
+CSV_TABLES = {
+    "rows": _("opened, resolved and breached, per day"),
+    "totals": _("how long things took"),
+    "clocks": _("clocks that fell due"),
+    "teams": _("each team's first response"),
+    "approvals": _("approvals"),
+    "severity_changes": _("severity changes"),
+    "enforcement": _("enforcement"),
 }
 OUTCOMES = {
     "met": _("met"),
@@ -48,14 +59,30 @@ def _grouping(asked: str | None) -> Group:
     return next((group for group in GROUPINGS if group == asked), "severity")
 
 
-@router.get("/trends")
-async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
+def _window(request: Request) -> tuple[Group, int, Unit, date, date]:
+    """What the page's form asks for: grouping, period in days, unit, first and last day."""
     params = request.query_params
     by = _grouping(params.get("by"))
     period = int(params["days"]) if params.get("days", "").isdigit() and int(params["days"]) in PERIODS else 30
     every: Unit = "week" if period >= 90 else "day"
     end = datetime.now(UTC).date()
-    start = end - timedelta(days=period - 1)
+    return by, period, every, end - timedelta(days=period - 1), end
+
+
+@router.get("/trends.csv")
+async def trends_csv(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
+    """One table of the page's figures, as GET /api/trends gives it in CSV (`table`, default the
+    per-day rows), for the same period and grouping as the page."""
+    by, _period, every, start, end = _window(request)
+    asked = request.query_params.get("table", "rows")
+    table: Table = next((t for t in get_args(Table) if t == asked), "rows")
+    result, _findings = await run_in_threadpool(_compute, request, start, end, by, every)
+    return csv_download(as_csv(result, table), f"vigil-trends-{table}-{by}-{start}-{end}.csv")
+
+
+@router.get("/trends")
+async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
+    by, period, every, start, end = _window(request)
     result, findings = await run_in_threadpool(_compute, request, start, end, by, every)
 
     language = viewer.language
@@ -119,6 +146,7 @@ async def trends(request: Request, viewer: Viewer = Depends(signed_in)) -> Respo
         by=by,
         period=period,
         periods=PERIODS,
+        tables=CSV_TABLES,
         groupings=GROUPINGS,
         group_label=group_label,
         day_label=day_label,

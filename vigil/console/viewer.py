@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 
-from vigil import need_to_know
+from vigil import need_to_know, roles
 from vigil.api.routers.exposure import Today, today_of
 from vigil.api.waiting import Waiting, waiting_for
 from vigil.auth import Principal, authenticate
@@ -71,6 +71,16 @@ class Viewer:
     def acts(self) -> bool:
         """Analysts and leads act; auditors and admins read."""
         return self.may("add_note")
+
+    @property
+    def audits(self) -> bool:
+        """Reads raw histories, replays and seals (vigil.roles.AUDITORS): the audit pages' navigation."""
+        return self.role in roles.AUDITORS
+
+    @property
+    def administers(self) -> bool:
+        """Manages people and tokens (vigil.roles.ADMINS)."""
+        return self.role in roles.ADMINS
 
     @property
     def sees_reporters(self) -> bool:

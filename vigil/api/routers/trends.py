@@ -6,8 +6,6 @@ changing, by the policy's rules (vigil.trends.recommend).
 the other figures count each event in the period it happened (docs/learning.md).
 """
 
-import csv
-import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -19,6 +17,7 @@ from vigil.api.errors import invalid, responses
 from vigil.auth import Principal
 from vigil.policy import Policy, load_policy
 from vigil.roles import READERS
+from vigil.spreadsheet import csv_text
 from vigil.trends import figures
 from vigil.trends.models import Group, Trends
 from vigil.trends.recommend import Recommendations, recommend
@@ -84,20 +83,14 @@ def _flat(value: object, prefix: str = "") -> dict[str, object]:
     return {prefix.rstrip("_"): "" if value is None else value}
 
 
-def _csv(trends: Trends, table: Table) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
+def as_csv(trends: Trends, table: Table) -> str:
+    """One table of the figures as CSV (this route's, and the console's trends download)."""
     if table == "rows":
-        writer.writerow(["day", trends.by, "opened", "resolved", "breached"])
-        for row in trends.rows:
-            writer.writerow([row.day.isoformat(), row.group, row.opened, row.resolved, row.breached])
-        return out.getvalue()
+        rows = [[row.day.isoformat(), row.group, row.opened, row.resolved, row.breached] for row in trends.rows]
+        return csv_text(["day", trends.by, "opened", "resolved", "breached"], rows)
     flat = [_flat(item.model_dump(mode="json")) for item in getattr(trends, table)]
     header = list(dict.fromkeys(key for line in flat for key in line))
-    writer.writerow(header)
-    for line in flat:
-        writer.writerow([line.get(key, "") for key in header])
-    return out.getvalue()
+    return csv_text(header, ([line.get(key, "") for key in header] for line in flat))
 
 
 def _wants_csv(request: Request) -> bool:
@@ -130,7 +123,7 @@ def trends(
     result = compute(session, start, end, by, every)
     if _wants_csv(request):
         return Response(
-            _csv(result, table),
+            as_csv(result, table),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="vigil-trends-{table}-{by}-{start}-{end}.csv"'},
         )

@@ -16,7 +16,7 @@ from vigil.audit.journal import Recorded
 from vigil.audit.reconstruct import EventOutOfRange
 from vigil.audit.timeline import Timeline, build_timeline
 from vigil.auth import Principal
-from vigil.domain import Language
+from vigil.domain import Language, Role
 from vigil.i18n import negotiate
 from vigil.roles import READERS
 
@@ -42,8 +42,16 @@ async def timeline(
     reader's own language). Each entry names the history event that caused it."""
     header = request.headers.get("accept-language")
     language = negotiate(header) if header else (user.language if user.language in set(Language) else "en")
+    return await timeline_in(request, temporal, engine, incident_id, language, user.role)
+
+
+async def timeline_in(
+    request: Request, temporal: Client, engine: Engine, incident_id: str, language: str, role: Role
+) -> Timeline:
+    """The timeline in `language`, as `role` may read it: this route's answer, and the console's
+    audit page."""
     built = build_timeline(await reconstruction(request, temporal, engine, incident_id), language)
-    return need_to_know.timeline_for_reader(built, user.role)
+    return need_to_know.timeline_for_reader(built, role)
 
 
 def _entry_ref(recorded: Recorded | None) -> EntryRef | None:
