@@ -21,7 +21,7 @@ up: $(STAMP)
 	$(BIN)/vigil up $(ARGS)
 
 test: check $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q --durations=15
 
 # What every commit must pass: lint, format, complexity (ruff), types (mypy, see pyproject.toml).
 check: lint $(STAMP)

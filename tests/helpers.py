@@ -90,8 +90,9 @@ async def query_state(client: Client, incident_id: str) -> Incident:
     return state
 
 
-async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 15.0, interval: float = 0.1) -> Any:
-    """Poll `check` (sync or async) until it returns something truthy, or fail after `timeout`."""
+async def eventually(check: Callable[[], Any | Awaitable[Any]], timeout: float = 30.0, interval: float = 0.1) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy, or fail after `timeout`
+    (generous: on a loaded 2-core machine a projection can take seconds to catch up)."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
     while True:
