@@ -70,7 +70,14 @@ async def main(args: argparse.Namespace) -> Report:
     policy_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-policy-"))
     policy = short_sla_policy(policy_dir, {})  # to begin with, the default SLAs (hours)
     year = datetime.now(UTC).year
-    with stage("timers", keep=args.keep, max_cached=args.max_cached, policy=policy, api=False) as current:
+    with stage(
+        "timers",
+        keep=args.keep,
+        max_cached=args.max_cached,
+        activity_processes=args.activity_processes,
+        policy=policy,
+        api=False,
+    ) as current:
         client = await current.vigil.client()
         engine = current.vigil.engine()
 

@@ -15,6 +15,7 @@ the head of incident management through the outbox, once per divergence.
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from vigil.db.tables import IncidentRow, OutboxRow, ReplayCheckRow
 from vigil.db.upsert import insert_ignore
 from vigil.domain import TERMINAL_STATUSES
 from vigil.notifications.notices import for_divergence
+from vigil.parent_death import die_with
 
 # Temporal's own mark for a workflow whose tasks keep failing (server 1.30+, dynamic config
 # system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute).
@@ -128,7 +130,24 @@ def replay_in_this_process(documents: list[dict[str, Any]]) -> list[Verdict]:
 
 def replay_pool() -> Executor:
     """One child process for replays, started fresh (spawn): it shares nothing with the worker."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_background_replayer,
+        initargs=(os.getpid(),),
+    )
+
+
+# How much lower than the worker the watchdog's replays run. A burst of actions changes many
+# histories, and each round replays up to its budget of them: on a busy machine that took a
+# fifth of the worker's CPU from the workflow tasks and activities that serve people (bench/
+# README.md, (a)). Niced, it takes what they leave.
+_REPLAY_NICENESS = 10
+
+
+def _background_replayer(parent: int) -> None:
+    die_with(parent)  # a worker killed (or exiting without shutdown) takes its replayer along
+    os.nice(_REPLAY_NICENESS)
 
 
 def record(
