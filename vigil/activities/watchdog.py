@@ -27,9 +27,8 @@ class WatchdogActivities:
         histories = await watchdog.fetch_histories(self._client, candidates)
         if self._pool is None:
             self._pool = watchdog.replay_pool()
-        documents = [h.to_document() for h in histories]
         verdicts = await asyncio.get_running_loop().run_in_executor(
-            self._pool, watchdog.replay_in_this_process, documents
+            self._pool, watchdog.replay_in_this_process, histories
         )
         activity.heartbeat(f"{len(verdicts)} replayed")
         diverged, alerted = await asyncio.to_thread(

@@ -18,7 +18,6 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
@@ -164,7 +163,7 @@ async def replay_many(
     with ProcessPoolExecutor(processes, mp_context=spawn, initializer=die_with, initargs=(os.getpid(),)) as pool:
         parts = await asyncio.gather(
             *(
-                loop.run_in_executor(pool, _replay_documents, [histories[i].to_document() for i in share], codec.ring)
+                loop.run_in_executor(pool, _replay_with_keys, [histories[i] for i in share], codec.ring)
                 for share in shares
             )
         )
@@ -183,7 +182,6 @@ def pool_size(histories: int, processes: int | None = None) -> int:
     return max(1, min(processes or os.cpu_count() or 1, histories // (POOL_FROM // 2)))
 
 
-def _replay_documents(documents: list[dict[str, Any]], ring: KeyRing) -> list[ReplayReport]:
-    """In a pool's process: replay exported histories with this key ring."""
-    histories = [IncidentHistory.from_document(document) for document in documents]
+def _replay_with_keys(histories: list[IncidentHistory], ring: KeyRing) -> list[ReplayReport]:
+    """In a pool's process: replay these histories with this key ring."""
     return asyncio.run(replay(histories, data_converter(EncryptionCodec(ring))))

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, or_, select
 from sqlalchemy.orm import Session
@@ -106,13 +105,12 @@ async def fetch_histories(client: Client, candidates: Sequence[Candidate]) -> li
     return [history for history in fetched if history is not None]
 
 
-def replay_in_this_process(documents: list[dict[str, Any]]) -> list[Verdict]:
-    """Replays exported histories with the worker's own workflows and converter (settings from the
+def replay_in_this_process(histories: list[IncidentHistory]) -> list[Verdict]:
+    """Replays histories with the worker's own workflows and converter (settings from the
     environment, as every Vigil process reads them). Runs in the watchdog's child process."""
     from vigil.audit.replay import replay
     from vigil.temporal import data_converter
 
-    histories = [IncidentHistory.from_document(document) for document in documents]
     reports = asyncio.run(replay(histories, data_converter()))
     return [
         Verdict(
