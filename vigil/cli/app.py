@@ -52,7 +52,12 @@ def up(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
     worker_metrics_port: Annotated[int | None, typer.Option(help="Serve the worker's Temporal metrics here")] = None,
     activity_processes: Annotated[
-        int, typer.Option(min=0, help="Worker processes that run the activities beside the workflows' (0: one)")
+        int,
+        typer.Option(
+            min=0,
+            envvar="VIGIL_ACTIVITY_PROCESSES",
+            help="Worker processes that run the activities beside the workflows' (0: one)",
+        ),
     ] = 1,
 ) -> None:
     """Run Vigil on this machine: Temporal dev server, worker and API. Ctrl-C stops all three."""
