@@ -22,7 +22,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from bench.bare import BareIncident
 from bench.profiling import py_spy
 from bench.report import Report, Row, percentile
-from bench.stage import common_arguments, stage
+from bench.stage import common_arguments, stage, worker_tuning
 from bench.workload import bounded, intake_body
 from vigil.domain import Role
 from vigil.temporal import incident_client
@@ -62,7 +62,7 @@ async def open_bare(client: Client, n: int) -> list[str]:
 
 async def main(args: argparse.Namespace) -> Report:
     report = Report("action_latency", f"python -m bench.action_latency --n {args.n} --pause {args.pause}")
-    with stage("latency", keep=args.keep, max_cached=args.max_cached) as current:
+    with stage("latency", keep=args.keep, **worker_tuning(args)) as current:
         assert current.api is not None
         bare_client = await Client.connect(current.server.address)
         vigil_client = await current.vigil.client()

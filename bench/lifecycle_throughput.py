@@ -13,6 +13,7 @@ the same updates, activities and child workflows; the counts from sample histori
 import argparse
 import asyncio
 import contextlib
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,15 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psutil
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bench.bare import SdkDriver
+from bench.processes import cpu_seconds
 from bench.profiling import py_spy
 from bench.report import Report, Row, percentile
-from bench.stage import Stage, common_arguments, stage
+from bench.stage import Stage, common_arguments, stage, worker_tuning
 from bench.workload import ApiDriver, bounded, kind_of
 
 COUNTED = {
@@ -85,19 +86,22 @@ def _ids(results: list, n: int, what: str) -> list[str]:
 
 @contextlib.contextmanager
 def cpu_use(current: Stage) -> Iterator[dict[str, float]]:
-    """CPU seconds used by each process of the stage (and this driver) while the block runs."""
+    """CPU seconds used by each process of the stage (with its children: the worker's activity
+    processes) and this driver while the block runs."""
     processes = {
         "temporal": current.server,
         "vigil worker": current.vigil_worker,
         "vigil api": current.api,
         "bare worker": current.bare_worker,
     }
-    handles = {name: psutil.Process(p.pid) for name, p in processes.items() if p is not None}
-    handles["driver"] = psutil.Process()
-    before = {name: sum(h.cpu_times()[:2]) for name, h in handles.items()}
+    pids = {name: p.pid for name, p in processes.items() if p is not None}
+    pids["driver"] = os.getpid()  # its children are the stage's processes: itself alone
+    before = {name: cpu_seconds(pid, children=name != "driver") for name, pid in pids.items()}
     used: dict[str, float] = {}
     yield used
-    used.update({name: round(sum(h.cpu_times()[:2]) - before[name], 1) for name, h in handles.items()})
+    used.update(
+        {name: round(cpu_seconds(pid, children=name != "driver") - before[name], 1) for name, pid in pids.items()}
+    )
 
 
 async def activity_timings(client: Client, ids: list[str], sample: int = 40) -> dict[str, str]:
@@ -155,7 +159,7 @@ async def main(args: argparse.Namespace) -> Report:
     report = Report(
         "lifecycle_throughput", f"python -m bench.lifecycle_throughput --n {args.n} --concurrency {args.concurrency}"
     )
-    with stage("throughput", keep=args.keep, max_cached=args.max_cached) as current:
+    with stage("throughput", keep=args.keep, **worker_tuning(args)) as current:
         bare_client = await Client.connect(current.server.address)
         vigil_client = await current.vigil.client()
         # Warm-up: imports, caches and connections, for both.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -302,6 +303,34 @@ class Api(Process):
             return httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def family(pid: int, children: bool = True) -> list[psutil.Process]:
+    """A process and its children (`vigil worker` starts its activity processes): what it costs."""
+    parent = psutil.Process(pid)
+    return [parent, *parent.children(recursive=True)] if children else [parent]
+
+
+def cpu_seconds(pid: int, children: bool = True) -> float:
+    """User and system CPU seconds of a process and (unless told not to) its live children."""
+    total = 0.0
+    for one in family(pid, children):
+        try:
+            total += sum(one.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def rss_mb(pid: int, children: bool = True) -> float:
+    """Resident memory of a process and (unless told not to) its children, in MB."""
+    total = 0
+    for one in family(pid, children):
+        try:
+            total += one.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total / 2**20
 
 
 def _count(log: Path, text: str) -> int:

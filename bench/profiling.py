@@ -40,6 +40,7 @@ def py_spy(processes: dict[str, int], directory: Path | None, rate: int = 100) -
                 "--format",
                 "raw",
                 "--gil",
+                "--subprocesses",  # `vigil worker`'s activity processes
                 "--output",
                 str(directory / f"{name}.txt"),
                 "--nonblocking",

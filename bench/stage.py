@@ -45,9 +45,11 @@ def stage(
     bare_worker: bool = True,
     max_cached: int | None = None,
     extra_env: dict[str, str] | None = None,
+    activity_processes: int | None = None,
 ) -> Iterator[Stage]:
     """`max_cached`: run `vigil worker` with this workflow cache size (VIGIL_WORKER_CACHE) instead
-    of its default; the bare worker gets the same."""
+    of its default; the bare worker gets the same. `activity_processes`: `vigil worker
+    --activity-processes` (VIGIL_ACTIVITY_PROCESSES) instead of its default."""
     root = Path(tempfile.mkdtemp(prefix=f"vigil-bench-{name}-"))
     server = TemporalDevServer(root / "temporal")
     vigil = Deployment(
@@ -73,7 +75,8 @@ def stage(
         vigil.migrate()
         current.tokens = vigil.add_people(PEOPLE)
         if vigil_worker:
-            current.vigil_worker = vigil.worker("vigil-worker", VIGIL_WORKER_CACHE=str(current.worker_cache))
+            tuning = {"VIGIL_ACTIVITY_PROCESSES": str(activity_processes)} if activity_processes is not None else {}
+            current.vigil_worker = vigil.worker("vigil-worker", VIGIL_WORKER_CACHE=str(current.worker_cache), **tuning)
         if api:
             current.api = vigil.api(name="vigil-api")
         if bare_worker:  # the same workflow cache as the Vigil worker's
@@ -91,6 +94,11 @@ def stage(
             shutil.rmtree(root, ignore_errors=True)
 
 
+def worker_tuning(args: argparse.Namespace) -> dict[str, int | None]:
+    """`stage`'s worker settings from `common_arguments`."""
+    return {"max_cached": args.max_cached, "activity_processes": args.activity_processes}
+
+
 def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
     parser.add_argument(
@@ -99,6 +107,13 @@ def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         default=None,
         metavar="N",
         help="both workers keep this many workflows cached (default: VIGIL_WORKER_CACHE, 2000)",
+    )
+    parser.add_argument(
+        "--activity-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="`vigil worker --activity-processes N` (default: the worker's own)",
     )
     parser.add_argument(
         "--profile",

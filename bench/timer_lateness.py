@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client
 
 from bench.bare import BareTimer
+from bench.profiling import py_spy
 from bench.report import Report, Row, percentile
 from bench.stage import common_arguments, stage
 from bench.workload import bounded, intake_body
@@ -70,7 +71,14 @@ async def main(args: argparse.Namespace) -> Report:
     policy_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-policy-"))
     policy = short_sla_policy(policy_dir, {})  # to begin with, the default SLAs (hours)
     year = datetime.now(UTC).year
-    with stage("timers", keep=args.keep, max_cached=args.max_cached, policy=policy, api=False) as current:
+    with stage(
+        "timers",
+        keep=args.keep,
+        max_cached=args.max_cached,
+        activity_processes=args.activity_processes,
+        policy=policy,
+        api=False,
+    ) as current:
         client = await current.vigil.client()
         engine = current.vigil.engine()
 
@@ -113,7 +121,8 @@ async def main(args: argparse.Namespace) -> Report:
             await wait_for_rows(engine, IncidentRow, warmup + calibration + last - 1, timeout=due)
         opening = time.monotonic() - started
         assert opening < due, f"opening took {opening:.0f}s, longer than the SLA: give a longer --due"
-        await wait_for_rows(engine, SlaBreachRow, args.n, timeout=due + 600)
+        with py_spy({"worker": current.vigil_worker.pid}, args.profile):  # the burst of breaches
+            await wait_for_rows(engine, SlaBreachRow, args.n, timeout=due + 600)
         with Session(engine) as session:
             breaches = session.execute(
                 select(SlaBreachRow.incident_id, SlaBreachRow.due_at, SlaBreachRow.breached_at).where(

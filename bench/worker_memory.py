@@ -16,37 +16,34 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-import psutil
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from bench.bare import BareIncident
-from bench.processes import Process
+from bench.processes import Process, cpu_seconds, rss_mb
 from bench.report import Report, Row
-from bench.stage import Stage, common_arguments, stage
+from bench.stage import Stage, common_arguments, stage, worker_tuning
 from bench.workload import bounded, intake_body
 from vigil.db.tables import IncidentRow
 from vigil.workflows.incident import IncidentWorkflow
 from vigil.workflows.messages import IncidentStart
 from vigil.workflows.state import Intake
 
-MB = 2**20
-
 
 def rss(process: Process) -> float:
-    return psutil.Process(process.pid).memory_info().rss / MB
+    """The worker's RSS with its children's (`vigil worker`'s activity processes)."""
+    return rss_mb(process.pid)
 
 
 def settle(process: Process, quiet_seconds: float = 3.0, timeout: float = 120) -> None:
-    """Wait until the process has used (almost) no CPU for `quiet_seconds`."""
-    handle = psutil.Process(process.pid)
+    """Wait until the process (and its children) used (almost) no CPU for `quiet_seconds`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = sum(handle.cpu_times()[:2])
+        before = cpu_seconds(process.pid)
         time.sleep(quiet_seconds)
-        if sum(handle.cpu_times()[:2]) - before < 0.05 * quiet_seconds:
+        if cpu_seconds(process.pid) - before < 0.05 * quiet_seconds:
             return
 
 
@@ -101,7 +98,7 @@ async def main(args: argparse.Namespace) -> Report:
         "worker_memory",
         f"python -m bench.worker_memory --n {args.n}" + (f" --max-cached {args.max_cached}" if args.max_cached else ""),
     )
-    with stage("memory", keep=args.keep, api=False, max_cached=args.max_cached) as current:
+    with stage("memory", keep=args.keep, api=False, **worker_tuning(args)) as current:
         assert current.vigil_worker is not None and current.bare_worker is not None
         idle = {"vigil": round(rss(current.vigil_worker), 1), "bare": round(rss(current.bare_worker), 1)}
         vigil_samples: dict[int, float] = {}
@@ -109,6 +106,7 @@ async def main(args: argparse.Namespace) -> Report:
         await open_vigil(current, await current.vigil.client(), args.n, vigil_samples)
         settle(current.vigil_worker)
         vigil_rss = rss(current.vigil_worker)
+        workflows_alone = rss_mb(current.vigil_worker.pid, children=False)
         await open_bare(current, await Client.connect(current.server.address), args.n, bare_samples)
         settle(current.bare_worker)
         bare_rss = rss(current.bare_worker)
@@ -130,6 +128,7 @@ async def main(args: argparse.Namespace) -> Report:
             "max_cached_workflows (both workers)": current.worker_cache,
             "RSS idle before (vigil, bare)": (idle["vigil"], idle["bare"]),
             "vigil RSS by open incidents": vigil_samples,
+            "vigil RSS of the workflow process alone (no activity processes)": round(workflows_alone, 1),
             "bare RSS by open workflows": bare_samples,
         }
     )

@@ -17,6 +17,7 @@ import hashlib
 import math
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -220,6 +221,7 @@ def revoke_tokens(session: Session, name: str) -> int:
     # An UPDATE's result is a CursorResult; Session.execute is typed as the general Result.
     result = cast(CursorResult[Any], session.execute(revoke.values(revoked_at=_now())))
     session.commit()
+    recent_tokens.forget_user(name)
     return result.rowcount or 0
 
 
@@ -275,14 +277,20 @@ def active_user(session: Session, name: str) -> UserRow | None:
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
-    """The enabled user a live token belongs to, or None."""
+    """The enabled user a live token belongs to, or None. A token seen within the last
+    `TOKEN_CACHE_SECONDS` is answered from memory (`recent_tokens`); failures are never cached."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None  # not one of ours: spare the database
+    token_hash = hash_token(token)
+    cached = recent_tokens.get(token_hash)
+    if cached is not None:
+        return cached
+    generation = recent_tokens.generation
     row = session.execute(
         select(col(UserRow.name), col(UserRow.role), col(UserRow.language))
         .join(TokenRow, col(TokenRow.user) == col(UserRow.name))
         .where(
-            col(TokenRow.token_hash) == hash_token(token),
+            col(TokenRow.token_hash) == token_hash,
             col(TokenRow.kind) == ACCESS,  # an enrolment secret acts on nothing
             col(TokenRow.revoked_at).is_(None),
             col(UserRow.disabled_at).is_(None),
@@ -290,7 +298,54 @@ def authenticate(session: Session, token: str) -> Principal | None:
     ).first()
     if row is None:
         return None
-    return Principal(name=row.name, role=Role(row.role), language=row.language)
+    principal = Principal(name=row.name, role=Role(row.role), language=row.language)
+    recent_tokens.put(token_hash, principal, generation)
+    return principal
+
+
+# How long a process answers a token it has looked up from memory. Revoking (or disabling the
+# user) clears this process's entries at once; another API process may accept the token for up
+# to this long after (docs/security.md).
+TOKEN_CACHE_SECONDS = 5.0
+
+
+class TokenCache:
+    """Principals of tokens looked up lately, keyed by the token's SHA-256 (never the token),
+    each for `ttl` seconds: an API request then costs no database round trip for its caller."""
+
+    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS, max_entries: int = 10_000) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()  # requests authenticate on the threadpool
+        self.generation = 0  # counts revocations: a look-up that raced one is not kept
+
+    def get(self, token_hash: str) -> Principal | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            with self._lock:
+                self._entries.pop(token_hash, None)
+            return None
+        return entry[1]
+
+    def put(self, token_hash: str, principal: Principal, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return  # a revocation committed while this was looked up: ask the database next time
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # a burst of distinct tokens: start again rather than sort
+            self._entries[token_hash] = (time.monotonic() + self.ttl, principal)
+
+    def forget_user(self, name: str) -> None:
+        """Drop every token of `name` (revoked or disabled): refused from the next request on."""
+        with self._lock:
+            self.generation += 1
+            for token_hash in [h for h, (_, p) in self._entries.items() if p.name == name]:
+                del self._entries[token_hash]
+
+
+recent_tokens = TokenCache()
 
 
 class FailedAttempts:

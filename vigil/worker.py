@@ -1,6 +1,8 @@
 """The Vigil worker: runs IncidentWorkflow, ApprovalWorkflow, ReviewWorkflow and every activity.
 
 Run as many as you like against one task queue; Temporal shares the work between them.
+`vigil worker` runs the workflows and starts `--activity-processes` children (default 1) that
+run the activities (vigil/activity_processes.py); 0 runs everything in one process.
 """
 
 import asyncio
@@ -38,6 +40,7 @@ from vigil.activities.reports import ReportActivities
 from vigil.activities.reviews import ReviewActivities
 from vigil.activities.triage import TriageActivities
 from vigil.activities.watchdog import WatchdogActivities
+from vigil.activity_processes import ActivityProcesses, die_with_parent
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
@@ -93,14 +96,18 @@ def build_worker(
     channels: Channels | None = None,
     directory: DirectoryFile | None = None,
     interceptors: Sequence[Interceptor] = (),
+    workflows: bool = True,
+    activities: bool = True,
 ) -> Worker:
     """`dispatch`: wake the dispatcher whenever notices are written (the `vigil worker` process
-    does; tests that deliver say so). The dispatcher's workflow and activities are always here."""
+    does; tests that deliver say so). The dispatcher's workflow and activities are always here.
+    `workflows`/`activities`: poll for only one kind of task (a process of each kind side by side)."""
     engine = engine or default_engine()
     policy = policy or load_policy()
-    write_bytecode()
     public_url = settings().public_url
     task_queue = task_queue or settings().task_queue
+    if workflows:
+        write_bytecode()
     wake = DispatcherWaker(client, task_queue).poke if dispatch else None
     projection = ProjectionActivities(engine, public_url, on_notices=wake)
     approvals = ApprovalActivities(engine, public_url, on_notices=wake)
@@ -123,7 +130,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
+        workflows=WORKFLOWS if workflows else [],
         workflow_runner=WORKFLOW_RUNNER,
         activities=[
             triage.triage,
@@ -141,7 +148,9 @@ def build_worker(
             reviews.project_review,
             reports.send_weekly_report,
             evidence.purge_evidence,
-        ],
+        ]
+        if activities
+        else [],
         activity_executor=ThreadPoolExecutor(max_workers=activity_threads, thread_name_prefix="vigil-activity"),
         max_concurrent_activities=activity_threads,
         # Each cached incident keeps its sandboxed state in memory; evicted ones replay on demand
@@ -152,8 +161,10 @@ def build_worker(
     )
 
 
-async def run_worker() -> None:
-    """Connect, migrate, and run until SIGTERM or Ctrl-C; in-flight activities get time to finish."""
+async def run_worker(activity_processes: int = 1) -> None:
+    """Connect, migrate, and run until SIGTERM or Ctrl-C; in-flight activities get time to finish.
+    With `activity_processes` > 0 this process runs the workflows and that many children the
+    activities."""
     config = settings()
     policy = load_policy()  # a bad policy file stops start-up here, naming the key
     directory = DirectoryFile.load()  # and so does a bad directory file
@@ -167,20 +178,47 @@ async def run_worker() -> None:
     client = await connect(config)
     await register_search_attributes(client)
     await ensure_weekly_schedule(client, policy, config.task_queue)
-    worker = build_worker(client, policy=policy, dispatch=True, channels=channels, directory=directory)
+    children = ActivityProcesses(activity_processes)
+    worker = build_worker(
+        client, policy=policy, dispatch=True, channels=channels, directory=directory, activities=not activity_processes
+    )
     await schedule_watchdog(client, config.task_queue, config.watchdog_interval, config.watchdog_budget)
+    stop = _stop_on_signals()
+    children.start()
+    log.info("worker on task queue %s at %s", config.task_queue, config.temporal_address)
+    try:
+        async with worker:
+            await start_dispatcher(client, config.task_queue)
+            await keep_digest_schedule(client, config.task_queue, policy.digest)
+            if channels.mail is None:
+                log.warning("VIGIL_SMTP_URL is not set: email notices wait in the outbox (mail is not configured)")
+            supervise = asyncio.create_task(children.keep_running())
+            await stop.wait()
+            supervise.cancel()
+            log.info("shutting down: finishing in-flight work")
+    finally:
+        await children.stop()
+
+
+async def run_activity_worker() -> None:
+    """`vigil worker --activities-only`: the activities alone, beside a workflow worker."""
+    die_with_parent()
+    config = settings()
+    client = await connect(config)
+    worker = build_worker(client, dispatch=True, workflows=False)
+    stop = _stop_on_signals()
+    log.info("activity worker on task queue %s at %s", config.task_queue, config.temporal_address)
+    async with worker:
+        await stop.wait()
+        log.info("activity worker shutting down: finishing in-flight activities")
+
+
+def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker on task queue %s at %s", config.task_queue, config.temporal_address)
-    async with worker:
-        await start_dispatcher(client, config.task_queue)
-        await keep_digest_schedule(client, config.task_queue, policy.digest)
-        if channels.mail is None:
-            log.warning("VIGIL_SMTP_URL is not set: email notices wait in the outbox (mail is not configured)")
-        await stop.wait()
-        log.info("shutting down: finishing in-flight work")
+    return stop
 
 
 async def schedule_watchdog(client: Client, task_queue: str, interval_seconds: int, budget: int) -> None:

@@ -3,11 +3,17 @@ and a refused request changes nothing."""
 
 import base64
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from tests.api.conftest import Stack, intake_body
+from vigil import auth
+from vigil.db.tables import TokenRow
 
 JSON = {"Content-Type": "application/json"}
 
@@ -214,6 +220,22 @@ async def test_revoked_and_disabled_tokens_stop_working(sqlite_stack: Stack) -> 
     assert (await sqlite_stack.http.get("/api/me", headers=bearer)).json()["name"] == "temp-analyst"
     disabled = await sqlite_stack.http.delete("/api/users/temp-analyst", headers=sqlite_stack.auth("adam"))
     assert disabled.status_code == 200 and disabled.json()["disabled_at"]
+    _assert_error(await sqlite_stack.http.get("/api/me", headers=bearer), 401, "unauthorized")
+
+
+async def test_a_token_revoked_by_another_process_is_refused_once_its_memory_expires(
+    sqlite_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process revokes straight in the database, which this process's token cache does
+    not hear of: the cache's entry expiring (TOKEN_CACHE_SECONDS; here at once) is what ends it."""
+    monkeypatch.setattr(auth.recent_tokens, "ttl", 0.0)
+    made = await sqlite_stack.post("/api/users", {"name": "elsewhere", "role": "analyst"}, "adam")
+    exchanged = await sqlite_stack.http.post("/api/tokens/exchange", json={"secret": made.json()["secret"]})
+    bearer = {"Authorization": f"Bearer {exchanged.json()['token']}"}
+    assert (await sqlite_stack.http.get("/api/me", headers=bearer)).json()["name"] == "elsewhere"
+    with Session(sqlite_stack.engine) as session:
+        session.execute(update(TokenRow).where(col(TokenRow.user) == "elsewhere").values(revoked_at=datetime.now(UTC)))
+        session.commit()
     _assert_error(await sqlite_stack.http.get("/api/me", headers=bearer), 401, "unauthorized")
 
 

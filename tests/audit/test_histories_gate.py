@@ -11,7 +11,7 @@ from tests.histories import TEST_KEYS, converter, recorded
 from vigil.audit.history import IncidentHistory, read_documents
 from vigil.audit.journal import read_journal
 from vigil.audit.reconstruct import Reconstruction
-from vigil.audit.replay import replay
+from vigil.audit.replay import POOL_FROM, pool_size, replay, replay_many
 from vigil.audit.timeline import build_timeline
 from vigil.temporal.codec import ENCODING, KEY_ID
 
@@ -30,6 +30,19 @@ async def test_every_recorded_history_replays_against_todays_workflows(histories
     broken = [f"{r.incident_id}: {r.result} at {r.divergence}" for r in reports if not r.ok]
     assert not broken, "\n".join(broken)
     assert sum(r.workflows for r in reports) > len(reports)  # approval requests and continued runs too
+
+
+async def test_many_histories_replay_across_processes_as_in_one(histories: list[IncidentHistory]) -> None:
+    """`vigil audit replay` of many: a pool of processes, each decrypting with the key ring it is
+    handed (the recorded histories' own, not this environment's), answers as one process does."""
+    many = (histories * (POOL_FROM // len(histories) + 1))[:POOL_FROM]
+    assert pool_size(len(many), 2) == 2
+    pooled = await replay_many(many, CONVERTER, processes=2)
+    alone = await replay(many, CONVERTER)
+    assert [(r.incident_id, r.result, r.workflows, r.events) for r in pooled] == [
+        (r.incident_id, r.result, r.workflows, r.events) for r in alone
+    ]
+    assert all(r.ok for r in pooled)
 
 
 async def test_the_gate_fails_on_the_recorded_histories_when_commands_are_swapped(

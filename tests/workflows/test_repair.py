@@ -120,7 +120,7 @@ async def test_a_diverged_incident_is_repaired_and_its_clocks_fire_again(
 async def watchdog_verdict(client: Client, engine: Engine, incident_id: str) -> list[watchdog.Verdict]:
     """One watchdog check of this incident, in this process."""
     history = await watchdog.fetch_histories(client, [watchdog.Candidate(incident_id, 0)])
-    return await asyncio.to_thread(watchdog.replay_in_this_process, [h.to_document() for h in history])
+    return await asyncio.to_thread(watchdog.replay_in_this_process, list(history))
 
 
 async def test_an_incident_that_replays_has_nothing_to_repair(dev_namespace: Client, file_engine: Engine) -> None:

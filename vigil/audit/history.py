@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -70,6 +70,20 @@ class WorkflowRuns:
         return [{"run_id": run.run_id, "history": run.to_json_dict()} for run in self.runs]
 
 
+def _packed(runs: list[WorkflowHistory]) -> list[tuple[str, bytes]]:
+    return [(run.workflow_id, History(events=run.events).SerializeToString()) for run in runs]
+
+
+def _unpacked(runs: list[tuple[str, bytes]]) -> list[WorkflowHistory]:
+    return [WorkflowHistory(workflow_id, History.FromString(data).events) for workflow_id, data in runs]
+
+
+def _unpickle(
+    incident_id: str, runs: list[tuple[str, bytes]], approvals: list[tuple[str, list[tuple[str, bytes]]]]
+) -> "IncidentHistory":
+    return IncidentHistory(incident_id, _unpacked(runs), [WorkflowRuns(w, _unpacked(r)) for w, r in approvals])
+
+
 @dataclass
 class IncidentHistory:
     incident_id: str
@@ -104,6 +118,14 @@ class IncidentHistory:
     def all_workflows(self) -> list[WorkflowHistory]:
         """Every run of the incident and of its approval requests: what a replay covers."""
         return [*self.runs, *(run for approval in self.approvals for run in approval.runs)]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as protobuf bytes (to a replay process): some 25 times cheaper than the JSON
+        document, which the worker built on its own GIL for every history its watchdog checked."""
+        return (
+            _unpickle,
+            (self.incident_id, _packed(self.runs), [(a.workflow_id, _packed(a.runs)) for a in self.approvals]),
+        )
 
     def to_document(self) -> dict[str, Any]:
         return {

@@ -6,10 +6,17 @@ nondeterminism error naming the first event that no longer matches. The report s
 incident, `ok` or `nondeterministic` with that event (numbered across runs, as everywhere in
 the audit), or `failed` when the replay broke for another reason (a payload that no longer
 reads, an exception in workflow code).
+
+`replay_many` spreads many histories over processes: the Replayer is Python under one GIL
+(a sandbox per history), so one process replays on one core whatever the machine has.
 """
 
+import asyncio
+import multiprocessing
+import os
 import re
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from temporalio.client import WorkflowHistory
@@ -20,6 +27,9 @@ from temporalio.workflow import NondeterminismError
 from vigil.audit.counts import HistoryCounts, count_history
 from vigil.audit.history import IncidentHistory, event_type_name
 from vigil.audit.known_issues import known_cause
+from vigil.parent_death import die_with
+from vigil.temporal import data_converter
+from vigil.temporal.codec import EncryptionCodec, KeyRing
 from vigil.workflows.sandbox import WORKFLOW_RUNNER, write_bytecode
 
 # How core names the event it could not match: "... does not handle HistoryEvent(id: 6, ActivityTaskScheduled)".
@@ -130,3 +140,48 @@ def _find(histories: Sequence[IncidentHistory], run: WorkflowHistory) -> Inciden
         if any(r.run_id == run.run_id and r.workflow_id == run.workflow_id for r in history.all_workflows()):
             return history
     raise LookupError(f"replayed a run nobody asked for: {run.workflow_id} {run.run_id}")
+
+
+# Below this many histories a pool costs more than it saves: each process is a fresh interpreter
+# that imports the SDK and the workflows (about a second) before its first replay.
+POOL_FROM = 100
+
+
+async def replay_many(
+    histories: Sequence[IncidentHistory], converter: DataConverter, processes: int | None = None
+) -> list[ReplayReport]:
+    """`replay`, spread over `processes` (default: one per core) when there are `POOL_FROM` or
+    more histories; the same reports, in the same order. Each process decrypts with the key ring
+    of `converter`'s codec (handed over, not read again from the environment)."""
+    processes = pool_size(len(histories), processes)
+    codec = converter.payload_codec
+    if processes < 2 or not isinstance(codec, EncryptionCodec):
+        return await replay(histories, converter)
+    shares = [list(range(start, len(histories), processes)) for start in range(processes)]
+    loop = asyncio.get_running_loop()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=spawn, initializer=die_with, initargs=(os.getpid(),)) as pool:
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, _replay_with_keys, [histories[i] for i in share], codec.ring)
+                for share in shares
+            )
+        )
+    reports: list[ReplayReport | None] = [None] * len(histories)
+    for share, part in zip(shares, parts, strict=True):
+        for index, report in zip(share, part, strict=True):
+            reports[index] = report
+    return [r for r in reports if r is not None]
+
+
+def pool_size(histories: int, processes: int | None = None) -> int:
+    """How many processes `replay_many` uses for this many histories: at most one per core (or
+    `processes`), at least 50 histories each, and one below `POOL_FROM`."""
+    if histories < POOL_FROM:
+        return 1
+    return max(1, min(processes or os.cpu_count() or 1, histories // (POOL_FROM // 2)))
+
+
+def _replay_with_keys(histories: list[IncidentHistory], ring: KeyRing) -> list[ReplayReport]:
+    """In a pool's process: replay these histories with this key ring."""
+    return asyncio.run(replay(histories, data_converter(EncryptionCodec(ring))))

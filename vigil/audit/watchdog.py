@@ -15,11 +15,11 @@ the head of incident management through the outbox, once per divergence.
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, or_, select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from vigil.db.tables import IncidentRow, OutboxRow, ReplayCheckRow
 from vigil.db.upsert import insert_ignore
 from vigil.domain import TERMINAL_STATUSES
 from vigil.notifications.notices import for_divergence
+from vigil.parent_death import die_with
 
 # Temporal's own mark for a workflow whose tasks keep failing (server 1.30+, dynamic config
 # system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute).
@@ -104,13 +105,12 @@ async def fetch_histories(client: Client, candidates: Sequence[Candidate]) -> li
     return [history for history in fetched if history is not None]
 
 
-def replay_in_this_process(documents: list[dict[str, Any]]) -> list[Verdict]:
-    """Replays exported histories with the worker's own workflows and converter (settings from the
+def replay_in_this_process(histories: list[IncidentHistory]) -> list[Verdict]:
+    """Replays histories with the worker's own workflows and converter (settings from the
     environment, as every Vigil process reads them). Runs in the watchdog's child process."""
     from vigil.audit.replay import replay
     from vigil.temporal import data_converter
 
-    histories = [IncidentHistory.from_document(document) for document in documents]
     reports = asyncio.run(replay(histories, data_converter()))
     return [
         Verdict(
@@ -128,7 +128,24 @@ def replay_in_this_process(documents: list[dict[str, Any]]) -> list[Verdict]:
 
 def replay_pool() -> Executor:
     """One child process for replays, started fresh (spawn): it shares nothing with the worker."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_background_replayer,
+        initargs=(os.getpid(),),
+    )
+
+
+# How much lower than the worker the watchdog's replays run. A burst of actions changes many
+# histories, and each round replays up to its budget of them: on a busy machine that took a
+# fifth of the worker's CPU from the workflow tasks and activities that serve people (bench/
+# README.md, (a)). Niced, it takes what they leave.
+_REPLAY_NICENESS = 10
+
+
+def _background_replayer(parent: int) -> None:
+    die_with(parent)  # a worker killed (or exiting without shutdown) takes its replayer along
+    os.nice(_REPLAY_NICENESS)
 
 
 def record(

@@ -51,6 +51,14 @@ def up(
     temporal_port: Annotated[int, typer.Option(help="Temporal dev server gRPC port")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port")] = 8233,
     worker_metrics_port: Annotated[int | None, typer.Option(help="Serve the worker's Temporal metrics here")] = None,
+    activity_processes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar="VIGIL_ACTIVITY_PROCESSES",
+            help="Worker processes that run the activities beside the workflows' (0: one)",
+        ),
+    ] = 1,
 ) -> None:
     """Run Vigil on this machine: Temporal dev server, worker and API. Ctrl-C stops all three."""
     from vigil.cli.stack import Stack
@@ -62,19 +70,30 @@ def up(
             temporal_port=temporal_port,
             ui_port=ui_port,
             worker_metrics_port=worker_metrics_port,
+            activity_processes=activity_processes,
             console=console,
         ).run()
     )
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    activity_processes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar="VIGIL_ACTIVITY_PROCESSES",
+            help="Processes beside this one that run the activities (0: all in this one)",
+        ),
+    ] = 1,
+    activities_only: Annotated[bool, typer.Option(hidden=True, help="Run only the activities")] = False,
+) -> None:
     """Run a worker (workflows and activities) until SIGTERM or Ctrl-C. Run as many as you need."""
-    from vigil.worker import run_worker
+    from vigil.worker import run_activity_worker, run_worker
 
     _logging()
     try:
-        asyncio.run(run_worker())
+        asyncio.run(run_activity_worker() if activities_only else run_worker(activity_processes))
     except (PolicyError, DirectoryError, ValueError) as error:  # a bad policy, directory or VIGIL_SMTP_URL
         raise fail(str(error), 2) from None
     except KeyboardInterrupt:

@@ -270,7 +270,7 @@ def _print_reports(reports: list[dict[str, Any]]) -> None:
 def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
     from vigil.api.routers.audit.schemas import ReplayReportOut
     from vigil.audit.history import BadDocument, read_documents
-    from vigil.audit.replay import replay
+    from vigil.audit.replay import replay_many
     from vigil.temporal import data_converter
 
     histories = []
@@ -279,7 +279,7 @@ def _local_replay(files: list[Path]) -> list[dict[str, Any]]:
             histories.extend(read_documents(path.read_text(encoding="utf-8")))
         except (OSError, BadDocument) as error:
             raise fail(f"{path}: {error}") from None
-    reports = asyncio.run(replay(histories, data_converter()))
+    reports = asyncio.run(replay_many(histories, data_converter()))
     return [ReplayReportOut.of(r).model_dump(mode="json", exclude_unset=True) for r in reports]
 
 

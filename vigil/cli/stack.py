@@ -69,6 +69,7 @@ class Stack:
     temporal_port: int = 7233
     ui_port: int = 8233
     worker_metrics_port: int | None = None
+    activity_processes: int = 1
     console: Console = field(default_factory=Console)
     children: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -81,7 +82,8 @@ class Stack:
             self._prepare(address)
             token_file = self._first_admin()
             env = self._child_env(address)
-            self._spawn("worker", [sys.executable, "-m", "vigil.cli", "worker"], env)
+            worker = [sys.executable, "-m", "vigil.cli", "worker", "--activity-processes", str(self.activity_processes)]
+            self._spawn("worker", worker, env)
             self._spawn(
                 "api",
                 [

@@ -101,6 +101,11 @@ class EncryptionCodec(PayloadCodec):
         self.signer = Signer(ring.keys, ring.active)  # and every key of the ring verifies
         trust(ring.keys)
 
+    @property
+    def ring(self) -> KeyRing:
+        """The keys (for a process that must decrypt the same payloads: replay_many)."""
+        return self._ring
+
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
 

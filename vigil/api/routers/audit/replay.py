@@ -15,7 +15,7 @@ from vigil.api.errors import responses
 from vigil.api.routers.audit.reading import converter_of
 from vigil.api.routers.audit.schemas import ReplayFilter, ReplayReportOut, ReplayRequest, ReplayResult
 from vigil.audit import history as histories
-from vigil.audit.replay import replay
+from vigil.audit.replay import replay_many
 from vigil.auth import Principal
 from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES
@@ -100,7 +100,7 @@ async def replay_incidents(
             found.append(await histories.fetch(temporal, incident_id))
         except histories.HistoryNotFound:
             pass  # reported missing below
-    reports = {r.incident_id: r for r in await replay(found, converter_of(request))} if found else {}
+    reports = {r.incident_id: r for r in await replay_many(found, converter_of(request))} if found else {}
     out = [ReplayReportOut.of(reports[i]) if i in reports else ReplayReportOut.missing(i) for i in ids]
     count = {kind: sum(1 for r in out if r.result == kind) for kind in _RESULTS}
     return ReplayResult(replayed=len(found), truncated=truncated, reports=out, **count)
