@@ -235,6 +235,7 @@ def revoke_token(session: Session, name: str, token_hash: str) -> bool:
     )
     result = cast(CursorResult[Any], session.execute(revoke.values(revoked_at=_now())))
     session.commit()
+    recent_tokens.forget_user(owner)  # refused from the next request on, here; elsewhere within the cache's seconds
     return (result.rowcount or 0) == 1
 
 

@@ -82,6 +82,8 @@ async def test_revoking_signs_a_person_out_at_once(console: Console) -> None:
     console.tokens[name] = token
     rita = await console.signed_in(name)
     assert (await rita.get("/")).status_code == 200
+    bearer = {"Authorization": f"Bearer {second}"}
+    assert (await console.api.get("/api/me", headers=bearer)).status_code == 200  # now remembered for seconds
 
     one = await console.post_form(
         adam, "/admin/users", f"/admin/users/{name}/tokens/revoke", {"token": auth.hash_token(second)}
@@ -90,6 +92,7 @@ async def test_revoking_signs_a_person_out_at_once(console: Console) -> None:
     assert "The token was revoked." in (await adam.get("/admin/users")).text
     with Session(console.engine) as db:
         assert auth.authenticate(db, second) is None and auth.authenticate(db, token) is not None
+    assert (await console.api.get("/api/me", headers=bearer)).status_code == 401  # revoked here: at once
     assert (await rita.get("/")).status_code == 200  # her other token still works
 
     everything = await console.post_form(adam, "/admin/users", f"/admin/users/{name}/revoke", {})
