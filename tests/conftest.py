@@ -29,6 +29,8 @@ from sqlalchemy import Engine, text  # noqa: E402
 from temporalio.client import Client  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
+from tests.helpers import SHARED_APPS  # noqa: E402
+from vigil.auth import FailedAttempts  # noqa: E402
 from vigil.db.engine import make_engine, migrate  # noqa: E402
 from vigil.policy import Policy, load_policy  # noqa: E402
 from vigil.temporal import DEV_SERVER_ARGS, SEARCH_ATTRIBUTES, data_converter, register_search_attributes  # noqa: E402
@@ -95,6 +97,13 @@ def ts_worker_client(ts_env: WorkflowEnvironment) -> Client:
 @pytest.fixture(scope="session")
 def dev_client(dev_env: WorkflowEnvironment) -> Client:
     return dev_env.client
+
+
+@pytest.fixture(autouse=True)
+def no_failed_token_attempts_carried_over() -> None:
+    """See SHARED_APPS: a test's own bad tokens count against it alone."""
+    for app in SHARED_APPS:
+        app.state.failed_attempts = FailedAttempts()
 
 
 @pytest.fixture(scope="session")

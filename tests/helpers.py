@@ -31,6 +31,12 @@ AUDREY = Actor(user="audrey", role=Role.AUDITOR)
 REPO = Path(__file__).resolve().parents[1]
 
 
+# The apps that session-scoped fixtures share between tests, all called from one address: each test
+# starts with no failed token attempts counted against it (tests/conftest.py), so that tests
+# refusing bad tokens on purpose do not, together, put the next test over the limit (429).
+SHARED_APPS: list[Any] = []
+
+
 def free_port() -> int:
     """A loopback port nobody holds now, for a server a test starts."""
     with socket.socket() as probe:

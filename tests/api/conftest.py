@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import HandleQueryInput, Interceptor, WorkflowInboundInterceptor, WorkflowInterceptorClassInput
 
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.helpers import SHARED_APPS
 from vigil import auth
 from vigil.api.app import create_app
 from vigil.db.engine import make_engine, migrate
@@ -165,6 +166,7 @@ async def _stack(backend: str, url: str, env: WorkflowEnvironment, policy: Polic
     client = await namespace_client(env, f"vigil-api-{backend}-{uuid.uuid4().hex[:6]}")
     task_queue = f"api-{backend}"
     app = create_app(temporal=client, engine=engine, task_queue=task_queue)
+    SHARED_APPS.append(app)
     async with build_worker(client, task_queue=task_queue, engine=engine, policy=policy, interceptors=[QueryCounter()]):
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -29,7 +29,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api.conftest import QueryCounter, add_people, intake_body, namespace_client
-from tests.helpers import free_port
+from tests.helpers import SHARED_APPS, free_port
 from vigil.api.app import create_app
 from vigil.db.engine import make_engine, migrate
 from vigil.policy import Policy, parse_policy, policy_path
@@ -145,6 +145,7 @@ async def console(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPat
     client = await namespace_client(dev_env, f"vigil-console-{uuid.uuid4().hex[:6]}")
     task_queue = "console"
     app = create_app(temporal=client, engine=engine, task_queue=task_queue)
+    SHARED_APPS.append(app)
     port = free_port()
     server = _QuietServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     async with build_worker(
