@@ -12,6 +12,7 @@ exits on its own.
 import asyncio
 import logging
 import os
+import socket
 import subprocess
 import sys
 
@@ -28,6 +29,13 @@ def die_with_parent() -> None:
     parent = os.environ.get(_PARENT)
     if parent is not None:
         die_with(int(parent))
+
+
+def identity() -> str:
+    """How Temporal names this activity process in history: "<worker pid>@<host>:activities-<pid>",
+    so an activity's `identity` names the `vigil worker` an operator sees and would stop."""
+    parent = os.environ.get(_PARENT, str(os.getpid()))
+    return f"{parent}@{socket.gethostname()}:activities-{os.getpid()}"
 
 
 class ActivityProcesses:

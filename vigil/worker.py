@@ -41,6 +41,7 @@ from vigil.activities.reviews import ReviewActivities
 from vigil.activities.triage import TriageActivities
 from vigil.activities.watchdog import WatchdogActivities
 from vigil.activity_processes import ActivityProcesses, die_with_parent
+from vigil.activity_processes import identity as activity_process_identity
 from vigil.config import settings
 from vigil.db.engine import engine as default_engine
 from vigil.db.engine import migrate
@@ -98,6 +99,7 @@ def build_worker(
     interceptors: Sequence[Interceptor] = (),
     workflows: bool = True,
     activities: bool = True,
+    identity: str | None = None,
 ) -> Worker:
     """`dispatch`: wake the dispatcher whenever notices are written (the `vigil worker` process
     does; tests that deliver say so). The dispatcher's workflow and activities are always here.
@@ -158,6 +160,7 @@ def build_worker(
         max_cached_workflows=max_cached_workflows or settings().worker_cache,
         graceful_shutdown_timeout=timedelta(seconds=20),
         interceptors=interceptors,
+        identity=identity,
     )
 
 
@@ -205,7 +208,7 @@ async def run_activity_worker() -> None:
     die_with_parent()
     config = settings()
     client = await connect(config)
-    worker = build_worker(client, dispatch=True, workflows=False)
+    worker = build_worker(client, dispatch=True, workflows=False, identity=activity_process_identity())
     stop = _stop_on_signals()
     log.info("activity worker on task queue %s at %s", config.task_queue, config.temporal_address)
     async with worker:

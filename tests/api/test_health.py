@@ -4,8 +4,10 @@ import dataclasses
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 
 from tests.api.conftest import Stack, intake_body
+from vigil import auth
 from vigil.api.app import create_app
 from vigil.audit import watchdog
 from vigil.config import settings
@@ -65,7 +67,8 @@ async def test_metrics_count_requests_by_route_template_and_status(sqlite_stack:
     assert "vigil_http_request_duration_seconds_bucket" in text
 
 
-async def test_database_down_answers_503_not_500(sqlite_stack: Stack) -> None:
+async def test_database_down_answers_503_not_500(sqlite_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "recent_tokens", auth.TokenCache(ttl=0.0))  # every token is looked up: the database
     engine = make_engine(UNREACHABLE_PG)
     app = create_app(temporal=sqlite_stack.temporal, engine=engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://down") as http:
@@ -86,6 +89,27 @@ async def test_database_down_answers_503_not_500(sqlite_stack: Stack) -> None:
         assert ready.json()["error"] == "not_ready" and "database" in ready.json()["detail"]
         assert (await http.get("/healthz")).status_code == 200  # the process itself is fine
     engine.dispose()
+
+
+async def test_an_action_by_a_caller_checked_seconds_ago_goes_on_while_the_database_is_down(
+    sqlite_stack: Stack,
+) -> None:
+    """The incident lives in Temporal: an action needs the database only to check the token, and a
+    token checked in the last TOKEN_CACHE_SECONDS is not checked again. So a short outage does not
+    stop an analyst mid-incident; the workflow applies the action and its projection waits."""
+    incident = await sqlite_stack.open(title="Noted while the database is down")
+    await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")  # ana's token is checked now
+    engine = make_engine(UNREACHABLE_PG)
+    app = create_app(temporal=sqlite_stack.temporal, engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://down") as http:
+        headers = sqlite_stack.auth("ana")
+        note = {"type": "add_note", "text": "written during the outage"}
+        acted = await http.post(f"/api/incidents/{incident['id']}/actions", json=note, headers=headers)
+        assert acted.status_code == 200, acted.text
+        assert (await http.get("/api/incidents", headers=headers)).status_code == 503  # reads still need it
+    engine.dispose()
+    seen = await sqlite_stack.get(f"/api/incidents/{incident['id']}?min_seq={acted.json()['seq']}", "ana")
+    assert any(n["text"] == "written during the outage" for n in seen.json()["notes"])
 
 
 async def test_temporal_unreachable_answers_503_and_lists_still_work(sqlite_stack: Stack) -> None:

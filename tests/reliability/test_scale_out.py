@@ -42,7 +42,8 @@ async def test_two_workers_two_apis_share_the_load_and_survive_losing_a_worker(s
     await assert_all_consistent(client, system.deployment.engine(), kinds)
     assert not driver.server_errors, f"seed {seed}: the API answered 5xx other than 503: {driver.server_errors[:5]}"
 
-    # Both workers did share the work: activities were run by each (identity "pid@host").
+    # Both workers did share the work: activities were run by each (identity "<worker pid>@host",
+    # ":activities-<pid>" after it when its activity process ran them).
     workers_seen: set[int] = set()
     for incident_id in list(kinds)[:40]:
         history = await client.get_workflow_handle(incident_id).fetch_history()
