@@ -4,7 +4,7 @@ decryption included, spread over one process per core), over 1,000 real historie
 carried through the lifecycle mix by the real worker (bench.workload; one SEV1 with its approval
 in four). Baseline: the bare workflow's histories (same steps) replayed with the bare workflows
 by one Replayer, as the SDK gives it. Vigil's rate in one process is a detail line.
-Target >= 50/s. Histories are fetched first; only the replay is timed.
+Target: the bare histories' rate or better (ratio >= 1.0). Histories are fetched first; only the replay is timed.
 
     python -m bench.replay_rate [--n 1000]
 """
@@ -92,8 +92,8 @@ async def main(args: argparse.Namespace) -> Report:
             bare_rate,
             "bare workflow histories",
             vigil_rate / bare_rate,
-            ">= 50/s",
-            vigil_rate >= 50 and vigil_failures == 0,
+            ">= 1.0",
+            vigil_rate >= bare_rate and vigil_failures == 0,
         )
     )
     report.details.update(

@@ -33,7 +33,7 @@ class Row:
     baseline: float
     baseline_name: str
     ratio: float  # as the target reads it
-    target: str  # ">= 0.8", "<= 1.5", "<= 300 MB"...
+    target: str  # ">= 0.8", "<= 1.5", "<= 1.5 and <= 2 s"...
     met: bool
     notes: str = ""
 
