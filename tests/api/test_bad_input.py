@@ -383,3 +383,29 @@ async def test_an_exposure_id_past_the_database_integer_is_422(sqlite_stack: Sta
         f"/api/exposure/{exposure_id}/duration", json={"seconds": 3.5}, headers=sqlite_stack.auth("ana")
     )
     _assert_error(response, 422, "invalid")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/evidence/EV-%00", None),
+        ("GET", "/api/evidence/%00/content", None),
+        ("GET", "/api/evidence/EV-0123456789abcdef0123%00/thumbnail", None),
+        ("GET", "/api/evidence/%00/custody", None),
+        ("DELETE", "/api/evidence/%00", None),
+        ("POST", "/api/evidence/%00/hold", {"hold": True}),
+        ("POST", "/api/exposure", {"incident_id": "INC-2026-000001", "evidence_id": "EV-\u0000"}),
+    ],
+)
+async def test_an_evidence_id_that_cannot_be_one_is_404_on_both_databases(
+    stack: Stack, method: str, path: str, body: dict | None
+) -> None:
+    """PostgreSQL refuses a NUL in text with an error: such an id never reaches the database."""
+    response = await stack.http.request(method, path, json=body, headers=stack.auth("leo"))
+    _assert_error(response, 404, "not_found")
+
+
+async def test_odd_exposure_parameters_are_422_on_both_databases(stack: Stack) -> None:
+    _assert_error(await stack.get("/api/exposure?person=a%00b", "audrey"), 422, "invalid")
+    huge = "/api/evidence/EV-0123456789abcdef0123/content?exposure=33299648651351486464"
+    _assert_error(await stack.get(huge, "bea"), 422, "invalid")

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.api.conftest import Stack
-from tests.api.test_evidence import CHILD_SAFETY, opened, upload, uploaded
+from tests.api.test_evidence import CHILD_SAFETY, SPAM, opened, upload, uploaded
 from tests.evidence_files import png
 from tests.helpers import free_port
 from vigil.config import Settings, settings
 from vigil.db.tables import CustodyRow, EvidenceRow, ExposureRow
-from vigil.evidence.store import FileStore, S3Store, SealedStore, backend_for
+from vigil.evidence.store import BlobStore, FileStore, S3Store, SealedStore, StoreUnavailable, backend_for
 from vigil.evidence.vault import Vault
 from vigil.temporal.codec import load_or_create_keys
 
@@ -90,11 +90,12 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @contextmanager
-def vault_on(stack: Stack, configured: Settings) -> Iterator[Stack]:
-    """The API's vault on another backend for one test, as the settings would configure it."""
+def vault_on(stack: Stack, configured: Settings | BlobStore) -> Iterator[Stack]:
+    """The API's vault on another backend for one test: as the settings would configure it, or one given."""
     usual = stack.app.state.vault
     ring = load_or_create_keys(settings().encryption_keys_env, settings().keys_file)
-    stack.app.state.vault = Vault(stack.engine, SealedStore(backend_for(configured), ring), usual.max_bytes)
+    backend = backend_for(configured) if isinstance(configured, Settings) else configured
+    stack.app.state.vault = Vault(stack.engine, SealedStore(backend, ring), usual.max_bytes)
     try:
         yield stack
     finally:
@@ -182,3 +183,51 @@ async def test_a_directory_that_cannot_be_written_is_503_and_records_nothing(sta
         assert refused.status_code == 503 and refused.json()["error"] == "evidence_store_unavailable"
         assert _counts(stack) == before
         assert (await stack.http.get("/readyz")).json()["checks"]["evidence"].startswith("unreachable")
+
+
+class FillsUpAfterOneFile(FileStore):
+    """A directory whose disk fills up between an upload's two writes (the original, its thumbnail)."""
+
+    def put(self, key: str, data: bytes) -> None:
+        if key.endswith(".thumb"):
+            raise StoreUnavailable("No space left on device")
+        super().put(key, data)
+
+
+async def test_an_upload_that_fails_half_way_leaves_no_bytes_behind(stack: Stack, tmp_path: Path) -> None:
+    """Bytes with no row would be evidence nobody knows of, held past any preservation: never purged."""
+    incident_id = await opened(stack, **CHILD_SAFETY)
+    root = tmp_path / "evidence"
+    with vault_on(stack, FillsUpAfterOneFile(root)):
+        before = _counts(stack)
+        refused = await upload(stack, incident_id, png(25))
+        assert refused.status_code == 503 and refused.json()["error"] == "evidence_store_unavailable"
+        assert _counts(stack) == before
+    assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+async def test_a_deletion_the_directory_refuses_is_503_and_the_item_stays(stack: Stack, tmp_path: Path) -> None:
+    incident_id = await opened(stack, **SPAM)
+    with vault_on(stack, FileStore(tmp_path / "evidence")):
+        item = await uploaded(stack, incident_id, b"Send 1 BTC to get 2 back\n", filename="note.txt")
+    not_a_directory = tmp_path / "lost-share"
+    not_a_directory.write_text("a file where the evidence directory should be")
+    with vault_on(stack, FileStore(not_a_directory)):
+        refused = await stack.http.delete(f"/api/evidence/{item['id']}", headers=stack.auth("leo"))
+        assert refused.status_code == 503 and refused.json()["error"] == "evidence_store_unavailable"
+    with vault_on(stack, FileStore(tmp_path / "evidence")):
+        assert (await stack.get(item["content_url"], "leo")).status_code == 200  # still there, still live
+        custody = (await stack.get(f"/api/evidence/{item['id']}/custody", "audrey")).json()["items"]
+        assert [c["event"] for c in custody] == ["upload", "view"]
+
+
+async def test_bytes_gone_under_a_live_item_answer_404_not_500(stack: Stack, tmp_path: Path) -> None:
+    """A deletion racing a fetch (the row read, then the blob gone): the fetch is told it was deleted."""
+    incident_id = await opened(stack, **SPAM)
+    root = tmp_path / "evidence"
+    with vault_on(stack, FileStore(root)):
+        item = await uploaded(stack, incident_id, b"Send 1 BTC to get 2 back\n", filename="note.txt")
+        for blob in root.rglob(item["id"]):
+            blob.unlink()
+        gone = await stack.get(item["content_url"], "leo")
+        assert gone.status_code == 404 and "was deleted" in gone.json()["detail"]

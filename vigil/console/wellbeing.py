@@ -9,9 +9,9 @@ the policy's `[wellbeing]`; a reveal is recorded by the same function as POST /a
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Path, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
@@ -191,7 +191,9 @@ async def reveal(request: Request, viewer: Viewer = Depends(signed_in)) -> Respo
 
 
 @router.post("/exposure/{exposure_id}/duration")
-async def duration(request: Request, exposure_id: int, viewer: Viewer = Depends(signed_in)) -> Response:
+async def duration(
+    request: Request, exposure_id: Annotated[int, Path(ge=1, le=2**31 - 1)], viewer: Viewer = Depends(signed_in)
+) -> Response:
     """The browser's beacon when a revealed item is hidden again or the page is left."""
     form = await request.form()
     check_csrf(viewer, form)

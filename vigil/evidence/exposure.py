@@ -5,6 +5,7 @@ fetch of an evidence file's bytes each record one. Who may read whose is vigil.n
 exposure is never put in a notification. The daily soft limit is the policy's `[wellbeing]`.
 """
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,7 +16,11 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from vigil.db.tables import EvidenceRow, ExposureRow, IncidentRow
+from vigil.evidence.vault import is_evidence_id
 from vigil.policy import Wellbeing
+from vigil.workflows.state import INCIDENT_ID_PATTERN
+
+_INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 
 MAX_REPORTED_SECONDS = 4 * 3600  # a tab left open all night is not four hours of looking
 
@@ -52,15 +57,17 @@ def record_reveal(
 ) -> ExposureRow:
     """A person chose to see an evidence item or a content link. The category and whether it is
     sensitive come from Vigil's records, never from the caller."""
+    if not _INCIDENT_ID.match(incident_id):  # the console's reveal sends any JSON string
+        raise NotRevealable(f"no incident {incident_id[:40]!r}")
     with Session(engine, expire_on_commit=False) as session:
         incident = session.get(IncidentRow, incident_id)
         if incident is None:
             raise NotRevealable(f"no incident {incident_id}")
         category, graphic = incident.category, False
         if evidence_id is not None:
-            item = session.get(EvidenceRow, evidence_id)
+            item = session.get(EvidenceRow, evidence_id) if is_evidence_id(evidence_id) else None
             if item is None or item.incident_id != incident_id or item.deleted_at is not None:
-                raise NotRevealable(f"{incident_id} has no evidence {evidence_id}")
+                raise NotRevealable(f"{incident_id} has no evidence {evidence_id[:40]!r}")
             category, graphic = item.category, item.graphic
         elif content_index is not None:
             content = incident.state.get("intake", {}).get("content", [])

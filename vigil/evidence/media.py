@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -31,6 +32,9 @@ _MAX_PIXELS = 60_000_000  # past this an image is refused rather than decoded (d
 # ffmpeg parses untrusted files: it gets a time limit, a memory limit and one thread.
 _FRAME_SECONDS = 20
 _FRAME_MEMORY_BYTES = 1 << 30
+# ffmpeg processes at once per API process (each may take _FRAME_MEMORY_BYTES): a burst of video
+# uploads waits its turn rather than taking the host's memory.
+_FRAMES_AT_ONCE = threading.BoundedSemaphore(2)
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +78,23 @@ def _is_text(data: bytes) -> bool:
 def analyse(data: bytes) -> Analysis:
     media_type = sniff(data)
     if media_type in VIDEO_TYPES:
-        frame = video_frame(data)
-        return Analysis(media_type, thumbnail(_open_image(frame)) if frame else None, None)
+        return Analysis(media_type, _frame_thumbnail(data), None)
     if media_type not in IMAGE_TYPES:
         return Analysis(media_type, None, None)
     image = _open_image(data)
     return Analysis(media_type, thumbnail(image), pdq(image))
+
+
+def _frame_thumbnail(video: bytes) -> bytes | None:
+    """A video is kept whatever its frame is like: a frame Pillow will not take is no thumbnail."""
+    frame = video_frame(video)
+    if frame is None:
+        return None
+    try:
+        return thumbnail(_open_image(frame))
+    except MediaRefused as refused:
+        log.warning("no video thumbnail: %s", refused)
+        return None
 
 
 def ffmpeg() -> str | None:
@@ -103,9 +118,19 @@ def video_frame(data: bytes) -> bytes | None:
     program = ffmpeg()
     if program is None:
         return None
-    memory = os.memfd_create("vigil-evidence")
+    with _FRAMES_AT_ONCE:
+        return _frame(program, data)
+
+
+def _frame(program: str, data: bytes) -> bytes | None:
     try:
-        os.write(memory, data)
+        memory = os.memfd_create("vigil-evidence")
+    except OSError as error:  # out of descriptors, or no memfd here: the item is kept without a thumbnail
+        log.warning("no video frame: %s", error)
+        return None
+    try:
+        with open(memory, "wb", closefd=False) as video:  # all of it: one os.write may write less
+            video.write(data)
         command = [
             program, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
             "-i", f"/dev/fd/{memory}",

@@ -88,7 +88,10 @@ class FileStore:
             raise StoreUnavailable(f"evidence directory {self.root}: {error}") from None
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as error:
+            raise StoreUnavailable(f"evidence directory {self.root}: {error}") from None
 
 
 class S3Store:

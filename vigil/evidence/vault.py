@@ -5,6 +5,8 @@ Synchronous (SQLAlchemy sessions); the API calls it in a thread, the purge activ
 """
 
 import hashlib
+import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,13 +19,22 @@ from vigil.config import Settings
 from vigil.db.tables import CustodyRow, EvidenceRow, ExposureRow, IncidentRow
 from vigil.evidence import media
 from vigil.evidence.messages import PurgeStep
-from vigil.evidence.store import BlobMissing, BlobStore, SealedStore, backend_for
+from vigil.evidence.store import BlobMissing, BlobStore, SealedStore, StoreUnavailable, backend_for
 from vigil.policy import Policy
 from vigil.temporal.codec import load_or_create_keys
 
+log = logging.getLogger("vigil.evidence")
+
 SYSTEM_ACTOR = ("vigil", "system")
+_EVIDENCE_ID = re.compile(r"EV-[0-9a-f]{20}")
 # A held item's purge timer looks again this often even if nobody says the hold was lifted.
 HOLD_RECHECK = timedelta(days=7)
+
+
+def is_evidence_id(value: str) -> bool:
+    """An id Vigil could have given: anything else (a NUL, a path, 10 KB) is simply not found,
+    and never reaches the database (PostgreSQL refuses a NUL in text with an error)."""
+    return _EVIDENCE_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ class Vault:
         """Store a file (MediaRefused for one the vault does not take)."""
         analysis = media.analyse(data)
         now = _now()
-        evidence_id = f"EV-{uuid.uuid4().hex[:20]}"
+        evidence_id = f"EV-{uuid.uuid4().hex[:20]}"  # the shape is_evidence_id knows
         row = EvidenceRow(
             id=evidence_id,
             incident_id=incident.id,
@@ -102,14 +113,29 @@ class Vault:
             blob_key=evidence_id,
             thumbnail_key=f"{evidence_id}.thumb" if analysis.thumbnail else None,
         )
-        self.store.put(row.blob_key, data)
-        if analysis.thumbnail and row.thumbnail_key:
-            self.store.put(row.thumbnail_key, analysis.thumbnail)
-        with Session(self.engine, expire_on_commit=False) as session:
-            session.add(row)
-            session.add(self._custody(row, "upload", who, now, f"sha256 {row.sha256}, {row.size} bytes"))
-            session.commit()
+        written: list[str] = []
+        try:
+            self.store.put(row.blob_key, data)
+            written.append(row.blob_key)
+            if analysis.thumbnail and row.thumbnail_key:
+                self.store.put(row.thumbnail_key, analysis.thumbnail)
+                written.append(row.thumbnail_key)
+            with Session(self.engine, expire_on_commit=False) as session:
+                session.add(row)
+                session.add(self._custody(row, "upload", who, now, f"sha256 {row.sha256}, {row.size} bytes"))
+                session.commit()
+        except BaseException:
+            # Unrecorded bytes would be evidence nobody knows of, never purged: take them back.
+            self._forget(written)
+            raise
         return row
+
+    def _forget(self, keys: list[str]) -> None:
+        for key in keys:
+            try:
+                self.store.delete(key)
+            except StoreUnavailable:
+                log.error("evidence blob %s was stored but not recorded and could not be deleted", key)
 
     # ------------------------------------------------------------------ reads
 
@@ -123,6 +149,8 @@ class Vault:
             return list(session.scalars(query))
 
     def item(self, evidence_id: str) -> EvidenceRow | None:
+        if not is_evidence_id(evidence_id):
+            return None
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(EvidenceRow, evidence_id)
 
@@ -243,7 +271,7 @@ class Vault:
     def _remove(
         self, session: Session, row: EvidenceRow, event: str, who: Who, now: datetime, detail: str | None
     ) -> None:
-        for key in (row.blob_key, row.thumbnail_key):
+        for key in (row.thumbnail_key, row.blob_key):  # the original last: a live row keeps it
             if key:
                 self.store.delete(key)
         row.deleted_at = now

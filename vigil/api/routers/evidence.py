@@ -25,7 +25,7 @@ from vigil.auth import Principal
 from vigil.db.tables import CustodyRow, EvidenceRow
 from vigil.evidence import exposure as exposures
 from vigil.evidence.media import MediaRefused
-from vigil.evidence.store import StoreUnavailable
+from vigil.evidence.store import BlobMissing, StoreUnavailable
 from vigil.evidence.vault import Preserved, Vault, Who
 from vigil.policy import load_policy
 from vigil.roles import (
@@ -230,7 +230,7 @@ async def get_content(
     evidence_id: str,
     download: Annotated[bool, Query(description="as an attachment (custody: download)")] = False,
     exposure: Annotated[
-        int | None, Query(description="the caller's reveal (POST /api/exposure) this fetch follows")
+        int | None, Query(ge=1, le=2**31 - 1, description="the caller's reveal (POST /api/exposure) this fetch follows")
     ] = None,
     user: Principal = Depends(allow(EVIDENCE_CONTENT_READERS, "open evidence")),
     vault: Vault = Depends(get_vault),
@@ -242,7 +242,10 @@ async def get_content(
     counted = exposure is not None and await run_in_threadpool(
         exposures.recent_reveal, vault.engine, exposure, user.name, row.id
     )
-    data = await _stored(vault.content, row, _who(user), sensitive, download, counted)
+    try:
+        data = await _stored(vault.content, row, _who(user), sensitive, download, counted)
+    except BlobMissing:  # deleted or purged between the look-up and the read
+        raise not_found(f"evidence {row.id} was deleted") from None
     headers = {
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",

@@ -145,6 +145,8 @@ async def report(
         raise invalid(f"from, to: at most {MAX_DAYS} days at a time")
     scope = exposure_scope(user.role)
     people = await run_in_threadpool(exposure_readable, engine, user.name, user.role)
+    if person is not None and not person.isprintable():
+        raise invalid("person: contains control characters")
     if person is not None and people is not None and person not in people:
         raise forbidden(f"exposure is health data: a {user.role.value} may not read {person}'s")
     wellbeing = load_policy().wellbeing
