@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -314,8 +315,10 @@ class TokenCache:
     """Principals of tokens looked up lately, keyed by the token's SHA-256 (never the token),
     each for `ttl` seconds: an API request then costs no database round trip for its caller."""
 
-    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS, max_entries: int = 10_000) -> None:
-        self.ttl, self.max_entries = ttl, max_entries
+    def __init__(
+        self, ttl: float = TOKEN_CACHE_SECONDS, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
         self._entries: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()  # requests authenticate on the threadpool
         self.generation = 0  # counts revocations: a look-up that raced one is not kept
@@ -324,7 +327,7 @@ class TokenCache:
         entry = self._entries.get(token_hash)
         if entry is None:
             return None
-        if entry[0] <= time.monotonic():
+        if entry[0] <= self.clock():
             with self._lock:
                 self._entries.pop(token_hash, None)
             return None
@@ -336,7 +339,7 @@ class TokenCache:
                 return  # a revocation committed while this was looked up: ask the database next time
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()  # a burst of distinct tokens: start again rather than sort
-            self._entries[token_hash] = (time.monotonic() + self.ttl, principal)
+            self._entries[token_hash] = (self.clock() + self.ttl, principal)
 
     def forget_user(self, name: str) -> None:
         """Drop every token of `name` (revoked or disabled): refused from the next request on."""

@@ -227,8 +227,10 @@ async def test_a_token_revoked_by_another_process_is_refused_once_its_memory_exp
     sqlite_stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process revokes straight in the database, which this process's token cache does
-    not hear of: the cache's entry expiring (TOKEN_CACHE_SECONDS; here at once) is what ends it."""
-    monkeypatch.setattr(auth.recent_tokens, "ttl", 0.0)
+    not hear of: the token is still taken until the cache's entry expires (TOKEN_CACHE_SECONDS,
+    on a clock this test moves), then refused."""
+    now = [0.0]
+    monkeypatch.setattr(auth, "recent_tokens", auth.TokenCache(clock=lambda: now[0]))
     made = await sqlite_stack.post("/api/users", {"name": "elsewhere", "role": "analyst"}, "adam")
     exchanged = await sqlite_stack.http.post("/api/tokens/exchange", json={"secret": made.json()["secret"]})
     bearer = {"Authorization": f"Bearer {exchanged.json()['token']}"}
@@ -236,6 +238,8 @@ async def test_a_token_revoked_by_another_process_is_refused_once_its_memory_exp
     with Session(sqlite_stack.engine) as session:
         session.execute(update(TokenRow).where(col(TokenRow.user) == "elsewhere").values(revoked_at=datetime.now(UTC)))
         session.commit()
+    assert (await sqlite_stack.http.get("/api/me", headers=bearer)).status_code == 200  # remembered
+    now[0] += auth.TOKEN_CACHE_SECONDS
     _assert_error(await sqlite_stack.http.get("/api/me", headers=bearer), 401, "unauthorized")
 
 

@@ -62,7 +62,7 @@ async def test_the_state_after_an_event_and_bad_event_numbers(console: Console) 
     assert REPORTER_EMAIL not in (await adam.get(f"/incidents/{iid}/audit/state")).text  # nor an admin
     first = await audrey.get(f"/incidents/{iid}/audit/state", params={"after_event": "1"})
     assert first.status_code == 200 and "The incident was not open yet after this event." in first.text
-    for bad in ("0", "-3", "abc", "1.5", "99999"):
+    for bad in ("0", "-3", "abc", "1.5", "99999", "\u00b2"):  # "²" is a digit to str.isdigit, not to int()
         refused = await audrey.get(f"/incidents/{iid}/audit/state", params={"after_event": bad})
         assert refused.status_code == 422, (bad, refused.status_code)
         assert "event number" in refused.text

@@ -40,6 +40,9 @@ async def test_a_person_saves_the_queue_filters_as_a_view_and_deletes_it(console
     assert again.status_code == 409 and "already have a view of that name" in again.text
     blank = await console.post_form(ana, "/", "/views", {"name": "  ", "query": ""})
     assert blank.status_code == 422 and "1 to 80 characters" in blank.text
+    pasted = await console.post_form(ana, "/", "/views", {"name": f"pasted {name}", "query": "text=mirror%01%00"})
+    assert pasted.status_code == 303 and "text=mirror" in pasted.headers["location"]  # control characters dropped
+    assert (await console.post_form(ana, "/", "/views/\u00b2/delete", {})).status_code == 404
 
     delete_ids = re.findall(r'action="/views/(\d+)/delete"', queue.text)
     assert delete_ids, queue.text

@@ -21,6 +21,7 @@ from tests.helpers import (
 from vigil import need_to_know
 from vigil.activities.projection import ProjectionActivities
 from vigil.api.listing import IncidentQuery, list_incidents
+from vigil.db import search
 from vigil.db.tables import (
     ApprovalRow,
     EnforcementRow,
@@ -208,3 +209,28 @@ def test_an_insert_that_meets_an_existing_row_says_it_inserted_nothing(any_engin
         assert insert_ignore(session, ApprovalRow, [row]) == 1
         assert insert_ignore(session, ApprovalRow, [row, {**row, "id": "INC-X-A2"}]) == 1
         assert insert_ignore(session, ApprovalRow, [row]) == 0
+
+
+def test_an_incident_with_more_words_than_a_tsvector_holds_still_projects(any_engine, policy):
+    """Notes of pasted hashes and account ids, 1.5 MB of distinct words: PostgreSQL's tsvector holds
+    at most 1 MB, and a failing write would stop the incident's projection for good. The words kept
+    are the first ones (title, description, the earliest notes), each once."""
+    incident_id, now = new_incident_id(), datetime.now(UTC)
+    opened = Open(
+        incident_id=incident_id, intake=intake(), severity="SEV2", triage_reasons=["r"], policy_version=policy.version
+    )
+    state = lifecycle.apply(None, opened, SYSTEM, now, policy)
+    entries = [JournalEntry(entry_no=1, action=opened, actor=SYSTEM, at=now, seq=state.seq)]
+    for n in range(150):
+        note = AddNote(text=" ".join(f"h{n:03d}{i:05d}" for i in range(1100))[:10_000])
+        state = lifecycle.apply(state, note, ANA, now, policy)
+        entries.append(JournalEntry(entry_no=n + 2, action=note, actor=ANA, at=now, seq=state.seq))
+    projection = ProjectionActivities(any_engine, "http://vigil.test")
+    ActivityEnvironment().run(
+        projection.project, ProjectionBatch(incident_id=incident_id, entries=entries, state=state)
+    )
+    [words] = rows(any_engine, IncidentSearchRow, incident_id=incident_id)
+    assert words.seq == state.seq and len(words.document) <= search.MAX_DOCUMENT_CHARS
+    with Session(any_engine) as session:
+        found, _next = list_incidents(session, IncidentQuery(text="h00000007", ids=[incident_id]))
+    assert [r.id for r in found] == [incident_id]

@@ -94,6 +94,15 @@ def allow(roles: frozenset[Role], doing: str) -> Callable[..., Principal]:
 _INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 
 
+def whole_number(text: str | None, max_digits: int = 9) -> int | None:
+    """The number a query, form or header field holds, or None. ASCII digits only: str.isdigit
+    also accepts "²", which int() then refuses (a 500, where the field is simply not a number)."""
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > max_digits:
+        return None
+    return int(text)
+
+
 def check_incident_id(incident_id: str) -> None:
     """A path id that cannot be an incident's is simply not found (and never reaches Temporal)."""
     if not _INCIDENT_ID.match(incident_id):

@@ -160,13 +160,16 @@ async def replay_many(
     shares = [list(range(start, len(histories), processes)) for start in range(processes)]
     loop = asyncio.get_running_loop()
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=spawn, initializer=die_with, initargs=(os.getpid(),)) as pool:
+    pool = ProcessPoolExecutor(processes, mp_context=spawn, initializer=die_with, initargs=(os.getpid(),))
+    try:
         parts = await asyncio.gather(
             *(
                 loop.run_in_executor(pool, _replay_with_keys, [histories[i] for i in share], codec.ring)
                 for share in shares
             )
         )
+    finally:  # waiting for the processes to end blocks: not on the API's event loop
+        await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
     reports: list[ReplayReport | None] = [None] * len(histories)
     for share, part in zip(shares, parts, strict=True):
         for index, report in zip(share, part, strict=True):

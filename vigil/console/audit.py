@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlmodel import col
 
+from vigil.api.deps import whole_number
 from vigil.api.errors import ApiError
 from vigil.api.routers.audit.history import history
 from vigil.api.routers.audit.reading import incident_history
@@ -111,9 +112,10 @@ def _event_number(text: str | None) -> int | None:
     """The event asked for: None for the last; ApiError 422 for anything but a whole number."""
     if text is None or text == "":
         return None
-    if not text.isdigit() or len(text) > 9 or int(text) < 1:
+    number = whole_number(text)
+    if number is None or number < 1:
         raise ApiError(422, "invalid", f"after_event: {text[:20]!r} is not an event number (1 or more)")
-    return int(text)
+    return number
 
 
 @router.get("/incidents/{incident_id}/audit/state")

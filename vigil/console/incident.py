@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session as DbSession
 
 from vigil import auth
+from vigil.api.deps import whole_number
 from vigil.api.errors import ApiError
 from vigil.api.routers import incidents as incidents_api
 from vigil.api.routers.notifications import NotificationItem, incident_notifications
@@ -166,8 +167,7 @@ def _temporal_link(viewer: Viewer, incident_id: str) -> str | None:
 
 def _seen(request: Request) -> int:
     """The `seq` the viewer's last action answered with (0 when absent or not a number)."""
-    value = request.query_params.get("seen", "")
-    return int(value) if value.isdigit() and len(value) < 10 else 0
+    return whole_number(request.query_params.get("seen")) or 0
 
 
 def _engaged(incident: Incident) -> list[Team]:

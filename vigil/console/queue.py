@@ -18,6 +18,7 @@ from sqlmodel import col
 from starlette.datastructures import QueryParams
 
 from vigil import auth
+from vigil.api.deps import whole_number
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, Order, SortKey, list_incidents
 from vigil.api.routers.reviews import open_follow_ups, owned_reviews
@@ -88,9 +89,9 @@ def read_filters(params: QueryParams) -> Filters:
         "region": params.getlist("region"),
         "assignee": [a.strip() for a in params.getlist("assignee") if a.strip()][:5],
         "id": [i for i in params.getlist("id") if INCIDENT_ID.match(i)][:100],  # a finding's evidence
-        "text": (params.get("text") or "").strip()[:200],
+        "text": "".join(c for c in params.get("text") or "" if c.isprintable()).strip()[:200],  # as typed
         "sort": sort if sort in SORTS else "next_deadline",
-        "limit": params["limit"] if params.get("limit", "").isdigit() and 1 <= int(params["limit"]) <= 200 else "50",
+        "limit": str(limit) if (limit := whole_number(params.get("limit"))) and limit <= 200 else "50",
     }
 
 

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session as DbSession
 
+from vigil.api.deps import whole_number
 from vigil.api.routers.trends import Table, as_csv, compute
 from vigil.console import charts
 from vigil.console.render import csv_download, page
@@ -63,7 +64,8 @@ def _window(request: Request) -> tuple[Group, int, Unit, date, date]:
     """What the page's form asks for: grouping, period in days, unit, first and last day."""
     params = request.query_params
     by = _grouping(params.get("by"))
-    period = int(params["days"]) if params.get("days", "").isdigit() and int(params["days"]) in PERIODS else 30
+    asked = whole_number(params.get("days"))
+    period = asked if asked is not None and asked in PERIODS else 30
     every: Unit = "week" if period >= 90 else "day"
     end = datetime.now(UTC).date()
     return by, period, every, end - timedelta(days=period - 1), end

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import QueryParams
 
+from vigil.api.deps import whole_number
 from vigil.api.errors import ApiError
 from vigil.api.routers.views import NewView, ViewFilters, delete_view, save_view
 from vigil.console import flash, refusals
@@ -81,9 +82,10 @@ async def delete(request: Request, view_id: str, viewer: Viewer = Depends(signed
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     check_csrf(viewer, form)
     try:
-        if not (view_id.isdigit() and 0 < int(view_id) < 2**31):
+        number = whole_number(view_id)
+        if number is None or number == 0:
             raise ApiError(404, "not_found", f"no view {view_id[:20]} of yours")
-        await run_in_threadpool(_delete, request, viewer.name, int(view_id))
+        await run_in_threadpool(_delete, request, viewer.name, number)
     except ApiError as refused:
         return _refused(request, viewer, refused.status, refused.detail)
     return flash.redirect(request, "/", "view_deleted")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import UploadFile as FormFile
 
 from vigil import auth
+from vigil.api.deps import whole_number
 from vigil.api.errors import ApiError
 from vigil.api.routers import evidence as evidence_api
 from vigil.api.routers import exposure as exposure_api
@@ -158,7 +159,7 @@ async def content(request: Request, evidence_id: str, viewer: Viewer = Depends(s
         return await evidence_api.get_content(
             evidence_id,
             download=False,
-            exposure=int(raw) if raw.isdigit() and len(raw) < 12 else None,
+            exposure=whole_number(raw) or None,  # 9 digits at most: within the database's integer
             user=viewer.principal,
             vault=_vault(request),
         )
@@ -239,7 +240,8 @@ async def save_preferences_form(request: Request, viewer: Viewer = Depends(signe
         if viewer.role not in VIEWING_TEAM_DEFAULTS:
             return _problem(request, viewer, 403, may_not(viewer.role, "set the team's viewing defaults"))
         whose = TEAM
-    blur = int(form["blur"]) if form.get("blur", "").isdigit() else Preferences.blur
+    asked = whole_number(form.get("blur"))
+    blur = Preferences.blur if asked is None else asked
     chosen = Preferences(
         blur=min(max(blur, BLUR_RANGE[0]), BLUR_RANGE[1]),
         greyscale=form.get("greyscale") == "on",

@@ -27,6 +27,7 @@ from vigil.db.tables import IncidentRow, IncidentSearchRow
 _WORD = re.compile(r"[^\W_]+")
 MAX_QUERY_WORDS = 12  # more words than this narrow nothing a person needs; each one costs a lookup
 MAX_WORD_LENGTH = 64
+MAX_DOCUMENT_CHARS = 200_000  # the first words of an incident's text: title, description, ... notes
 
 
 def words(value: str) -> list[str]:
@@ -47,8 +48,19 @@ def _texts(state: dict[str, Any]) -> Iterable[str]:
 
 
 def document(state: dict[str, Any]) -> str:
-    """The searchable words of an incident, from its state as stored (the projection's JSON)."""
-    return " ".join(word for value in _texts(state) for word in words(value))
+    """The searchable words of an incident, from its state as stored (the projection's JSON):
+    each once, at most MAX_WORD_LENGTH letters (a query's words are cut the same, and match as
+    prefixes), and at most MAX_DOCUMENT_CHARS in all. Search matches words, never phrases, so
+    nothing is lost by the first two; the bound keeps PostgreSQL's tsvector under its 1 MB,
+    past which the projection's write, and so the incident's projection, would fail for good."""
+    unique = dict.fromkeys(word[:MAX_WORD_LENGTH] for value in _texts(state) for word in words(value))
+    kept, size = [], 0
+    for word in unique:
+        size += len(word) + 1
+        if size > MAX_DOCUMENT_CHARS:
+            break
+        kept.append(word)
+    return " ".join(kept)
 
 
 def search_row(incident_id: str, seq: int, state: dict[str, Any]) -> dict[str, Any]:

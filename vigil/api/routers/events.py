@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 from sse_starlette.sse import EventSourceResponse
 
-from vigil.api.deps import allow, get_engine
+from vigil.api.deps import allow, get_engine, whole_number
 from vigil.api.errors import invalid, responses
 from vigil.api.waiting import waiting_for
 from vigil.auth import Principal
@@ -79,9 +79,10 @@ def _change(row: ChangeRow) -> dict[str, Any]:
 def parse_last_event_id(value: str | None) -> int | None:
     if value is None or value.strip() == "":
         return None
-    if not value.strip().isdigit() or len(value) > 18:
+    last = whole_number(value, max_digits=18)
+    if last is None:
         raise invalid("Last-Event-ID: must be the id of an event this stream sent (a whole number)")
-    return int(value)
+    return last
 
 
 async def stream(
