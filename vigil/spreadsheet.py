@@ -9,7 +9,9 @@ from datetime import date, datetime
 
 def cell(value: object) -> str:
     """A CSV cell: text starting = + - @ (or a tab, CR) gets a leading ' so no formula runs;
-    datetimes as ISO 8601, None as empty."""
+    numbers as they are (-3 is a number, not a formula); datetimes as ISO 8601, None as empty."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
     text = "" if value is None else value.isoformat() if isinstance(value, datetime | date) else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
