@@ -45,6 +45,9 @@ async def test_a_name_used_twice_in_any_case_is_409(stack: Stack) -> None:
     twice = await stack.post("/api/views", {"name": name.upper(), "filters": {"region": ["NA"]}}, "ana")
     assert twice.status_code == 409 and "already have a view of that name" in twice.json()["detail"]
     assert (await stack.post("/api/views", {"name": name}, "bea")).status_code == 201  # names are per person
+    accented = f"Árbol {name}"  # beyond ASCII: SQLite's lower() would let the second one in
+    assert (await stack.post("/api/views", {"name": accented}, "ana")).status_code == 201
+    assert (await stack.post("/api/views", {"name": accented.lower()}, "ana")).status_code == 409
 
 
 @pytest.mark.parametrize(

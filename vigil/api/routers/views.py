@@ -75,13 +75,11 @@ def views_of(session: Session, owner: str) -> list[View]:
 
 def save_view(session: Session, owner: str, new: NewView) -> View:
     """Raises 409 for a name the person already uses (any case), or past MAX_VIEWS."""
-    held = session.scalar(select(func.count()).select_from(SavedViewRow).where(col(SavedViewRow.owner) == owner))
-    if (held or 0) >= MAX_VIEWS:
+    held = list(session.scalars(select(col(SavedViewRow.name)).where(col(SavedViewRow.owner) == owner)))
+    if len(held) >= MAX_VIEWS:
         raise conflict(f"you have {MAX_VIEWS} saved views: delete one first")
-    taken = select(col(SavedViewRow.id)).where(
-        col(SavedViewRow.owner) == owner, func.lower(col(SavedViewRow.name)) == new.name.lower()
-    )
-    if session.scalar(taken) is not None:
+    # Compared here, not by SQL's lower(): SQLite's lowers ASCII only ("Árbol" and "árbol").
+    if new.name.casefold() in {name.casefold() for name in held}:
         raise conflict(f"you already have a view of that name: {new.name}")
     row = SavedViewRow(
         owner=owner, name=new.name, filters=new.filters.model_dump(mode="json"), created_at=datetime.now(UTC)
