@@ -9,6 +9,7 @@ incident what was done or why it was refused, in words. The confirmation carries
 sending it twice (a reload, a double click) applies each action once and repeats its answer.
 """
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 from starlette.datastructures import FormData, QueryParams
+from temporalio.service import RPCError
 
 from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, list_incidents
@@ -32,6 +34,7 @@ from vigil.i18n import _, gettext_for
 from vigil.roles import may_not
 from vigil.workflows.actions import HUMAN_ACTION_ADAPTER, HumanAction
 
+log = logging.getLogger("vigil.console")
 router = APIRouter()
 
 MAX_CHOSEN = 100  # a page of the queue holds at most 200; a bulk action this large is a mistake
@@ -147,6 +150,9 @@ async def _apply(request: Request, viewer: Viewer, action: HumanAction, incident
         )
     except ApiError as refused:
         return Result(incident_id, False, refusals.in_words(refused.detail, viewer.language))
+    except RPCError as failed:  # Temporal away for this one: the others still get their answer
+        log.warning("bulk %s on %s: Temporal answered %s", action.type, incident_id, failed)
+        return Result(incident_id, False, refusals.in_words("Temporal is unreachable; retry shortly", viewer.language))
     return Result(incident_id, True, gettext(forms.DONE[action.type]))
 
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -118,11 +119,17 @@ def item_out(row: EvidenceRow, also_in: list[str]) -> EvidenceItem:
     )
 
 
+# Threads the store's calls may hold at once. They have their own, apart from the pool every
+# database call shares: a bucket that answers slowly (up to ~100 s, boto3's retries) then holds
+# these, not the threads the queue and every other page need.
+_STORE_THREADS = anyio.CapacityLimiter(8)
+
+
 async def _stored(call: Callable[..., T], *arguments: Any) -> T:
     """A vault call that reaches the store: when the store cannot answer, 503 and nothing changed
     (the vault touches the store before it records anything)."""
     try:
-        return await run_in_threadpool(call, *arguments)
+        return await anyio.to_thread.run_sync(call, *arguments, limiter=_STORE_THREADS)
     except StoreUnavailable as down:
         log.warning("evidence store unavailable: %s", down)
         raise unavailable(
