@@ -37,6 +37,7 @@ from vigil.workflows.actions import HUMAN_ACTION_ADAPTER, HumanAction
 log = logging.getLogger("vigil.console")
 router = APIRouter()
 
+TEMPORAL_FAILED = _("Temporal did not answer; sending the same confirmation again is safe: nothing is done twice")
 MAX_CHOSEN = 100  # a page of the queue holds at most 200; a bulk action this large is a mistake
 KINDS = {"assign": "assign", "merge_into": "merge into"}  # bulk action -> what a refusal calls doing it
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,40}$")
@@ -152,7 +153,7 @@ async def _apply(request: Request, viewer: Viewer, action: HumanAction, incident
         return Result(incident_id, False, refusals.in_words(refused.detail, viewer.language))
     except RPCError as failed:  # Temporal away for this one: the others still get their answer
         log.warning("bulk %s on %s: Temporal answered %s", action.type, incident_id, failed)
-        return Result(incident_id, False, refusals.in_words("Temporal is unreachable; retry shortly", viewer.language))
+        return Result(incident_id, False, gettext(TEMPORAL_FAILED))
     return Result(incident_id, True, gettext(forms.DONE[action.type]))
 
 

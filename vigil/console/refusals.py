@@ -246,11 +246,6 @@ PATTERNS: list[tuple[re.Pattern[str], str, dict[str, Part]]] = [
         {},
     ),
     (
-        re.compile(r"^Temporal is unreachable; retry shortly$"),
-        _("Temporal did not answer; sending the same confirmation again is safe: nothing is done twice"),
-        {},
-    ),
-    (
         re.compile(r"^not connected to Temporal yet; retry shortly$"),
         _("Vigil is not connected to Temporal yet; try again in a moment"),
         {},
