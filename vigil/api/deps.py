@@ -4,7 +4,6 @@ Each route declares who may call it with `allow(...)` and a role set from `vigil
 actions on an incident are further checked per action type by `lifecycle.permitted`.
 """
 
-import re
 from collections.abc import Callable, Iterator
 
 from fastapi import Depends, Request
@@ -18,7 +17,7 @@ from vigil.auth import ENROLMENT_PREFIX, Principal, authenticate
 from vigil.db.tables import IncidentRow
 from vigil.domain import Role
 from vigil.roles import may_not
-from vigil.workflows.state import INCIDENT_ID_PATTERN
+from vigil.workflows.state import is_incident_id
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>` from `POST /api/tokens/exchange`")
 
@@ -91,9 +90,6 @@ def allow(roles: frozenset[Role], doing: str) -> Callable[..., Principal]:
     return check
 
 
-_INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
-
-
 def whole_number(text: str | None, max_digits: int = 9) -> int | None:
     """The number a query, form or header field holds, or None. ASCII digits only: str.isdigit
     also accepts "²", which int() then refuses (a 500, where the field is simply not a number)."""
@@ -105,7 +101,7 @@ def whole_number(text: str | None, max_digits: int = 9) -> int | None:
 
 def check_incident_id(incident_id: str) -> None:
     """A path id that cannot be an incident's is simply not found (and never reaches Temporal)."""
-    if not _INCIDENT_ID.match(incident_id):
+    if not is_incident_id(incident_id):
         raise not_found(f"no incident {incident_id[:40]}")
 
 

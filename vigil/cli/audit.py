@@ -16,7 +16,6 @@ here, asking the API only for the seal.
 
 import asyncio
 import json
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,9 +37,8 @@ from vigil.cli.http import (
     fail,
     headers,
 )
-from vigil.workflows.state import INCIDENT_ID_PATTERN
+from vigil.workflows.state import is_incident_id
 
-INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 audit_app = typer.Typer(help="Auditing: export, read, reconstruct, replay and verify histories.", no_args_is_help=True)
 
 
@@ -356,7 +354,7 @@ def verify(
     path = Path(target)
     if path.exists():
         verdicts = _verify_file(path, api_url, token)
-    elif INCIDENT_ID.match(target):
+    elif is_incident_id(target):
         verdicts = [call("GET", f"/api/incidents/{target}/verify", api_url, token)]
     else:
         raise fail(f"{target}: neither an incident id (INC-YYYY-NNNNNN) nor a file")

@@ -9,7 +9,6 @@ raw history to auditors and admins. Reporters stay sealed as the API seals them
 """
 
 import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ from vigil.db.tables import IncidentRow
 from vigil.domain import TERMINAL_STATUSES
 from vigil.i18n import gettext_for
 from vigil.roles import AUDITORS, READERS, may_not
-from vigil.workflows.state import INCIDENT_ID_PATTERN
+from vigil.workflows.state import is_incident_id
 
 router = APIRouter()
 
@@ -47,7 +46,6 @@ VIEWS: dict[str, tuple[frozenset, str]] = {
     "seal": (AUDITORS, "verify histories"),
 }
 Work = Callable[[], Awaitable[dict[str, Any]]]
-INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 
 
 def _temporal(request: Request) -> Any:
@@ -134,7 +132,7 @@ async def state_page(request: Request, incident_id: str, viewer: Viewer = Depend
 async def replay_page(request: Request, incident_id: str, viewer: Viewer = Depends(signed_in)) -> Response:
     async def work() -> dict[str, Any]:
         temporal, engine = _temporal(request), request.app.state.engine
-        if not INCIDENT_ID.match(incident_id):
+        if not is_incident_id(incident_id):
             raise ApiError(404, "not_found", f"no incident {incident_id[:40]}")
         body = ReplayRequest(ids=[incident_id])
         report = (await replay_incidents(request, body, viewer.principal, temporal, engine)).reports[0]
@@ -183,7 +181,7 @@ def _ended(request: Request) -> list[IncidentRow]:
 async def audit_start(request: Request, viewer: Viewer = Depends(signed_in)) -> Response:
     """Open an incident's audit by its id; the incidents that ended last, to start from."""
     wanted = (request.query_params.get("incident") or "").strip().upper()
-    if INCIDENT_ID.match(wanted):
+    if is_incident_id(wanted):
         return RedirectResponse(f"/incidents/{wanted}/audit", status_code=303)
     ended = await run_in_threadpool(_ended, request)
     gettext = gettext_for(viewer.language)

@@ -27,12 +27,12 @@ from vigil.api.errors import ApiError
 from vigil.api.listing import IncidentQuery, list_incidents
 from vigil.api.routers import incidents as incidents_api
 from vigil.console import forms, masking, refusals
-from vigil.console.queue import INCIDENT_ID
 from vigil.console.render import page
 from vigil.console.viewer import Viewer, check_csrf, signed_in
 from vigil.i18n import _, gettext_for
 from vigil.roles import may_not
 from vigil.workflows.actions import HUMAN_ACTION_ADAPTER, HumanAction
+from vigil.workflows.state import is_incident_id
 
 log = logging.getLogger("vigil.console")
 router = APIRouter()
@@ -61,7 +61,7 @@ class Plan:
 
 def _plan(params: QueryParams | FormData) -> Plan | None:
     kind = str(params.get("bulk") or "")
-    chosen = [str(i) for i in params.getlist("id") if isinstance(i, str) and INCIDENT_ID.match(i)]
+    chosen = [str(i) for i in params.getlist("id") if isinstance(i, str) and is_incident_id(i)]
     if kind not in KINDS or not chosen:
         return None
     ids = list(dict.fromkeys(chosen))[:MAX_CHOSEN]

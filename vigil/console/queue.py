@@ -5,7 +5,6 @@ about to breach is on top. The listing itself is the API's (vigil.api.listing); 
 reads its query from a form, leniently: a value that is not one of ours is ignored, not a 422.
 """
 
-import re
 from enum import StrEnum
 from typing import Any, TypedDict, TypeVar
 
@@ -32,7 +31,7 @@ from vigil.domain import TERMINAL_STATUSES, Category, Channel, Region, Severity,
 from vigil.i18n import _
 from vigil.need_to_know import reads_others_exposure
 from vigil.spreadsheet import csv_text
-from vigil.workflows.state import INCIDENT_ID_PATTERN, Clock
+from vigil.workflows.state import Clock, is_incident_id
 
 router = APIRouter()
 
@@ -40,7 +39,6 @@ PAGE_SIZES = (25, 50, 100, 200)  # offered; any size the API takes (1 to 200) wo
 OPEN = "open"  # the queue's default: every status but resolved, closed and merged
 ANY = "any"
 OPEN_STATUSES: list[Status] = [s for s in Status if s not in TERMINAL_STATUSES and s != Status.RESOLVED]
-INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
 SORTS: dict[str, tuple[SortKey, Order]] = {
     "next_deadline": ("next_deadline", "asc"),
     "severity": ("severity", "asc"),
@@ -88,7 +86,7 @@ def read_filters(params: QueryParams) -> Filters:
         "channel": params.getlist("channel"),
         "region": params.getlist("region"),
         "assignee": [a.strip() for a in params.getlist("assignee") if a.strip()][:5],
-        "id": [i for i in params.getlist("id") if INCIDENT_ID.match(i)][:100],  # a finding's evidence
+        "id": [i for i in params.getlist("id") if is_incident_id(i)][:100],  # a finding's evidence
         "text": "".join(c for c in params.get("text") or "" if c.isprintable()).strip()[:200],  # as typed
         "sort": sort if sort in SORTS else "next_deadline",
         "limit": str(limit) if (limit := whole_number(params.get("limit"))) and limit <= 200 else "50",

@@ -5,7 +5,6 @@ fetch of an evidence file's bytes each record one. Who may read whose is vigil.n
 exposure is never put in a notification. The daily soft limit is the policy's `[wellbeing]`.
 """
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,9 +17,7 @@ from sqlmodel import col
 from vigil.db.tables import EvidenceRow, ExposureRow, IncidentRow
 from vigil.evidence.vault import is_evidence_id
 from vigil.policy import Wellbeing
-from vigil.workflows.state import INCIDENT_ID_PATTERN
-
-_INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
+from vigil.workflows.state import is_incident_id
 
 MAX_REPORTED_SECONDS = 4 * 3600  # a tab left open all night is not four hours of looking
 
@@ -57,7 +54,7 @@ def record_reveal(
 ) -> ExposureRow:
     """A person chose to see an evidence item or a content link. The category and whether it is
     sensitive come from Vigil's records, never from the caller."""
-    if not _INCIDENT_ID.match(incident_id):  # the console's reveal sends any JSON string
+    if not is_incident_id(incident_id):  # the console's reveal sends any JSON string
         raise NotRevealable(f"no incident {incident_id[:40]!r}")
     with Session(engine, expire_on_commit=False) as session:
         incident = session.get(IncidentRow, incident_id)

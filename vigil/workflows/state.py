@@ -3,6 +3,7 @@
 Pydantic models only, no behaviour beyond lookups; `lifecycle.py` decides every change.
 """
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -38,6 +39,12 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
 INCIDENT_ID_PATTERN = r"^INC-\d{4}-\d{6}$"
 IncidentId = Annotated[str, StringConstraints(pattern=INCIDENT_ID_PATTERN)]
+_INCIDENT_ID = re.compile(INCIDENT_ID_PATTERN)
+
+
+def is_incident_id(value: str) -> bool:
+    """Whether `value` has the shape of an incident id (INC-2026-000123)."""
+    return _INCIDENT_ID.match(value) is not None
 
 
 class Model(BaseModel):
