@@ -1,6 +1,8 @@
 """Health, readiness, metrics, the OpenAPI document, and outages answered with 503, never 500."""
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import httpx
@@ -67,11 +69,21 @@ async def test_metrics_count_requests_by_route_template_and_status(sqlite_stack:
     assert "vigil_http_request_duration_seconds_bucket" in text
 
 
+@asynccontextmanager
+async def api_without_database(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The stack's Temporal behind an API whose database cannot be reached."""
+    engine = make_engine(UNREACHABLE_PG)
+    app = create_app(temporal=stack.temporal, engine=engine)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://down") as http:
+            yield http
+    finally:
+        engine.dispose()
+
+
 async def test_database_down_answers_503_not_500(sqlite_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(auth, "recent_tokens", auth.TokenCache(ttl=0.0))  # every token is looked up: the database
-    engine = make_engine(UNREACHABLE_PG)
-    app = create_app(temporal=sqlite_stack.temporal, engine=engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://down") as http:
+    async with api_without_database(sqlite_stack) as http:
         headers = sqlite_stack.auth("ana")
         for method, path, body in [
             ("GET", "/api/incidents", None),
@@ -88,7 +100,6 @@ async def test_database_down_answers_503_not_500(sqlite_stack: Stack, monkeypatc
         assert ready.status_code == 503
         assert ready.json()["error"] == "not_ready" and "database" in ready.json()["detail"]
         assert (await http.get("/healthz")).status_code == 200  # the process itself is fine
-    engine.dispose()
 
 
 async def test_an_action_by_a_caller_checked_seconds_ago_goes_on_while_the_database_is_down(
@@ -100,15 +111,12 @@ async def test_an_action_by_a_caller_checked_seconds_ago_goes_on_while_the_datab
     monkeypatch.setattr(auth, "recent_tokens", auth.TokenCache(ttl=600.0))  # however slow this machine is
     incident = await sqlite_stack.open(title="Noted while the database is down")
     await sqlite_stack.get(f"/api/incidents/{incident['id']}", "ana")  # ana's token is checked now
-    engine = make_engine(UNREACHABLE_PG)
-    app = create_app(temporal=sqlite_stack.temporal, engine=engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://down") as http:
+    async with api_without_database(sqlite_stack) as http:
         headers = sqlite_stack.auth("ana")
         note = {"type": "add_note", "text": "written during the outage"}
         acted = await http.post(f"/api/incidents/{incident['id']}/actions", json=note, headers=headers)
         assert acted.status_code == 200, acted.text
         assert (await http.get("/api/incidents", headers=headers)).status_code == 503  # reads still need it
-    engine.dispose()
     seen = await sqlite_stack.get(f"/api/incidents/{incident['id']}?min_seq={acted.json()['seq']}", "ana")
     assert any(n["text"] == "written during the outage" for n in seen.json()["notes"])
 
