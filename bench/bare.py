@@ -19,10 +19,13 @@ from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 QUORUM = {"sev1": 2, "sev3": 0}
+# For bench.server_cost's variants: the keyword attributes Vigil upserts (the stage registers them).
+SEARCH_ATTRIBUTES = [SearchAttributeKey.for_keyword(name) for name in ("Severity", "IncidentStatus", "Category")]
+SEARCH_ATTRIBUTES += [SearchAttributeKey.for_keyword(name) for name in ("Region", "Channel")]
 
 
 @activity.defn(name="bare_triage")
@@ -72,6 +75,9 @@ class BareIncident:
         self.unprojected: list[str] = []
         self.changed = False
         self.asked = self.enforcing = False
+        self.variant: dict[str, Any] = {}  # bench.server_cost: what of Vigil's to add (none by default)
+        self.clock: asyncio.Task[None] | None = None
+        self.last_status: str | None = None
 
     @workflow.run
     async def run(self, intake: dict) -> dict:
@@ -84,9 +90,12 @@ class BareIncident:
             "votes": [],
             "proposal": None,
         }
+        self.variant = intake.get("variant", {})
+        if "pad" in self.variant:  # Vigil's history bytes: update results and projection inputs carry it
+            self.state["pad"] = self.variant["pad"]
         self._journal("open")
         asyncio.create_task(self._project_forever())
-        asyncio.create_task(workflow.sleep(timedelta(days=1)))  # an SLA clock
+        self.clock = asyncio.create_task(workflow.sleep(timedelta(days=1)))  # an SLA clock
         while True:  # like an incident, it waits on (its reopen window is far off)
             await workflow.wait_condition(lambda: self.changed)
             self.changed = False
@@ -142,11 +151,30 @@ class BareIncident:
     def _journal(self, kind: str) -> None:
         self.unprojected.append(kind)
         self.changed = True
+        assert self.state is not None
+        if self.state["status"] != self.last_status:  # the variants do as Vigil does on a change of status
+            self._on_status_change(first=self.last_status is None)
+            self.last_status = self.state["status"]
+
+    def _on_status_change(self, first: bool) -> None:
+        assert self.state is not None
+        if self.variant.get("search_attributes"):  # "all": the five every time; "changed": what changed
+            values = [self.state["severity"], self.state["status"], self.state["kind"], "NA", "user_report"]
+            pairs = list(zip(SEARCH_ATTRIBUTES, values, strict=True))
+            if self.variant["search_attributes"] == "changed" and not first:
+                pairs = pairs[1:2]
+            workflow.upsert_search_attributes([key.value_set(value) for key, value in pairs])
+        if self.variant.get("timers") and not first:  # the next deadline moves: a new timer
+            if self.clock is not None:
+                self.clock.cancel()
+            self.clock = asyncio.create_task(workflow.sleep(timedelta(days=1)))
 
     async def _project_forever(self) -> None:
         while True:
             await workflow.wait_condition(lambda: bool(self.unprojected))
             batch, self.unprojected = self.unprojected, []
+            if self.state and "pad" in self.state:  # the projection input carries the state, as Vigil's
+                batch = [*batch, self.state["pad"]]
             await workflow.execute_activity(project, batch, start_to_close_timeout=_TIMEOUT)
 
     async def _enforce(self) -> None:
@@ -188,14 +216,14 @@ STEPS = {
 class SdkDriver:
     """Carries bare incidents through the same steps with the SDK: updates, and queries while enforcing."""
 
-    def __init__(self, client: Client, task_queue: str, poll: float = 0.05):
-        self.client, self.task_queue, self.poll = client, task_queue, poll
+    def __init__(self, client: Client, task_queue: str, poll: float = 0.05, variant: dict[str, Any] | None = None):
+        self.client, self.task_queue, self.poll, self.variant = client, task_queue, poll, variant or {}
         self.latencies: list[float] = []
 
     async def run(self, kind: str, workflow_id: str) -> dict:
         start = WithStartWorkflowOperation(
             BareIncident.run,
-            {"kind": kind},
+            {"kind": kind, "variant": self.variant} if self.variant else {"kind": kind},
             id=workflow_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.processes import Api, Deployment, Process, TemporalDevServer
 from bench.workload import PEOPLE
@@ -94,9 +95,20 @@ def stage(
             shutil.rmtree(root, ignore_errors=True)
 
 
-def worker_tuning(args: argparse.Namespace) -> dict[str, int | None]:
+def worker_tuning(args: argparse.Namespace) -> dict[str, Any]:
     """`stage`'s worker settings from `common_arguments`."""
-    return {"max_cached": args.max_cached, "activity_processes": args.activity_processes}
+    return {
+        "max_cached": args.max_cached,
+        "activity_processes": args.activity_processes,
+        "extra_env": dict(args.vigil_env),
+    }
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.startswith("VIGIL_"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected VIGIL_NAME=VALUE")
+    return name, value
 
 
 def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -114,6 +126,14 @@ def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         default=None,
         metavar="N",
         help="`vigil worker --activity-processes N` (default: the worker's own)",
+    )
+    parser.add_argument(
+        "--vigil-env",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for Vigil's processes, e.g. VIGIL_WATCHDOG_INTERVAL=0 (to measure what a feature costs)",
     )
     parser.add_argument(
         "--profile",
