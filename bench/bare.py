@@ -49,6 +49,7 @@ async def enforce(request: dict) -> dict:
 
 
 ACTIVITIES = [triage, project, ask, enforce]
+ACTIVITY_QUEUE_SUFFIX = "-activities"  # where the "activities_elsewhere" variant sends them
 _TIMEOUT = timedelta(seconds=30)
 
 
@@ -81,7 +82,8 @@ class BareIncident:
 
     @workflow.run
     async def run(self, intake: dict) -> dict:
-        triaged = await workflow.execute_activity(triage, intake, start_to_close_timeout=_TIMEOUT)
+        self.variant = intake.get("variant", {})
+        triaged = await workflow.execute_activity(triage, intake, **self._activity_options())
         self.state = {
             "id": workflow.info().workflow_id,
             "kind": intake["kind"],
@@ -90,7 +92,6 @@ class BareIncident:
             "votes": [],
             "proposal": None,
         }
-        self.variant = intake.get("variant", {})
         if "pad" in self.variant:  # Vigil's history bytes: update results and projection inputs carry it
             self.state["pad"] = self.variant["pad"]
         self._journal("open")
@@ -148,6 +149,12 @@ class BareIncident:
     def current(self) -> dict | None:
         return self.state
 
+    def _activity_options(self) -> dict[str, Any]:
+        """The "activities_elsewhere" variant: on a queue of their own, as Vigil's activity process
+        polls (then they go through the server's matching, never eagerly back to this worker)."""
+        elsewhere = {"task_queue": f"{workflow.info().task_queue}{ACTIVITY_QUEUE_SUFFIX}"}
+        return {"start_to_close_timeout": _TIMEOUT, **(elsewhere if self.variant.get("activities_elsewhere") else {})}
+
     def _journal(self, kind: str) -> None:
         self.unprojected.append(kind)
         self.changed = True
@@ -175,10 +182,10 @@ class BareIncident:
             batch, self.unprojected = self.unprojected, []
             if self.state and "pad" in self.state:  # the projection input carries the state, as Vigil's
                 batch = [*batch, self.state["pad"]]
-            await workflow.execute_activity(project, batch, start_to_close_timeout=_TIMEOUT)
+            await workflow.execute_activity(project, batch, **self._activity_options())
 
     async def _enforce(self) -> None:
-        await workflow.execute_activity(enforce, {"incident": self.state["id"]}, start_to_close_timeout=_TIMEOUT)
+        await workflow.execute_activity(enforce, {"incident": self.state["id"]}, **self._activity_options())
         self.state["proposal"], self.state["status"] = "done", "investigating"
         self._journal("enforcement_completed")
 
@@ -254,8 +261,9 @@ async def _serve() -> None:
     worker = Worker(
         client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES, max_cached_workflows=max_cached
     )
+    elsewhere = Worker(client, task_queue=f"{task_queue}{ACTIVITY_QUEUE_SUFFIX}", activities=ACTIVITIES)
     logging.getLogger("bench.bare").info("worker on task queue %s at %s", task_queue, address)
-    await worker.run()
+    await asyncio.gather(worker.run(), elsewhere.run())
 
 
 if __name__ == "__main__":

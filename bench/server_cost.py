@@ -10,6 +10,9 @@ harder, with nothing else of Vigil running. The bare workflow (bench.bare) is ca
                         the same changes, each upsert carrying only the status (is the cost per
                         upsert or per attribute?)
     timers              the SLA timer moved (cancelled, started again) on every change of status
+    activities_elsewhere
+                        activities on a task queue of their own, as Vigil's activity process polls:
+                        matched by the server instead of handed back eagerly to the workflow's worker
 
 Passes alternate (plain, then each variant, `--rounds` times), so a slower minute does not fall
 on one side. Each variant's server CPU per incident against the plain pass's is what that
@@ -62,6 +65,7 @@ async def main(args: argparse.Namespace) -> Report:
         "search_attributes": {"search_attributes": "all"},
         "search_attributes_changed": {"search_attributes": "changed"},
         "timers": {"timers": True},
+        "activities_elsewhere": {"activities_elsewhere": True},
     }
     if args.variants:
         variants = {name: v for name, v in variants.items() if name == "plain" or name in args.variants.split(",")}
