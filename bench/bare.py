@@ -5,7 +5,8 @@ one update per action), runs the same activities (triage, a background projectio
 enforcement) and the same child workflow (an approval that runs one activity and waits for a
 `close` signal), keeps one long timer like an SLA clock, and never completes on its own, like an
 incident in its reopen window. Activities do nothing; the default data converter (no pydantic,
-no encryption); no HTTP, no database. What is left is the engine's own cost.
+no encryption); no HTTP, no database. What is left is the engine's own cost. An intake may name a
+`variant` (bench.server_cost) that adds one thing Vigil's incidents do; the benchmarks name none.
 
     python -m bench.bare    a worker for these workflows (the environment names the server,
                             namespace and task queue, like `vigil worker`)

@@ -144,6 +144,7 @@ async def main(args: argparse.Namespace) -> Report:
         "VIGIL_MAIL_FROM": "Vigil <vigil@bench.example>",
         "VIGIL_WEBHOOK_SECRET": SECRET,
         "VIGIL_DIRECTORY": str(_directory(work, hooks)),
+        **dict(args.vigil_env),
     }
     try:
         with stage("notices", keep=args.keep, policy=_policy(work, args.due), api=False, extra_env=env) as current:

@@ -76,6 +76,7 @@ async def main(args: argparse.Namespace) -> Report:
         keep=args.keep,
         max_cached=args.max_cached,
         activity_processes=args.activity_processes,
+        extra_env=dict(args.vigil_env),
         policy=policy,
         api=False,
     ) as current:
