@@ -70,7 +70,7 @@ async def main(args: argparse.Namespace) -> Report:
     if args.variants:
         variants = {name: v for name, v in variants.items() if name == "plain" or name in args.variants.split(",")}
     passes: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
-    with stage("history", keep=args.keep, api=False, vigil_worker=False) as current:
+    with stage("server-cost", keep=args.keep, api=False, vigil_worker=False) as current:
         client = await Client.connect(current.server.address)
         await one_pass(current, client, 16, {}, "WARM")
         for round_no in range(args.rounds):

@@ -1,6 +1,7 @@
 """Vigil's sandbox runner (vigil/workflows/sandbox.py) compiles the SDK's exec strings once; what
-it must keep is the sandbox itself: a workflow that reads the machine's clock is refused, and a
-workflow that does nothing forbidden runs. The recorded histories (tests/audit) replay on it too."""
+it must keep is the sandbox itself: a workflow that reads the machine's clock is refused. That
+it runs Vigil's workflows as before, every workflow test and the recorded histories' replay
+(tests/audit/test_histories_gate.py) show."""
 
 import uuid
 
