@@ -25,8 +25,9 @@ from temporalio.worker import Worker
 
 QUORUM = {"sev1": 2, "sev3": 0}
 # For bench.server_cost's variants: the keyword attributes Vigil upserts (the stage registers them).
-SEARCH_ATTRIBUTES = [SearchAttributeKey.for_keyword(name) for name in ("Severity", "IncidentStatus", "Category")]
-SEARCH_ATTRIBUTES += [SearchAttributeKey.for_keyword(name) for name in ("Region", "Channel")]
+SEARCH_ATTRIBUTES = [
+    SearchAttributeKey.for_keyword(name) for name in ("Severity", "IncidentStatus", "Category", "Region", "Channel")
+]
 
 
 @activity.defn(name="bare_triage")
@@ -181,8 +182,8 @@ class BareIncident:
         while True:
             await workflow.wait_condition(lambda: bool(self.unprojected))
             batch, self.unprojected = self.unprojected, []
-            if self.state and "pad" in self.state:  # the projection input carries the state, as Vigil's
-                batch = [*batch, self.state["pad"]]
+            if "pad" in self.variant:  # the projection input carries the state, as Vigil's
+                batch = [*batch, self.variant["pad"]]
             await workflow.execute_activity(project, batch, **self._activity_options())
 
     async def _enforce(self) -> None:

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from temporalio.api.enums.v1 import EventType
@@ -65,8 +66,11 @@ async def run_vigil(current: Stage, n: int, concurrency: int, prefix: str, profi
     return Run(elapsed, _ids(results, n, "vigil"), cpu, driver.latencies)
 
 
-async def run_bare(current: Stage, client: Client, n: int, concurrency: int, prefix: str) -> Run:
-    driver = SdkDriver(client, "bare")
+async def run_bare(
+    current: Stage, client: Client, n: int, concurrency: int, prefix: str, variant: dict[str, Any] | None = None
+) -> Run:
+    """`variant`: one of Vigil's habits added to the bare workflow (bench.server_cost); (a) adds none."""
+    driver = SdkDriver(client, "bare", variant=variant)
     with cpu_use(current) as cpu:
         started = time.perf_counter()
         results = await bounded(concurrency, [driver.run(kind_of(i), f"{prefix}-{i}") for i in range(n)])

@@ -25,32 +25,22 @@ import argparse
 import asyncio
 import base64
 import os
-import time
 from typing import Any
 
 from temporalio.client import Client
 
-from bench.bare import SdkDriver
-from bench.lifecycle_throughput import cpu_use, events_per_incident
+from bench.lifecycle_throughput import events_per_incident, run_bare
 from bench.report import Report, Row
 from bench.stage import Stage, common_arguments, stage
-from bench.workload import bounded, kind_of
 
 
 async def one_pass(current: Stage, client: Client, n: int, variant: dict[str, Any], prefix: str) -> dict[str, float]:
-    driver = SdkDriver(client, "bare", variant=variant)
-    with cpu_use(current) as cpu:
-        started = time.perf_counter()
-        results = await bounded(16, [driver.run(kind_of(i), f"{prefix}-{i}") for i in range(n)])
-        elapsed = time.perf_counter() - started
-    failures = [r for r in results if isinstance(r, BaseException)]
-    if failures:
-        raise RuntimeError(f"{len(failures)} of {n} failed; first: {failures[0]!r}")
-    counts = await events_per_incident(client, [r["id"] for r in results])
+    run = await run_bare(current, client, n, 16, prefix, variant)
+    counts = await events_per_incident(client, run.ids)
     return {
-        "server CPU ms/incident": 1000 * cpu["temporal"] / n,
-        "bare worker CPU ms/incident": 1000 * cpu["bare worker"] / n,
-        "incidents/s": n / elapsed,
+        "server CPU ms/incident": 1000 * run.cpu["temporal"] / n,
+        "bare worker CPU ms/incident": 1000 * run.cpu["bare worker"] / n,
+        "incidents/s": n / run.seconds,
         "history KB/incident": counts["history KB"],
         "events/incident": counts["events"],
         "timers/incident": counts.get("timers", 0.0),
